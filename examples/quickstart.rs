@@ -1,0 +1,108 @@
+//! A stdio MCP server with a few tools. Run it with `cargo run --example quickstart`, or point
+//! any MCP client at the binary.
+
+use mcp::{Json, JsonSchema, State};
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Add two numbers.
+#[mcp::tool(read_only, idempotent)]
+async fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+/// Divide one number by another.
+///
+/// # Arguments
+/// * `dividend` - the number to divide
+/// * `divisor` - what to divide it by; must not be zero
+#[mcp::tool(read_only)]
+fn divide(dividend: f64, divisor: f64) -> Result<f64, String> {
+    if divisor == 0.0 {
+        return Err("cannot divide by zero".into());
+    }
+    Ok(dividend / divisor)
+}
+
+/// Statistics of a list of numbers.
+#[derive(Serialize, JsonSchema)]
+#[schemars(crate = "mcp::schemars")]
+struct Stats {
+    /// How many numbers there were.
+    count: usize,
+    /// Their sum.
+    sum: f64,
+    /// Their mean, if there were any.
+    mean: Option<f64>,
+}
+
+/// Count, sum and average a list of numbers.
+#[mcp::tool(read_only)]
+async fn stats(numbers: Vec<f64>) -> Json<Stats> {
+    let sum: f64 = numbers.iter().sum();
+    let count = numbers.len();
+    Json(Stats {
+        count,
+        sum,
+        mean: (count > 0).then(|| sum / count as f64),
+    })
+}
+
+/// How a greeting sounds.
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(crate = "mcp::schemars")]
+enum Tone {
+    Friendly,
+    Formal,
+}
+
+/// Greet someone.
+///
+/// # Arguments
+/// * `name` - who to greet
+/// * `tone` - how; friendly unless given
+#[mcp::tool(read_only)]
+async fn greet(name: String, tone: Option<Tone>) -> String {
+    match tone.unwrap_or(Tone::Friendly) {
+        Tone::Friendly => format!("Hi {name}!"),
+        Tone::Formal => format!("Good day, {name}."),
+    }
+}
+
+/// A counter shared by every call.
+#[derive(Default)]
+struct Counter {
+    value: AtomicU64,
+}
+
+impl Counter {
+    /// Add `by` to the shared counter and return its new value.
+    #[mcp::tool]
+    async fn increment(&self, by: Option<u64>) -> u64 {
+        self.value.fetch_add(by.unwrap_or(1), Ordering::Relaxed) + by.unwrap_or(1)
+    }
+}
+
+/// How many times the counter has been read through `peek`.
+#[mcp::tool(read_only)]
+async fn peek(counter: State<Counter>) -> u64 {
+    counter.value.load(Ordering::Relaxed)
+}
+
+#[tokio::main]
+async fn main() -> mcp::Result<()> {
+    mcp::Server::new("quickstart", env!("CARGO_PKG_VERSION"))
+        .instructions("Arithmetic and a shared counter.")
+        .state(Counter::default())
+        .tools(mcp::tools![
+            add,
+            divide,
+            stats,
+            greet,
+            Counter::increment,
+            peek
+        ])
+        .serve_stdio()
+        .await
+}

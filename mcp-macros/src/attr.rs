@@ -1,0 +1,215 @@
+//! The keys of `#[mcp::tool(..)]`, each kept with the tokens it came from.
+
+use crate::ctxt::Ctxt;
+use proc_macro2::Span;
+use syn::meta::ParseNestedMeta;
+use syn::{Expr, LitBool, LitStr, Path};
+
+/// A key of the attribute.
+#[derive(Copy, Clone)]
+pub(crate) struct Symbol(&'static str);
+
+pub(crate) const NAME: Symbol = Symbol("name");
+pub(crate) const TITLE: Symbol = Symbol("title");
+pub(crate) const DESCRIPTION: Symbol = Symbol("description");
+pub(crate) const READ_ONLY: Symbol = Symbol("read_only");
+pub(crate) const DESTRUCTIVE: Symbol = Symbol("destructive");
+pub(crate) const IDEMPOTENT: Symbol = Symbol("idempotent");
+pub(crate) const OPEN_WORLD: Symbol = Symbol("open_world");
+pub(crate) const ICONS: Symbol = Symbol("icons");
+pub(crate) const META: Symbol = Symbol("meta");
+pub(crate) const INPUT_SCHEMA: Symbol = Symbol("input_schema");
+pub(crate) const ARGS: Symbol = Symbol("args");
+pub(crate) const CRATE: Symbol = Symbol("crate");
+
+const ALL: &[Symbol] = &[
+    NAME,
+    TITLE,
+    DESCRIPTION,
+    READ_ONLY,
+    DESTRUCTIVE,
+    IDEMPOTENT,
+    OPEN_WORLD,
+    ICONS,
+    META,
+    INPUT_SCHEMA,
+    ARGS,
+    CRATE,
+];
+
+impl PartialEq<Symbol> for Path {
+    fn eq(&self, word: &Symbol) -> bool {
+        self.is_ident(word.0)
+    }
+}
+
+/// One key's value, remembered with its span; a second setting is an error.
+pub(crate) struct Attr<'c, T> {
+    cx: &'c Ctxt,
+    name: Symbol,
+    value: Option<(T, Span)>,
+}
+
+impl<'c, T> Attr<'c, T> {
+    fn none(cx: &'c Ctxt, name: Symbol) -> Self {
+        Self {
+            cx,
+            name,
+            value: None,
+        }
+    }
+
+    fn set(&mut self, span: Span, value: T) {
+        if self.value.is_some() {
+            self.cx.error_at(
+                span,
+                format!("duplicate `{}` key in #[mcp::tool]", self.name.0),
+            );
+        } else {
+            self.value = Some((value, span));
+        }
+    }
+
+    pub(crate) fn get(self) -> Option<(T, Span)> {
+        self.value
+    }
+}
+
+/// The parsed attribute.
+pub(crate) struct ToolAttrs {
+    pub(crate) name: Option<(LitStr, Span)>,
+    pub(crate) title: Option<(LitStr, Span)>,
+    pub(crate) description: Option<(LitStr, Span)>,
+    pub(crate) read_only: Option<(bool, Span)>,
+    pub(crate) destructive: Option<(bool, Span)>,
+    pub(crate) idempotent: Option<(bool, Span)>,
+    pub(crate) open_world: Option<(bool, Span)>,
+    pub(crate) icons: Vec<LitStr>,
+    pub(crate) meta: Option<(Expr, Span)>,
+    pub(crate) input_schema: Option<(Expr, Span)>,
+    pub(crate) args: Vec<(syn::Ident, LitStr)>,
+    pub(crate) krate: Option<(Path, Span)>,
+}
+
+impl ToolAttrs {
+    pub(crate) fn parse(cx: &Ctxt, args: proc_macro2::TokenStream) -> Self {
+        let mut name = Attr::none(cx, NAME);
+        let mut title = Attr::none(cx, TITLE);
+        let mut description = Attr::none(cx, DESCRIPTION);
+        let mut read_only = Attr::none(cx, READ_ONLY);
+        let mut destructive = Attr::none(cx, DESTRUCTIVE);
+        let mut idempotent = Attr::none(cx, IDEMPOTENT);
+        let mut open_world = Attr::none(cx, OPEN_WORLD);
+        let mut icons = Attr::none(cx, ICONS);
+        let mut meta_attr = Attr::none(cx, META);
+        let mut input_schema = Attr::none(cx, INPUT_SCHEMA);
+        let mut arg_docs: Attr<'_, Vec<(syn::Ident, LitStr)>> = Attr::none(cx, ARGS);
+        let mut krate = Attr::none(cx, CRATE);
+
+        let parser = syn::meta::parser(|meta: ParseNestedMeta<'_>| {
+            let span = meta.path.span_of_key();
+            if meta.path == NAME {
+                name.set(span, meta.value()?.parse::<LitStr>()?);
+            } else if meta.path == TITLE {
+                title.set(span, meta.value()?.parse::<LitStr>()?);
+            } else if meta.path == DESCRIPTION {
+                description.set(span, meta.value()?.parse::<LitStr>()?);
+            } else if meta.path == READ_ONLY {
+                read_only.set(span, flag(&meta)?);
+            } else if meta.path == DESTRUCTIVE {
+                destructive.set(span, flag(&meta)?);
+            } else if meta.path == IDEMPOTENT {
+                idempotent.set(span, flag(&meta)?);
+            } else if meta.path == OPEN_WORLD {
+                open_world.set(span, flag(&meta)?);
+            } else if meta.path == ICONS {
+                let array: syn::ExprArray = meta.value()?.parse()?;
+                let mut list = Vec::new();
+                for e in array.elems {
+                    match e {
+                        Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Str(s),
+                            ..
+                        }) => list.push(s),
+                        other => {
+                            return Err(syn::Error::new_spanned(
+                                other,
+                                "`icons` takes string literals: icons = [\"https://…/icon.png\"]",
+                            ));
+                        }
+                    }
+                }
+                icons.set(span, list);
+            } else if meta.path == META {
+                meta_attr.set(span, meta.value()?.parse::<Expr>()?);
+            } else if meta.path == INPUT_SCHEMA {
+                input_schema.set(span, meta.value()?.parse::<Expr>()?);
+            } else if meta.path == ARGS {
+                let mut list = Vec::new();
+                meta.parse_nested_meta(|inner| {
+                    let Some(ident) = inner.path.get_ident().cloned() else {
+                        return Err(
+                            inner.error("expected an argument name: args(name = \"description\")")
+                        );
+                    };
+                    list.push((ident, inner.value()?.parse::<LitStr>()?));
+                    Ok(())
+                })?;
+                arg_docs.set(span, list);
+            } else if meta.path == CRATE {
+                let lit: LitStr = meta.value()?.parse()?;
+                krate.set(span, lit.parse::<Path>()?);
+            } else {
+                let shown = meta
+                    .path
+                    .get_ident()
+                    .map_or_else(|| "?".to_owned(), ToString::to_string);
+                let valid = ALL
+                    .iter()
+                    .map(|s| format!("`{}`", s.0))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(meta.error(format!(
+                    "unknown key `{shown}` in #[mcp::tool]; expected one of: {valid}"
+                )));
+            }
+            Ok(())
+        });
+        if let Err(e) = syn::parse::Parser::parse2(parser, args) {
+            cx.push(e);
+        }
+        Self {
+            name: name.get(),
+            title: title.get(),
+            description: description.get(),
+            read_only: read_only.get(),
+            destructive: destructive.get(),
+            idempotent: idempotent.get(),
+            open_world: open_world.get(),
+            icons: icons.get().map(|(v, _)| v).unwrap_or_default(),
+            meta: meta_attr.get(),
+            input_schema: input_schema.get(),
+            args: arg_docs.get().map(|(v, _)| v).unwrap_or_default(),
+            krate: krate.get(),
+        }
+    }
+}
+
+/// `read_only` alone means true; `read_only = false` is allowed.
+fn flag(meta: &ParseNestedMeta<'_>) -> syn::Result<bool> {
+    if meta.input.peek(syn::Token![=]) {
+        Ok(meta.value()?.parse::<LitBool>()?.value)
+    } else {
+        Ok(true)
+    }
+}
+
+trait SpanOfKey {
+    fn span_of_key(&self) -> Span;
+}
+
+impl SpanOfKey for Path {
+    fn span_of_key(&self) -> Span {
+        syn::spanned::Spanned::span(self)
+    }
+}

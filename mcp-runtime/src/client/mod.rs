@@ -1,0 +1,506 @@
+//! A real MCP client, over a child process's stdio or any [`Transport`].
+//!
+//! It speaks either era: [`Era::Auto`] (the default) probes `server/discover` and falls back to
+//! the `initialize` handshake, as the official SDKs do. The project's own tests use it, and so
+//! can yours:
+//!
+//! ```no_run
+//! # async fn demo() -> mcp::Result<()> {
+//! use mcp::client::{Client, ClientOptions};
+//! let mut cmd = tokio::process::Command::new("target/debug/examples/quickstart");
+//! let client = Client::spawn(cmd, ClientOptions::default()).await?;
+//! let result = client.call_tool("add", serde_json::json!({"a": 2, "b": 3})).await?;
+//! assert_eq!(result.structured_content, Some(serde_json::json!({"result": 5})));
+//! client.close().await?;
+//! # Ok(()) }
+//! ```
+
+use crate::error::{Error, Result};
+use crate::protocol::jsonrpc::{self, encode_notification, encode_request};
+use crate::protocol::types::meta_keys;
+use crate::protocol::{
+    CallToolResult, ErrorObject, Frame, Implementation, Incoming, ListToolsResult, ProtocolVersion,
+    RequestId, Tool,
+};
+use crate::transport::stdio::LineTransport;
+use crate::transport::{FrameReader, FrameWriter, ReadFrame, Transport};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// Which protocol era the client speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Era {
+    /// Probe `server/discover`; fall back to `initialize` if the server does not answer it.
+    #[default]
+    Auto,
+    /// 2026-07-28: no handshake, version and capabilities in every request's `_meta`.
+    Stateless,
+    /// `initialize` at the given handshake-era version.
+    Handshake(ProtocolVersion),
+}
+
+/// How a client connects.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// The era to speak.
+    pub era: Era,
+    /// The client's name and version.
+    pub info: Implementation,
+    /// The capabilities the client declares.
+    pub capabilities: Map<String, Value>,
+    /// How long to wait for any one answer.
+    pub timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            era: Era::Auto,
+            info: Implementation {
+                name: "mcp-rust-client".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                ..Implementation::default()
+            },
+            capabilities: Map::new(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ClientOptions {
+    /// These options, speaking `era`.
+    #[must_use]
+    pub fn era(mut self, era: Era) -> Self {
+        self.era = era;
+        self
+    }
+}
+
+/// What the connection settled on.
+#[derive(Clone, Debug)]
+pub struct Negotiated {
+    /// The protocol version in use.
+    pub version: ProtocolVersion,
+    /// The server's name and version.
+    pub server_info: Option<Implementation>,
+    /// The server's capabilities.
+    pub capabilities: Value,
+    /// The server's instructions for the model.
+    pub instructions: Option<String>,
+}
+
+type Pending = Mutex<HashMap<RequestId, oneshot::Sender<Result<Value, ErrorObject>>>>;
+
+struct Inner {
+    out: mpsc::Sender<Vec<u8>>,
+    pending: Pending,
+    next_id: AtomicI64,
+    negotiated: OnceLock<Negotiated>,
+    options: ClientOptions,
+    notifications: mpsc::UnboundedSender<(String, Value)>,
+}
+
+/// A connected MCP client.
+pub struct Client {
+    inner: Arc<Inner>,
+    reader: JoinHandle<()>,
+    writer: JoinHandle<std::io::Result<()>>,
+    notifications: tokio::sync::Mutex<mpsc::UnboundedReceiver<(String, Value)>>,
+    close: Option<oneshot::Sender<()>>,
+    child: Option<Child>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("negotiated", &self.inner.negotiated.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Starts `command` with piped stdin and stdout (stderr is inherited) and connects to it.
+    pub async fn spawn(mut command: Command, options: ClientOptions) -> Result<Self> {
+        command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn()?;
+        let stdin = child.stdin.take().ok_or(Error::Closed)?;
+        let stdout = child.stdout.take().ok_or(Error::Closed)?;
+        let mut client = Self::start(LineTransport::new(stdout, stdin), options);
+        client.child = Some(child);
+        client.negotiate().await?;
+        Ok(client)
+    }
+
+    /// Connects over a transport (an in-memory pair, say).
+    pub async fn connect<T: Transport>(transport: T, options: ClientOptions) -> Result<Self> {
+        let client = Self::start(transport, options);
+        client.negotiate().await?;
+        Ok(client)
+    }
+
+    fn start<T: Transport>(transport: T, options: ClientOptions) -> Self {
+        let (reader, writer) = transport.split();
+        let (out, rx) = mpsc::channel(1024);
+        let (note_tx, note_rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            out,
+            pending: Mutex::new(HashMap::new()),
+            next_id: AtomicI64::new(1),
+            negotiated: OnceLock::new(),
+            options,
+            notifications: note_tx,
+        });
+        let reader = tokio::spawn(read_loop(reader, Arc::clone(&inner)));
+        let (close, close_rx) = oneshot::channel();
+        let writer = tokio::spawn(write_loop(writer, rx, close_rx));
+        Self {
+            inner,
+            reader,
+            writer,
+            notifications: tokio::sync::Mutex::new(note_rx),
+            close: Some(close),
+            child: None,
+        }
+    }
+
+    async fn negotiate(&self) -> Result<()> {
+        let opts = &self.inner.options;
+        match opts.era {
+            Era::Stateless => self.discover().await,
+            Era::Handshake(v) => self.initialize(v).await,
+            Era::Auto => match self.discover().await {
+                Ok(()) => Ok(()),
+                Err(Error::Protocol(_)) => self.initialize(ProtocolVersion::LATEST_HANDSHAKE).await,
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    async fn discover(&self) -> Result<()> {
+        let params = self.stateless_params(json!({}), ProtocolVersion::LATEST);
+        let result = self.raw_request("server/discover", params).await?;
+        let supports = result
+            .get("supportedVersions")
+            .and_then(Value::as_array)
+            .is_some_and(|v| {
+                v.iter()
+                    .any(|s| s.as_str() == Some(ProtocolVersion::LATEST.as_str()))
+            });
+        if !supports {
+            return Err(Error::Protocol(ErrorObject::invalid_request(
+                "the server supports no stateless protocol version",
+            )));
+        }
+        self.set_negotiated(ProtocolVersion::LATEST, &result);
+        Ok(())
+    }
+
+    async fn initialize(&self, version: ProtocolVersion) -> Result<()> {
+        let opts = &self.inner.options;
+        let params = json!({
+            "protocolVersion": version,
+            "capabilities": opts.capabilities,
+            "clientInfo": opts.info,
+        });
+        let result = self.raw_request("initialize", params).await?;
+        let answered = result
+            .get("protocolVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some(version) = ProtocolVersion::parse(answered).filter(|v| !v.is_stateless()) else {
+            return Err(Error::Protocol(ErrorObject::invalid_request(format!(
+                "the server answered initialize with protocol version {answered:?}, which this client does not speak"
+            ))));
+        };
+        self.set_negotiated(version, &result);
+        self.notify("notifications/initialized", json!({})).await
+    }
+
+    fn set_negotiated(&self, version: ProtocolVersion, result: &Value) {
+        let server_info = result
+            .get("serverInfo")
+            .or_else(|| {
+                result
+                    .get("_meta")
+                    .and_then(|m| m.get(meta_keys::SERVER_INFO))
+            })
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
+        let _ = self.inner.negotiated.set(Negotiated {
+            version,
+            server_info,
+            capabilities: result
+                .get("capabilities")
+                .cloned()
+                .unwrap_or_else(|| json!({})),
+            instructions: result
+                .get("instructions")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        });
+    }
+
+    fn stateless_params(&self, mut params: Value, version: ProtocolVersion) -> Value {
+        let opts = &self.inner.options;
+        if !params.is_object() {
+            params = json!({});
+        }
+        let meta = params
+            .as_object_mut()
+            .expect("an object")
+            .entry("_meta")
+            .or_insert_with(|| json!({}));
+        if let Some(meta) = meta.as_object_mut() {
+            meta.insert(meta_keys::PROTOCOL_VERSION.into(), json!(version));
+            meta.insert(
+                meta_keys::CLIENT_CAPABILITIES.into(),
+                Value::Object(opts.capabilities.clone()),
+            );
+            meta.insert(meta_keys::CLIENT_INFO.into(), json!(opts.info));
+        }
+        params
+    }
+
+    /// What the connection settled on.
+    pub fn negotiated(&self) -> &Negotiated {
+        self.inner
+            .negotiated
+            .get()
+            .expect("a connected client has negotiated")
+    }
+
+    /// The protocol version in use.
+    pub fn protocol_version(&self) -> ProtocolVersion {
+        self.negotiated().version
+    }
+
+    /// The server's name and version.
+    pub fn server_info(&self) -> Option<&Implementation> {
+        self.negotiated().server_info.as_ref()
+    }
+
+    /// Sends a request in the connection's era (adding the stateless `_meta` when needed) and
+    /// waits for its result.
+    pub async fn request(&self, method: &str, params: Value) -> Result<Value> {
+        let params = if self.protocol_version().is_stateless() {
+            self.stateless_params(params, self.protocol_version())
+        } else {
+            params
+        };
+        self.raw_request(method, params).await
+    }
+
+    /// Sends a request exactly as given, with no `_meta` added.
+    pub async fn raw_request(&self, method: &str, params: Value) -> Result<Value> {
+        let id = RequestId::Number(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = oneshot::channel();
+        self.inner
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.clone(), tx);
+        self.send(encode_request(&id, method, &params)).await?;
+        match tokio::time::timeout(self.inner.options.timeout, rx).await {
+            Ok(Ok(Ok(v))) => Ok(v),
+            Ok(Ok(Err(e))) => Err(Error::Protocol(e)),
+            Ok(Err(_)) => Err(Error::Closed),
+            Err(_) => {
+                self.inner
+                    .pending
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&id);
+                let _ = self
+                    .notify(
+                        "notifications/cancelled",
+                        json!({"requestId": id, "reason": "timed out"}),
+                    )
+                    .await;
+                Err(Error::Timeout)
+            }
+        }
+    }
+
+    /// Sends bytes as they are, as one frame: for testing how a server takes malformed input.
+    pub async fn send_raw(&self, frame: Vec<u8>) -> Result<()> {
+        self.send(frame).await
+    }
+
+    /// Sends a notification.
+    pub async fn notify(&self, method: &str, params: Value) -> Result<()> {
+        self.send(encode_notification(method, &params)).await
+    }
+
+    async fn send(&self, frame: Vec<u8>) -> Result<()> {
+        self.inner.out.send(frame).await.map_err(|_| Error::Closed)
+    }
+
+    /// The next notification the server sent, with its params, or `None` once the connection
+    /// closed. Notifications are queued from the start, so none is missed.
+    pub async fn next_notification(&self) -> Option<(String, Value)> {
+        self.notifications.lock().await.recv().await
+    }
+
+    /// `ping` (handshake era only; the stateless era removed it).
+    pub async fn ping(&self) -> Result<()> {
+        self.request("ping", json!({})).await.map(drop)
+    }
+
+    /// One page of tools.
+    pub async fn list_tools(&self, cursor: Option<&str>) -> Result<ListToolsResult> {
+        let params = match cursor {
+            Some(c) => json!({ "cursor": c }),
+            None => json!({}),
+        };
+        let v = self.request("tools/list", params).await?;
+        Ok(serde_json::from_value(v)?)
+    }
+
+    /// Every tool, following `nextCursor` to the last page.
+    pub async fn list_all_tools(&self) -> Result<Vec<Tool>> {
+        let mut tools = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.list_tools(cursor.as_deref()).await?;
+            tools.extend(page.tools);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(tools),
+            }
+        }
+    }
+
+    /// Calls a tool. A tool's own failure is `Ok` with `is_error: true`; a protocol error
+    /// (unknown tool, say) is `Err`.
+    pub async fn call_tool(&self, name: &str, arguments: Value) -> Result<CallToolResult> {
+        let v = self
+            .request(
+                "tools/call",
+                json!({ "name": name, "arguments": arguments }),
+            )
+            .await?;
+        Ok(serde_json::from_value(v)?)
+    }
+
+    /// Closes the connection: the server sees end of input; a child process gets five seconds
+    /// to exit before it is killed.
+    pub async fn close(mut self) -> Result<()> {
+        if let Some(tx) = self.close.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.writer).await;
+        if let Some(mut child) = self.child.take() {
+            match tokio::time::timeout(Duration::from_secs(5), child.wait()).await {
+                Ok(status) => {
+                    status?;
+                }
+                Err(_) => child.kill().await?,
+            }
+        }
+        self.reader.abort();
+        Ok(())
+    }
+}
+
+async fn write_loop<W: FrameWriter>(
+    mut writer: W,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    mut close: oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    let mut batch = Vec::new();
+    loop {
+        tokio::select! {
+            frame = rx.recv() => match frame {
+                Some(f) => batch.push(f),
+                None => return Ok(()),
+            },
+            _ = &mut close => {
+                while let Ok(f) = rx.try_recv() {
+                    batch.push(f);
+                }
+                if !batch.is_empty() {
+                    writer.write_frames(&mut batch).await?;
+                }
+                // Dropping the writer closes the server's input.
+                return Ok(());
+            }
+        }
+        while let Ok(f) = rx.try_recv() {
+            batch.push(f);
+        }
+        writer.write_frames(&mut batch).await?;
+    }
+}
+
+async fn read_loop<R: FrameReader>(mut reader: R, inner: Arc<Inner>) {
+    while let Ok(Some(frame)) = reader.read_frame().await {
+        let ReadFrame::Message(bytes) = frame else {
+            continue;
+        };
+        match jsonrpc::parse_frame(&bytes) {
+            Frame::Single(m) => handle(&inner, m).await,
+            Frame::Batch(items) => {
+                for m in items {
+                    handle(&inner, m).await;
+                }
+            }
+        }
+    }
+    // The server is gone: every waiting request fails with `Closed`.
+    inner
+        .pending
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+}
+
+async fn handle(inner: &Inner, message: Incoming) {
+    match message {
+        Incoming::Response { id, outcome } => {
+            let waiter = inner
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&id);
+            if let Some(tx) = waiter {
+                let _ = tx.send(outcome);
+            }
+        }
+        Incoming::Invalid {
+            id: Some(id),
+            error,
+        } => {
+            // An error the server sent about one of our requests, with an id we can match.
+            let waiter = inner
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&id);
+            if let Some(tx) = waiter {
+                let _ = tx.send(Err(error));
+            }
+        }
+        Incoming::Request { id, method, .. } => {
+            let error = ErrorObject::method_not_found(&method);
+            let _ = inner
+                .out
+                .send(jsonrpc::encode_error(Some(&id), &error))
+                .await;
+        }
+        Incoming::Notification { method, params } => {
+            let _ = inner
+                .notifications
+                .send((method, params.unwrap_or(Value::Null)));
+        }
+        Incoming::Invalid { id: None, .. } => {}
+    }
+}

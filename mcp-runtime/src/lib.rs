@@ -1,0 +1,43 @@
+//! The runtime of [`mcp`](https://docs.rs/mcp): protocol types, the server for both protocol
+//! eras, transports and a client. Depend on the `mcp` crate, which re-exports this one with the
+//! macros.
+
+#![deny(missing_docs)]
+
+pub mod client;
+pub mod error;
+pub mod protocol;
+pub mod server;
+pub mod transport;
+
+pub use error::{Error, Result};
+pub use protocol::{
+    CallToolResult, Content, Icon, Implementation, ProtocolVersion, Tool, ToolAnnotations,
+};
+pub use server::context::Context;
+pub use server::extract::{Declaration, FromCallParts, FromToolCall, State};
+pub use server::tool::{IntoToolResult, Json, Output, ToolCall, ToolDef};
+pub use server::{CacheScope, Server, Service};
+
+/// What generated code names. Not a stable API: only the macros use it.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::server::extract::State;
+    pub use crate::server::extract::{Declaration, FromToolCall};
+    pub use crate::server::tool::IntoToolResult;
+    pub use crate::server::tool::{
+        AutoTool, ToolCall, ToolDef, ToolFuture, ToolInfo, collect_tools, output_schema, respond,
+    };
+    pub use ::core::module_path;
+    pub use ::core::option::Option::{self, None, Some};
+    pub use ::core::result::Result::{self, Err, Ok};
+    pub use ::inventory;
+    pub use ::schemars;
+    pub use ::serde_json::Value;
+    pub use ::std::boxed::Box;
+
+    /// Serialises what an attribute's `meta = ..` or `input_schema = ..` gives.
+    pub fn to_value<T: ::serde::Serialize>(value: T) -> Value {
+        ::serde_json::to_value(value).expect("the attribute's value must serialise to JSON")
+    }
+}

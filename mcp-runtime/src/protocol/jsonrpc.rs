@@ -1,0 +1,439 @@
+//! JSON-RPC 2.0 framing: classifying incoming messages and encoding outgoing ones.
+//!
+//! Outgoing messages are written straight into byte buffers: a response splices the request id
+//! and an already-serialised result, so a result cached at registration (such as `tools/list`)
+//! is never serialised again.
+
+use super::error::{ErrorCode, ErrorObject};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
+use std::fmt;
+
+/// A request id: a string or an integer, never null.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RequestId {
+    /// An integer id.
+    Number(i64),
+    /// A string id.
+    String(String),
+}
+
+impl RequestId {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Number(n) => n.as_i64().map(Self::Number),
+            Value::String(s) => Some(Self::String(s.clone())),
+            _ => None,
+        }
+    }
+
+    /// Appends the id's JSON form to `out`.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::Number(n) => {
+                use std::io::Write as _;
+                write!(out, "{n}").expect("writing to a Vec cannot fail");
+            }
+            Self::String(s) => serde_json::to_writer(&mut *out, s).expect("a string serialises"),
+        }
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Number(n) => n.fmt(f),
+            Self::String(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+impl From<i64> for RequestId {
+    fn from(n: i64) -> Self {
+        Self::Number(n)
+    }
+}
+
+/// One incoming message, classified.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A request: answer it with a response carrying the same id.
+    Request {
+        /// The id to echo.
+        id: RequestId,
+        /// The method name.
+        method: String,
+        /// The parameters, if any.
+        params: Option<Value>,
+    },
+    /// A notification: never answered.
+    Notification {
+        /// The method name.
+        method: String,
+        /// The parameters, if any.
+        params: Option<Value>,
+    },
+    /// A response to a request this side sent.
+    Response {
+        /// The id of the request it answers.
+        id: RequestId,
+        /// The result, or the error object.
+        outcome: Result<Value, ErrorObject>,
+    },
+    /// Not a valid JSON-RPC message: answer with this error (and the id, when it was readable).
+    Invalid {
+        /// The request id, when it could be read.
+        id: Option<RequestId>,
+        /// The error to send back.
+        error: ErrorObject,
+    },
+}
+
+/// A parsed frame: one message or a batch of them.
+#[derive(Debug)]
+pub enum Frame {
+    /// A single message.
+    Single(Incoming),
+    /// A JSON array of messages (2025-03-26 batches).
+    Batch(Vec<Incoming>),
+}
+
+#[derive(Deserialize)]
+struct RawMessage {
+    #[serde(default)]
+    jsonrpc: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    id: Option<Value>,
+    #[serde(default)]
+    method: Option<Value>,
+    #[serde(default)]
+    params: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    result: Option<Value>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+/// Keeps `null` apart from absent: `"id": null` is `Some(Value::Null)`.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// Parses one frame of bytes (one line on stdio, one body on HTTP).
+///
+/// Errors are returned as [`Incoming::Invalid`] so that the caller answers them like any
+/// other message; a frame never panics and never needs to be dropped silently.
+pub fn parse_frame(bytes: &[u8]) -> Frame {
+    let value: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            let msg = if std::str::from_utf8(bytes).is_err() {
+                "Parse error: the message is not valid UTF-8".to_owned()
+            } else {
+                format!("Parse error: {e}")
+            };
+            return Frame::Single(Incoming::Invalid {
+                id: None,
+                error: ErrorObject::new(ErrorCode::PARSE_ERROR, msg),
+            });
+        }
+    };
+    match value {
+        Value::Array(items) => {
+            if items.is_empty() {
+                return Frame::Single(Incoming::Invalid {
+                    id: None,
+                    error: ErrorObject::invalid_request("Invalid Request: empty batch"),
+                });
+            }
+            Frame::Batch(items.into_iter().map(classify).collect())
+        }
+        other => Frame::Single(classify(other)),
+    }
+}
+
+/// Classifies one JSON value as a JSON-RPC message.
+pub fn classify(value: Value) -> Incoming {
+    if !value.is_object() {
+        return invalid(None, "Invalid Request: a message must be a JSON object");
+    }
+    let raw: RawMessage = match serde_json::from_value(value) {
+        Ok(r) => r,
+        Err(e) => return invalid(None, format!("Invalid Request: {e}")),
+    };
+    let id = match &raw.id {
+        None => None,
+        Some(v) => match RequestId::from_value(v) {
+            Some(id) => Some(id),
+            None => {
+                return invalid(None, "Invalid Request: `id` must be a string or an integer");
+            }
+        },
+    };
+    if raw.jsonrpc.as_ref().and_then(Value::as_str) != Some("2.0") {
+        return invalid(id, "Invalid Request: `jsonrpc` must be \"2.0\"");
+    }
+    if let Some(method) = raw.method {
+        let Value::String(method) = method else {
+            return invalid(id, "Invalid Request: `method` must be a string");
+        };
+        if let Some(p) = &raw.params {
+            if !p.is_object() && !p.is_array() {
+                return invalid(
+                    id,
+                    "Invalid Request: `params` must be an object or an array",
+                );
+            }
+        }
+        return match id {
+            Some(id) => Incoming::Request {
+                id,
+                method,
+                params: raw.params,
+            },
+            None => Incoming::Notification {
+                method,
+                params: raw.params,
+            },
+        };
+    }
+    let Some(id) = id else {
+        return invalid(None, "Invalid Request: no `method`, and no `id` to answer");
+    };
+    match (raw.result, raw.error) {
+        (Some(result), None) => Incoming::Response {
+            id,
+            outcome: Ok(result),
+        },
+        (None, Some(error)) => match serde_json::from_value::<ErrorObject>(error) {
+            Ok(e) => Incoming::Response {
+                id,
+                outcome: Err(e),
+            },
+            Err(e) => invalid(Some(id), format!("Invalid Request: malformed `error`: {e}")),
+        },
+        _ => invalid(
+            Some(id),
+            "Invalid Request: a response has exactly one of `result` and `error`",
+        ),
+    }
+}
+
+fn invalid(id: Option<RequestId>, message: impl Into<String>) -> Incoming {
+    Incoming::Invalid {
+        id,
+        error: ErrorObject::invalid_request(message),
+    }
+}
+
+const HEAD: &[u8] = br#"{"jsonrpc":"2.0","id":"#;
+
+/// Encodes a success response from an already-serialised result.
+pub fn encode_result(id: &RequestId, result: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEAD.len() + result.len() + 24);
+    write_result(&mut out, id, result);
+    out
+}
+
+/// Appends a success response to `out`.
+pub fn write_result(out: &mut Vec<u8>, id: &RequestId, result: &[u8]) {
+    out.extend_from_slice(HEAD);
+    id.write_json(out);
+    out.extend_from_slice(br#","result":"#);
+    out.extend_from_slice(result);
+    out.push(b'}');
+}
+
+/// Encodes a success response, serialising `result`.
+pub fn encode_result_value<T: Serialize + ?Sized>(id: &RequestId, result: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(HEAD);
+    id.write_json(&mut out);
+    out.extend_from_slice(br#","result":"#);
+    serde_json::to_writer(&mut out, result).expect("results serialise");
+    out.push(b'}');
+    out
+}
+
+/// Encodes an error response. `id` is `None` when the request's id could not be read.
+pub fn encode_error(id: Option<&RequestId>, error: &ErrorObject) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(HEAD);
+    match id {
+        Some(id) => id.write_json(&mut out),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(br#","error":"#);
+    serde_json::to_writer(&mut out, error).expect("errors serialise");
+    out.push(b'}');
+    out
+}
+
+/// Encodes a request this side sends.
+pub fn encode_request<P: Serialize + ?Sized>(id: &RequestId, method: &str, params: &P) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(HEAD);
+    id.write_json(&mut out);
+    out.extend_from_slice(br#","method":"#);
+    serde_json::to_writer(&mut out, method).expect("a string serialises");
+    out.extend_from_slice(br#","params":"#);
+    serde_json::to_writer(&mut out, params).expect("params serialise");
+    out.push(b'}');
+    out
+}
+
+/// Encodes a notification.
+pub fn encode_notification<P: Serialize + ?Sized>(method: &str, params: &P) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(br#"{"jsonrpc":"2.0","method":"#);
+    serde_json::to_writer(&mut out, method).expect("a string serialises");
+    out.extend_from_slice(br#","params":"#);
+    serde_json::to_writer(&mut out, params).expect("params serialise");
+    out.push(b'}');
+    out
+}
+
+/// Joins encoded messages into one JSON array (the answer to a batch).
+pub fn encode_batch(parts: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum::<usize>() + 2);
+    out.push(b'[');
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(p);
+    }
+    out.push(b']');
+    out
+}
+
+/// A result serialised once, kept as raw JSON.
+pub type RawResult = Box<RawValue>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn one(s: &str) -> Incoming {
+        match parse_frame(s.as_bytes()) {
+            Frame::Single(m) => m,
+            Frame::Batch(_) => panic!("expected one message"),
+        }
+    }
+
+    fn code(m: &Incoming) -> (Option<RequestId>, i32) {
+        match m {
+            Incoming::Invalid { id, error } => (id.clone(), error.code.0),
+            other => panic!("expected an invalid message, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn classifies_requests_notifications_and_responses() {
+        assert!(matches!(
+            one(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
+            Incoming::Request {
+                id: RequestId::Number(1),
+                ..
+            }
+        ));
+        assert!(matches!(
+            one(r#"{"jsonrpc":"2.0","id":"a","method":"ping","params":{}}"#),
+            Incoming::Request {
+                id: RequestId::String(_),
+                ..
+            }
+        ));
+        assert!(matches!(
+            one(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#),
+            Incoming::Notification { .. }
+        ));
+        assert!(matches!(
+            one(r#"{"jsonrpc":"2.0","id":7,"result":{}}"#),
+            Incoming::Response { outcome: Ok(_), .. }
+        ));
+        assert!(matches!(
+            one(r#"{"jsonrpc":"2.0","id":7,"error":{"code":-1,"message":"no"}}"#),
+            Incoming::Response {
+                outcome: Err(_),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn rejects_bad_messages_with_the_right_codes() {
+        assert_eq!(code(&one("{not json")), (None, -32700));
+        assert_eq!(code(&one("[1,2")).1, -32700);
+        assert_eq!(code(&one("[]")).1, -32600);
+        assert_eq!(code(&one("42")).1, -32600);
+        assert_eq!(
+            code(&one(r#"{"jsonrpc":"2.0","id":null,"method":"x"}"#)),
+            (None, -32600)
+        );
+        assert_eq!(
+            code(&one(r#"{"jsonrpc":"2.0","id":1.5,"method":"x"}"#)),
+            (None, -32600)
+        );
+        assert_eq!(
+            code(&one(r#"{"jsonrpc":"2.0","id":{},"method":"x"}"#)),
+            (None, -32600)
+        );
+        assert_eq!(
+            code(&one(r#"{"jsonrpc":"1.0","id":3,"method":"x"}"#)),
+            (Some(3.into()), -32600)
+        );
+        assert_eq!(
+            code(&one(r#"{"id":3,"method":"x"}"#)),
+            (Some(3.into()), -32600)
+        );
+        assert_eq!(
+            code(&one(r#"{"jsonrpc":"2.0","id":3,"method":7}"#)).1,
+            -32600
+        );
+        assert_eq!(
+            code(&one(r#"{"jsonrpc":"2.0","id":3,"method":"x","params":5}"#)).1,
+            -32600
+        );
+        assert_eq!(code(&one(r#"{"jsonrpc":"2.0","id":3}"#)).1, -32600);
+        assert_eq!(code(&one("\"\u{0}\"")).1, -32600);
+        let bad_utf8 = parse_frame(b"{\"a\":\"\xff\"}");
+        let Frame::Single(Incoming::Invalid { error, .. }) = bad_utf8 else {
+            panic!()
+        };
+        assert_eq!(error.code.0, -32700);
+        assert!(error.message.contains("UTF-8"), "{}", error.message);
+    }
+
+    #[test]
+    fn a_batch_is_classified_item_by_item() {
+        let Frame::Batch(items) = parse_frame(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}, 5]"#)
+        else {
+            panic!("expected a batch")
+        };
+        assert!(matches!(items[0], Incoming::Request { .. }));
+        assert!(matches!(items[1], Incoming::Invalid { .. }));
+    }
+
+    #[test]
+    fn encodes_byte_exact_envelopes() {
+        let id = RequestId::String("x\"y".into());
+        let r = encode_result(&id, b"{}");
+        assert_eq!(
+            std::str::from_utf8(&r).unwrap(),
+            r#"{"jsonrpc":"2.0","id":"x\"y","result":{}}"#
+        );
+        let e = encode_error(None, &ErrorObject::new(ErrorCode::PARSE_ERROR, "bad"));
+        let v: Value = serde_json::from_slice(&e).unwrap();
+        assert_eq!(
+            v,
+            json!({"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"bad"}})
+        );
+        let b = encode_batch(&[r.clone(), r]);
+        let v: Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,15 @@
+//! The wire: JSON-RPC 2.0 framing, MCP types, error codes and protocol versions.
+//!
+//! This layer depends on serde alone; it knows nothing of tasks, transports or handlers, so a
+//! client, a server, a proxy or a fuzzer can share it.
+
+pub mod base64;
+pub mod error;
+pub mod jsonrpc;
+pub mod types;
+pub mod version;
+
+pub use error::{ErrorCode, ErrorObject};
+pub use jsonrpc::{Frame, Incoming, RequestId};
+pub use types::*;
+pub use version::ProtocolVersion;

@@ -1,0 +1,217 @@
+//! Parameters of a tool: arguments and extractors, told apart by trait, as axum does.
+//!
+//! Every parameter of a `#[mcp::tool]` function goes through [`FromToolCall`]. Two blanket
+//! impls cover it, kept apart by a marker type:
+//!
+//! - an *argument* is any `T: Deserialize + JsonSchema`: it becomes a property of the input
+//!   schema, named after the parameter, and is read from the call's `arguments`;
+//! - an *extractor* is any `T:` [`FromCallParts`] (`Context`, `State<T>`, or a type of
+//!   yours): it takes what it needs from the call and adds nothing to the schema.
+//!
+//! So `use mcp::Context as Ctx; async fn f(c: &Ctx)` works, and so does your own extractor:
+//! nothing matches type names.
+
+use super::context::Context;
+use super::schema::ObjectSchema;
+use super::tool::ToolCall;
+use schemars::JsonSchema;
+use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// Marker for parameters that are arguments (`Deserialize + JsonSchema`).
+#[derive(Debug)]
+pub enum ViaArgument {}
+
+/// Marker for parameters that are extractors ([`FromCallParts`]).
+#[derive(Debug)]
+pub enum ViaParts {}
+
+/// A type that can be a parameter of a tool. Implemented for you: see the module docs.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a parameter of a tool",
+    label = "neither an argument nor an extractor",
+    note = "an argument must implement `serde::Deserialize` and `schemars::JsonSchema` (derive both, or use `mcp::JsonSchema`)",
+    note = "an extractor, such as `mcp::Context` or `mcp::State<T>`, implements `mcp::FromCallParts`"
+)]
+pub trait FromToolCall<M>: Sized {
+    /// Takes the parameter named `name` out of the call.
+    fn from_tool_call(call: &mut ToolCall, name: &str) -> Result<Self, String>;
+
+    /// Declares the parameter: a schema property for an argument, a need for an extractor.
+    fn declare(declaration: &mut Declaration, name: &str, description: Option<&str>);
+}
+
+/// What the parameters of one handler add up to: its input schema and the shared state it needs.
+#[derive(Debug, Default)]
+pub struct Declaration {
+    pub(crate) schema: ObjectSchema,
+    pub(crate) needs_state: Vec<(TypeId, &'static str)>,
+}
+
+impl Declaration {
+    /// Records that the handler needs shared state of type `T` (checked when the server starts).
+    pub fn needs_state<T: Any>(&mut self) {
+        self.needs_state
+            .push((TypeId::of::<T>(), std::any::type_name::<T>()));
+    }
+}
+
+/// An extractor: a parameter that is not an argument, built from the call's context.
+///
+/// Implement it for your own types to inject them into tools.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an extractor",
+    note = "extractors are `mcp::Context`, `mcp::State<T>`, and types that implement `mcp::FromCallParts`"
+)]
+pub trait FromCallParts: Sized {
+    /// Builds the value for one call; an `Err` becomes the tool's error result.
+    fn from_call_parts(ctx: &Context) -> Result<Self, String>;
+
+    /// Declares what the extractor needs (shared state, say). Nothing by default.
+    fn declare(_declaration: &mut Declaration) {}
+}
+
+impl<T: DeserializeOwned + JsonSchema> FromToolCall<ViaArgument> for T {
+    fn from_tool_call(call: &mut ToolCall, name: &str) -> Result<Self, String> {
+        match call.args.remove(name) {
+            Some(v) => {
+                serde_json::from_value(v).map_err(|e| format!("invalid argument `{name}`: {e}"))
+            }
+            None => {
+                T::deserialize(Missing).map_err(|_| format!("missing required argument `{name}`"))
+            }
+        }
+    }
+
+    fn declare(declaration: &mut Declaration, name: &str, description: Option<&str>) {
+        let required = T::deserialize(Missing).is_err();
+        declaration
+            .schema
+            .property::<T>(name, description, required);
+    }
+}
+
+impl<T: FromCallParts> FromToolCall<ViaParts> for T {
+    fn from_tool_call(call: &mut ToolCall, _name: &str) -> Result<Self, String> {
+        T::from_call_parts(&call.ctx)
+    }
+
+    fn declare(declaration: &mut Declaration, _name: &str, _description: Option<&str>) {
+        T::declare(declaration);
+    }
+}
+
+/// A deserializer for an argument that is absent: `Option<T>` (and anything else that accepts
+/// "none") becomes its empty value, every other type fails.
+struct Missing;
+
+#[derive(Debug)]
+struct MissingError;
+
+impl fmt::Display for MissingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("missing")
+    }
+}
+
+impl std::error::Error for MissingError {}
+
+impl de::Error for MissingError {
+    fn custom<T: fmt::Display>(_msg: T) -> Self {
+        MissingError
+    }
+}
+
+impl<'de> Deserializer<'de> for Missing {
+    type Error = MissingError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, MissingError> {
+        Err(MissingError)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MissingError> {
+        visitor.visit_none()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit
+        unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+impl FromCallParts for Context {
+    fn from_call_parts(ctx: &Context) -> Result<Self, String> {
+        Ok(ctx.clone())
+    }
+}
+
+/// Shared state of type `T`, registered with [`Server::state`](crate::Server::state).
+///
+/// A tool that takes `State<T>` (or a method taking `&self` on `T`) can only be served by a
+/// server that holds a `T`: the server checks this when it starts, and names what is missing.
+pub struct State<T>(pub Arc<T>);
+
+impl<T> Deref for State<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> Clone for State<T> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for State<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("State").field(&self.0).finish()
+    }
+}
+
+impl<T: Send + Sync + 'static> FromCallParts for State<T> {
+    fn from_call_parts(ctx: &Context) -> Result<Self, String> {
+        ctx.state::<T>().map(State).ok_or_else(|| {
+            format!(
+                "the server holds no state of type `{}`",
+                std::any::type_name::<T>()
+            )
+        })
+    }
+
+    fn declare(declaration: &mut Declaration) {
+        declaration.needs_state::<T>();
+    }
+}
+
+/// Shared state by type: what [`Server::state`](crate::Server::state) fills.
+#[derive(Clone, Default)]
+pub(crate) struct StateMap(HashMap<TypeId, Arc<dyn Any + Send + Sync>>);
+
+impl StateMap {
+    pub(crate) fn insert<T: Send + Sync + 'static>(&mut self, value: Arc<T>) {
+        self.0.insert(TypeId::of::<T>(), value);
+    }
+
+    pub(crate) fn get<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.0
+            .get(&TypeId::of::<T>())
+            .cloned()
+            .and_then(|a| a.downcast::<T>().ok())
+    }
+
+    pub(crate) fn contains(&self, id: TypeId) -> bool {
+        self.0.contains_key(&id)
+    }
+}
+
+impl fmt::Debug for StateMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StateMap({} values)", self.0.len())
+    }
+}

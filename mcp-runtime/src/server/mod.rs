@@ -1,0 +1,409 @@
+//! The server: registration, the dispatch table, and both protocol eras.
+
+pub mod context;
+pub(crate) mod dispatch;
+pub mod extract;
+pub mod schema;
+pub mod tool;
+
+use crate::error::{Error, Result};
+use crate::protocol::{Implementation, ProtocolVersion};
+use crate::transport::{self, Transport};
+use extract::StateMap;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tool::ToolDef;
+
+/// An MCP server: what it is, what it offers, and how it answers.
+///
+/// ```no_run
+/// /// Add two numbers.
+/// #[mcp::tool]
+/// async fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> mcp::Result<()> {
+///     mcp::Server::new("calc", "1.0.0").tools(mcp::tools![add]).serve_stdio().await
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    info: Implementation,
+    instructions: Option<String>,
+    tools: Vec<ToolDef>,
+    state: StateMap,
+    options: Options,
+}
+
+/// How long clients may cache list results, and for whom.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheScope {
+    /// Any cache may serve the result to any user.
+    Public,
+    /// Only the requesting user's cache may keep it.
+    Private,
+}
+
+impl CacheScope {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Private => "private",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Options {
+    pub(crate) page_size: Option<usize>,
+    pub(crate) cache_ttl: Duration,
+    pub(crate) cache_scope: CacheScope,
+    pub(crate) max_message_bytes: usize,
+    pub(crate) drain_timeout: Duration,
+}
+
+impl Server {
+    /// A server named `name` at `version`. Name the *application*: clients show it. The
+    /// [`server!`](crate::server) macro fills both from your crate's `Cargo.toml`.
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
+        Self {
+            info: Implementation {
+                name: name.into(),
+                version: version.into(),
+                ..Implementation::default()
+            },
+            instructions: None,
+            tools: Vec::new(),
+            state: StateMap::default(),
+            options: Options {
+                page_size: None,
+                cache_ttl: Duration::from_secs(60),
+                cache_scope: CacheScope::Public,
+                max_message_bytes: transport::DEFAULT_MAX_MESSAGE_BYTES,
+                drain_timeout: Duration::from_secs(5),
+            },
+        }
+    }
+
+    /// A display name.
+    #[must_use]
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.info.title = Some(title.into());
+        self
+    }
+
+    /// A one-line description of the server.
+    #[must_use]
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.info.description = Some(description.into());
+        self
+    }
+
+    /// The server's home page.
+    #[must_use]
+    pub fn website_url(mut self, url: impl Into<String>) -> Self {
+        self.info.website_url = Some(url.into());
+        self
+    }
+
+    /// Guidance for the model on how to use this server, sent at connection time.
+    #[must_use]
+    pub fn instructions(mut self, instructions: impl Into<String>) -> Self {
+        self.instructions = Some(instructions.into());
+        self
+    }
+
+    /// Adds one tool.
+    #[must_use]
+    pub fn tool(mut self, tool: ToolDef) -> Self {
+        self.tools.push(tool);
+        self
+    }
+
+    /// Adds tools: `mcp::tools![a, b]`, or `mcp::all_tools!()` for every tool of the crate.
+    #[must_use]
+    pub fn tools(mut self, tools: impl IntoIterator<Item = ToolDef>) -> Self {
+        self.tools.extend(tools);
+        self
+    }
+
+    /// Shares `value` with every handler: as `State<T>`, or as `&self` of a tool method on `T`.
+    /// One value per type.
+    #[must_use]
+    pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.state.insert(Arc::new(value));
+        self
+    }
+
+    /// Shares a value already behind an `Arc`.
+    #[must_use]
+    pub fn state_arc<T: Send + Sync + 'static>(mut self, value: Arc<T>) -> Self {
+        self.state.insert(value);
+        self
+    }
+
+    /// Splits `tools/list` into pages of `n` (by default one page holds every tool).
+    #[must_use]
+    pub fn page_size(mut self, n: usize) -> Self {
+        self.options.page_size = Some(n.max(1));
+        self
+    }
+
+    /// How long clients may cache list results (2026-07-28 `ttlMs`; default 60 s), and for whom.
+    #[must_use]
+    pub fn cache(mut self, ttl: Duration, scope: CacheScope) -> Self {
+        self.options.cache_ttl = ttl;
+        self.options.cache_scope = scope;
+        self
+    }
+
+    /// The largest message accepted (default 16 MiB); larger ones are refused with an error.
+    #[must_use]
+    pub fn max_message_bytes(mut self, limit: usize) -> Self {
+        self.options.max_message_bytes = limit;
+        self
+    }
+
+    /// How long in-flight calls may finish after the client closes its side (default 5 s).
+    #[must_use]
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.options.drain_timeout = timeout;
+        self
+    }
+
+    /// Serves one client over this process's stdin and stdout until stdin closes.
+    pub async fn serve_stdio(self) -> Result<()> {
+        let limit = self.options.max_message_bytes;
+        self.serve(transport::stdio::stdio().max_message_bytes(limit))
+            .await
+    }
+
+    /// Serves one client over any transport until it closes.
+    pub async fn serve<T: Transport>(self, transport: T) -> Result<()> {
+        let service = self.build()?;
+        service.serve(transport).await
+    }
+
+    /// Checks the configuration and builds the dispatch tables and cached answers once.
+    ///
+    /// Fails on a tool name that is invalid or used twice, and on a handler that needs
+    /// shared state the server does not hold.
+    pub fn build(self) -> Result<Service> {
+        Core::new(self).map(|core| Service {
+            core: Arc::new(core),
+        })
+    }
+}
+
+/// A built server: cheap to clone, serving any number of connections.
+#[derive(Clone, Debug)]
+pub struct Service {
+    core: Arc<Core>,
+}
+
+impl Service {
+    /// Serves one connection until the peer closes it.
+    pub async fn serve<T: Transport>(&self, transport: T) -> Result<()> {
+        dispatch::serve(Arc::clone(&self.core), transport).await
+    }
+
+    /// The names of the tools, in `tools/list` order.
+    pub fn tool_names(&self) -> impl Iterator<Item = &str> {
+        self.core.tools.iter().map(|t| t.def.name())
+    }
+
+    /// Finds a tool by name, in constant time.
+    pub fn find_tool(&self, name: &str) -> Option<&ToolDef> {
+        self.core
+            .tool_index
+            .get(name)
+            .map(|&i| &self.core.tools[i].def)
+    }
+
+    /// The cached `tools/list` page `page` as sent in `version` (result object only), or `None`
+    /// past the last page. Served as these bytes, never serialised again.
+    pub fn cached_tools_page(&self, version: ProtocolVersion, page: usize) -> Option<&[u8]> {
+        let pages = if version.is_stateless() {
+            &self.core.tools_pages_modern
+        } else {
+            &self.core.tools_pages_legacy
+        };
+        pages.get(page).map(Vec::as_slice)
+    }
+}
+
+pub(crate) struct ToolEntry {
+    pub(crate) def: ToolDef,
+    pub(crate) name: Arc<str>,
+}
+
+pub(crate) struct Core {
+    pub(crate) info: Implementation,
+    pub(crate) instructions: Option<String>,
+    pub(crate) tools: Vec<ToolEntry>,
+    pub(crate) tool_index: HashMap<Arc<str>, usize>,
+    pub(crate) tools_pages_legacy: Vec<Vec<u8>>,
+    pub(crate) tools_pages_modern: Vec<Vec<u8>>,
+    pub(crate) capabilities: Value,
+    pub(crate) discover: Vec<u8>,
+    /// `,"resultType":"complete","_meta":{serverInfo}}`: closes a modern result object.
+    pub(crate) modern_suffix: Vec<u8>,
+    pub(crate) server_info_json: Value,
+    pub(crate) state: Arc<StateMap>,
+    pub(crate) options: Options,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("info", &self.info)
+            .field("tools", &self.tools.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a tool name follows the protocol's rule: 1–128 characters of `[A-Za-z0-9_.-]`.
+pub fn is_valid_tool_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+impl Core {
+    fn new(server: Server) -> Result<Self> {
+        let Server {
+            info,
+            instructions,
+            tools,
+            state,
+            options,
+        } = server;
+        let mut problems = Vec::new();
+        let mut tool_index = HashMap::with_capacity(tools.len());
+        let mut entries = Vec::with_capacity(tools.len());
+        for def in tools {
+            let name: Arc<str> = Arc::from(def.name());
+            if !is_valid_tool_name(&name) {
+                problems.push(format!(
+                    "tool name `{name}` is invalid: use 1 to 128 characters of A-Z a-z 0-9 _ . -"
+                ));
+            }
+            for (id, type_name) in &def.needs_state {
+                if !state.contains(*id) {
+                    problems.push(format!(
+                        "tool `{name}` needs shared state of type `{type_name}`: add it with `Server::state(..)`"
+                    ));
+                }
+            }
+            if tool_index
+                .insert(Arc::clone(&name), entries.len())
+                .is_some()
+            {
+                problems.push(format!("two tools are named `{name}`"));
+            }
+            entries.push(ToolEntry { def, name });
+        }
+        if !problems.is_empty() {
+            return Err(Error::Config(problems.join("; ")));
+        }
+
+        let server_info_json = serde_json::to_value(&info).expect("implementation info serialises");
+        let mut capabilities = serde_json::Map::new();
+        if !entries.is_empty() {
+            capabilities.insert("tools".into(), json!({ "listChanged": false }));
+        }
+        capabilities.insert("logging".into(), json!({}));
+        let capabilities = Value::Object(capabilities);
+
+        let ttl_ms = u64::try_from(options.cache_ttl.as_millis()).unwrap_or(u64::MAX);
+        let scope = options.cache_scope.as_str();
+        let mut modern_suffix =
+            br#""resultType":"complete","_meta":{"io.modelcontextprotocol/serverInfo":"#.to_vec();
+        serde_json::to_writer(&mut modern_suffix, &server_info_json).expect("serialises");
+        modern_suffix.extend_from_slice(b"}}");
+
+        let page_size = options.page_size.unwrap_or(usize::MAX);
+        let mut tools_pages_legacy = Vec::new();
+        let mut tools_pages_modern = Vec::new();
+        let chunks: Vec<&[ToolEntry]> = if entries.is_empty() {
+            vec![&[][..]]
+        } else {
+            entries.chunks(page_size.min(entries.len())).collect()
+        };
+        let pages = chunks.len();
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            let list: Vec<&crate::protocol::Tool> = chunk.iter().map(|e| &e.def.tool).collect();
+            let mut legacy = serde_json::Map::new();
+            legacy.insert(
+                "tools".into(),
+                serde_json::to_value(&list).expect("tools serialise"),
+            );
+            if i + 1 < pages {
+                legacy.insert("nextCursor".into(), json!(encode_cursor(i + 1)));
+            }
+            let mut modern = legacy.clone();
+            modern.insert("ttlMs".into(), json!(ttl_ms));
+            modern.insert("cacheScope".into(), json!(scope));
+            tools_pages_legacy.push(serde_json::to_vec(&legacy).expect("serialises"));
+            tools_pages_modern.push(close_modern(
+                serde_json::to_vec(&modern).expect("serialises"),
+                &modern_suffix,
+            ));
+        }
+
+        let mut discover = serde_json::Map::new();
+        discover.insert("supportedVersions".into(), json!(ProtocolVersion::ALL));
+        discover.insert("capabilities".into(), capabilities.clone());
+        if let Some(i) = &instructions {
+            discover.insert("instructions".into(), json!(i));
+        }
+        discover.insert("ttlMs".into(), json!(ttl_ms));
+        discover.insert("cacheScope".into(), json!(scope));
+        let discover = close_modern(
+            serde_json::to_vec(&discover).expect("serialises"),
+            &modern_suffix,
+        );
+
+        Ok(Self {
+            info,
+            instructions,
+            tools: entries,
+            tool_index,
+            tools_pages_legacy,
+            tools_pages_modern,
+            capabilities,
+            discover,
+            modern_suffix,
+            server_info_json,
+            state: Arc::new(state),
+            options,
+        })
+    }
+}
+
+/// Turns a serialised result object into a modern one: `resultType` and `serverInfo` added.
+pub(crate) fn close_modern(mut object: Vec<u8>, suffix: &[u8]) -> Vec<u8> {
+    debug_assert_eq!(object.last(), Some(&b'}'));
+    object.pop();
+    if object.len() > 1 {
+        object.push(b',');
+    }
+    object.extend_from_slice(suffix);
+    object
+}
+
+pub(crate) fn encode_cursor(page: usize) -> String {
+    format!("page:{page}")
+}
+
+pub(crate) fn decode_cursor(cursor: &str) -> Option<usize> {
+    if cursor.is_empty() {
+        return Some(0);
+    }
+    cursor.strip_prefix("page:")?.parse().ok()
+}

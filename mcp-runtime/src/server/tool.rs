@@ -1,0 +1,466 @@
+//! Tools: their descriptors, calls and results.
+
+use super::context::{Context, RequestParts};
+use super::extract::{Declaration, FromToolCall};
+use super::schema;
+use crate::protocol::{CallToolResult, Content, Icon, Tool, ToolAnnotations};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use std::any::TypeId;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// The future a tool call runs.
+pub type ToolFuture = Pin<Box<dyn Future<Output = CallToolResult> + Send + 'static>>;
+
+type Handler = dyn Fn(ToolCall) -> ToolFuture + Send + Sync;
+
+/// A tool ready to be served: what `tools/list` shows, and the handler behind it.
+///
+/// `#[mcp::tool]` makes one for each function; list them with [`tools!`](crate::tools) or
+/// collect them all with [`all_tools!`](crate::all_tools). [`ToolDef::from_fn`] makes one by hand.
+#[derive(Clone)]
+pub struct ToolDef {
+    pub(crate) tool: Tool,
+    pub(crate) handler: Arc<Handler>,
+    pub(crate) needs_state: Vec<(TypeId, &'static str)>,
+    pub(crate) wrap: bool,
+}
+
+impl fmt::Debug for ToolDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToolDef")
+            .field("name", &self.tool.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The static facts `#[mcp::tool]` gathers about a function. Not a stable API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct ToolInfo {
+    pub name: &'static str,
+    pub title: Option<&'static str>,
+    pub description: Option<&'static str>,
+    pub read_only: Option<bool>,
+    pub destructive: Option<bool>,
+    pub idempotent: Option<bool>,
+    pub open_world: Option<bool>,
+    pub icons: &'static [&'static str],
+    pub meta: Option<fn() -> Value>,
+    pub input_schema: Option<fn() -> Value>,
+}
+
+impl ToolDef {
+    /// Builds a tool from what `#[mcp::tool]` generates. Not a stable API.
+    #[doc(hidden)]
+    pub fn new(
+        info: &ToolInfo,
+        declare: fn(&mut Declaration),
+        output_schema: fn() -> Option<Value>,
+        handler: impl Fn(ToolCall) -> ToolFuture + Send + Sync + 'static,
+    ) -> Self {
+        let mut declaration = Declaration::default();
+        declare(&mut declaration);
+        let input_schema = match info.input_schema {
+            Some(f) => f(),
+            None => declaration.schema.finish(),
+        };
+        let annotations = ToolAnnotations {
+            title: None,
+            read_only_hint: info.read_only,
+            destructive_hint: info.destructive,
+            idempotent_hint: info.idempotent,
+            open_world_hint: info.open_world,
+        };
+        let meta = info.meta.map(|f| match f() {
+            Value::Object(m) => m,
+            other => Map::from_iter([("value".to_owned(), other)]),
+        });
+        let (output_schema, wrap) = match output_schema() {
+            None => (None, false),
+            Some(s) if schema::is_object_schema(&s) => (Some(s), false),
+            Some(s) => (Some(wrap_schema(s)), true),
+        };
+        Self {
+            tool: Tool {
+                name: info.name.to_owned(),
+                title: info.title.map(str::to_owned),
+                description: info.description.map(str::to_owned),
+                input_schema,
+                output_schema,
+                annotations: (!annotations.is_empty()).then_some(annotations),
+                icons: info.icons.iter().map(|src| icon(src)).collect(),
+                meta,
+            },
+            handler: Arc::new(handler),
+            needs_state: declaration.needs_state,
+            wrap,
+        }
+    }
+
+    /// A tool written by hand: a definition and a function of the raw call.
+    ///
+    /// ```
+    /// use mcp::{CallToolResult, Tool, ToolDef};
+    /// let tool = ToolDef::from_fn(
+    ///     Tool {
+    ///         name: "shout".into(),
+    ///         title: None,
+    ///         description: Some("Upper-cases `text`.".into()),
+    ///         input_schema: serde_json::json!({
+    ///             "type": "object",
+    ///             "properties": {"text": {"type": "string"}},
+    ///             "required": ["text"]
+    ///         }),
+    ///         output_schema: None,
+    ///         annotations: None,
+    ///         icons: vec![],
+    ///         meta: None,
+    ///     },
+    ///     |call| async move {
+    ///         match call.arguments().get("text").and_then(|t| t.as_str()) {
+    ///             Some(t) => CallToolResult::text(t.to_uppercase()),
+    ///             None => CallToolResult::error("`text` must be a string"),
+    ///         }
+    ///     },
+    /// );
+    /// assert_eq!(tool.name(), "shout");
+    /// ```
+    pub fn from_fn<F, Fut>(tool: Tool, f: F) -> Self
+    where
+        F: Fn(ToolCall) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = CallToolResult> + Send + 'static,
+    {
+        Self {
+            tool,
+            handler: Arc::new(move |call| Box::pin(f(call))),
+            needs_state: Vec::new(),
+            wrap: false,
+        }
+    }
+
+    /// The tool's name.
+    pub fn name(&self) -> &str {
+        &self.tool.name
+    }
+
+    /// The definition `tools/list` shows.
+    pub fn definition(&self) -> &Tool {
+        &self.tool
+    }
+}
+
+fn wrap_schema(inner: Value) -> Value {
+    json!({
+        "type": "object",
+        "properties": { "result": inner },
+        "required": ["result"],
+    })
+}
+
+fn icon(src: &str) -> Icon {
+    let lower = src.to_ascii_lowercase();
+    let mime = [
+        (".png", "image/png"),
+        (".svg", "image/svg+xml"),
+        (".jpg", "image/jpeg"),
+        (".jpeg", "image/jpeg"),
+        (".webp", "image/webp"),
+    ]
+    .iter()
+    .find(|(ext, _)| lower.ends_with(ext))
+    .map(|(_, m)| (*m).to_owned());
+    Icon {
+        src: src.to_owned(),
+        mime_type: mime,
+        sizes: Vec::new(),
+        theme: None,
+    }
+}
+
+/// One call of a tool: its arguments and its request's context.
+pub struct ToolCall {
+    pub(crate) args: Map<String, Value>,
+    pub(crate) ctx: Context,
+    pub(crate) name: Arc<str>,
+    pub(crate) wrap: bool,
+    errors: Vec<String>,
+}
+
+impl fmt::Debug for ToolCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToolCall")
+            .field("name", &self.name)
+            .field("args", &self.args)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ToolCall {
+    pub(crate) fn new(
+        name: Arc<str>,
+        args: Map<String, Value>,
+        parts: Arc<RequestParts>,
+        wrap: bool,
+    ) -> Self {
+        Self {
+            args,
+            ctx: Context::new(parts),
+            name,
+            wrap,
+            errors: Vec::new(),
+        }
+    }
+
+    /// The arguments not yet taken by a parameter.
+    pub fn arguments(&self) -> &Map<String, Value> {
+        &self.args
+    }
+
+    /// The request's context.
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// The tool's name.
+    pub fn tool_name(&self) -> &str {
+        &self.name
+    }
+
+    /// Takes one parameter; on failure remembers why and returns `None`. Not a stable API.
+    #[doc(hidden)]
+    pub fn extract<T: FromToolCall<M>, M>(&mut self, name: &str) -> Option<T> {
+        match T::from_tool_call(self, name) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.errors.push(e);
+                None
+            }
+        }
+    }
+
+    /// The error result for a call whose parameters did not all extract. Not a stable API.
+    #[doc(hidden)]
+    pub fn reject(mut self) -> ToolFuture {
+        self.unknown_arguments();
+        let result = self.error_result();
+        Box::pin(std::future::ready(result))
+    }
+
+    /// The error result when arguments are left that no parameter took. Not a stable API.
+    #[doc(hidden)]
+    pub fn reject_unknown(&mut self) -> Option<ToolFuture> {
+        if self.args.is_empty() {
+            return None;
+        }
+        self.unknown_arguments();
+        let result = self.error_result();
+        Some(Box::pin(std::future::ready(result)))
+    }
+
+    fn unknown_arguments(&mut self) {
+        let unknown: Vec<&String> = self.args.keys().collect();
+        if !unknown.is_empty() {
+            let list = unknown
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            self.errors.push(format!(
+                "unknown argument{} {list}",
+                if unknown.len() > 1 { "s" } else { "" }
+            ));
+        }
+    }
+
+    fn error_result(&self) -> CallToolResult {
+        let mut msg = format!("Invalid arguments for tool `{}`:", self.name);
+        for e in &self.errors {
+            msg.push_str("\n- ");
+            msg.push_str(e);
+        }
+        CallToolResult::error(msg)
+    }
+
+    /// How the tool's output is shaped. Not a stable API.
+    #[doc(hidden)]
+    pub fn output(&self) -> Output {
+        Output { wrap: self.wrap }
+    }
+}
+
+/// How a tool's structured output is shaped: wrapped as `{"result": …}` when its schema is not
+/// an object (legacy clients accept only object `structuredContent`).
+#[derive(Clone, Copy, Debug)]
+pub struct Output {
+    wrap: bool,
+}
+
+impl Output {
+    /// A structured result: `value` as `structuredContent` (wrapped if need be) and as JSON text.
+    pub fn structured(self, value: Value) -> CallToolResult {
+        let text = value.to_string();
+        let structured = if self.wrap {
+            json!({ "result": value })
+        } else {
+            value
+        };
+        CallToolResult {
+            content: vec![Content::text(text)],
+            structured_content: Some(structured),
+            ..CallToolResult::default()
+        }
+    }
+}
+
+/// What a tool may return.
+///
+/// Strings become one text block; numbers and booleans, and [`Json<T>`], become structured
+/// output (with an output schema) plus the JSON as text; content blocks are sent as they are;
+/// `Result<T, E>` sends `Err` as an error result with `E`'s message.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned from a tool",
+    label = "not a tool result",
+    note = "return a `String`, a number or `bool`, `mcp::Json<T>` for a serde type (structured output), `mcp::Content`, `Vec<mcp::Content>`, `mcp::CallToolResult`, or a `Result` of one of these"
+)]
+pub trait IntoToolResult {
+    /// Converts the value into the call's result.
+    fn into_tool_result(self, output: Output) -> CallToolResult;
+
+    /// The JSON Schema of the structured output, if any.
+    fn output_schema() -> Option<Value> {
+        None
+    }
+}
+
+impl IntoToolResult for CallToolResult {
+    fn into_tool_result(self, _: Output) -> CallToolResult {
+        self
+    }
+}
+
+impl IntoToolResult for String {
+    fn into_tool_result(self, _: Output) -> CallToolResult {
+        CallToolResult::text(self)
+    }
+}
+
+impl IntoToolResult for &'static str {
+    fn into_tool_result(self, _: Output) -> CallToolResult {
+        CallToolResult::text(self)
+    }
+}
+
+impl IntoToolResult for Content {
+    fn into_tool_result(self, _: Output) -> CallToolResult {
+        CallToolResult::new(vec![self])
+    }
+}
+
+impl IntoToolResult for Vec<Content> {
+    fn into_tool_result(self, _: Output) -> CallToolResult {
+        CallToolResult::new(self)
+    }
+}
+
+impl IntoToolResult for () {
+    fn into_tool_result(self, _: Output) -> CallToolResult {
+        CallToolResult::new(Vec::new())
+    }
+}
+
+macro_rules! structured_scalars {
+    ($($t:ty),*) => {$(
+        impl IntoToolResult for $t {
+            fn into_tool_result(self, output: Output) -> CallToolResult {
+                output.structured(json!(self))
+            }
+            fn output_schema() -> Option<Value> {
+                Some(schema::root_schema::<$t>())
+            }
+        }
+    )*};
+}
+
+structured_scalars!(
+    bool, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64
+);
+
+/// Structured output: `T` is sent as `structuredContent` (and as JSON text), and its schema is
+/// the tool's `outputSchema`.
+///
+/// Also an argument wrapper for symmetry: `Json<T>` deserializes like `T`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Json<T>(pub T);
+
+impl<T: Serialize + JsonSchema> IntoToolResult for Json<T> {
+    fn into_tool_result(self, output: Output) -> CallToolResult {
+        match serde_json::to_value(&self.0) {
+            Ok(v) => output.structured(v),
+            Err(e) => {
+                CallToolResult::error(format!("the tool's result could not be serialised: {e}"))
+            }
+        }
+    }
+
+    fn output_schema() -> Option<Value> {
+        Some(schema::root_schema::<T>())
+    }
+}
+
+impl<T: IntoToolResult, E: fmt::Display> IntoToolResult for Result<T, E> {
+    fn into_tool_result(self, output: Output) -> CallToolResult {
+        match self {
+            Ok(v) => v.into_tool_result(output),
+            Err(e) => CallToolResult::error(e.to_string()),
+        }
+    }
+
+    fn output_schema() -> Option<Value> {
+        T::output_schema()
+    }
+}
+
+/// The output schema of a return type. Not a stable API.
+#[doc(hidden)]
+pub fn output_schema<R: IntoToolResult>() -> Option<Value> {
+    R::output_schema()
+}
+
+/// Finishes a call: awaits the tool's future and converts what it returns. Not a stable API.
+#[doc(hidden)]
+pub fn respond<F>(output: Output, fut: F) -> ToolFuture
+where
+    F: Future + Send + 'static,
+    F::Output: IntoToolResult,
+{
+    Box::pin(async move { fut.await.into_tool_result(output) })
+}
+
+/// A tool registered for [`all_tools!`](crate::all_tools). Not a stable API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct AutoTool {
+    pub module: &'static str,
+    pub make: fn() -> ToolDef,
+}
+
+inventory::collect!(AutoTool);
+
+/// Every tool that `#[mcp::tool]` registered in the crate `module_path` belongs to, by name.
+/// Not a stable API: use [`all_tools!`](crate::all_tools).
+#[doc(hidden)]
+pub fn collect_tools(module_path: &str) -> Vec<ToolDef> {
+    let krate = module_path.split("::").next().unwrap_or(module_path);
+    let mut tools: Vec<ToolDef> = inventory::iter::<AutoTool>
+        .into_iter()
+        .filter(|t| t.module.split("::").next() == Some(krate))
+        .map(|t| (t.make)())
+        .collect();
+    tools.sort_by(|a, b| a.tool.name.cmp(&b.tool.name));
+    tools
+}

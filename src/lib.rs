@@ -1,0 +1,44 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub use mcp_macros::{tool, tools};
+pub use mcp_runtime::*;
+
+/// JSON Schema generation, re-exported: `#[derive(mcp::JsonSchema)]` on argument and result
+/// types (add `#[schemars(crate = "mcp::schemars")]` if your crate does not depend on
+/// `schemars` itself).
+pub use mcp_runtime::__private::schemars;
+pub use mcp_runtime::__private::schemars::JsonSchema;
+
+/// Every tool marked `#[mcp::tool]` in the calling crate (free functions; list methods with
+/// [`tools!`]), sorted by name.
+///
+/// ```
+/// /// Echo the text back.
+/// #[mcp::tool]
+/// async fn echo(text: String) -> String { text }
+///
+/// let tools = mcp::all_tools!();
+/// assert!(tools.iter().any(|t| t.name() == "echo"));
+/// ```
+#[macro_export]
+macro_rules! all_tools {
+    () => {
+        $crate::__private::collect_tools($crate::__private::module_path!())
+    };
+}
+
+/// A [`Server`] named and versioned from the calling crate's `Cargo.toml`.
+///
+/// ```
+/// let server = mcp::server!();
+/// ```
+#[macro_export]
+macro_rules! server {
+    () => {
+        $crate::Server::new(
+            ::core::env!("CARGO_PKG_NAME"),
+            ::core::env!("CARGO_PKG_VERSION"),
+        )
+    };
+}
