@@ -58,7 +58,6 @@ pub(crate) async fn serve<T: Transport>(core: Arc<Core>, transport: T) -> Result
     let (tx, rx) = mpsc::channel::<Vec<u8>>(1024);
     let shutdown = Arc::new(Notify::new());
     let mut writer_task = tokio::spawn(write_loop(writer, rx, Arc::clone(&shutdown)));
-    let limit = core.options.max_message_bytes;
     let conn = Arc::new(Connection::new(core, tx));
     let mut result = Ok(());
     loop {
@@ -75,7 +74,7 @@ pub(crate) async fn serve<T: Transport>(core: Arc<Core>, transport: T) -> Result
             }
             frame = reader.read_frame() => match frame {
                 Ok(Some(ReadFrame::Message(bytes))) => conn.handle_bytes(&bytes).await,
-                Ok(Some(ReadFrame::TooLarge { size })) => {
+                Ok(Some(ReadFrame::TooLarge { size, limit })) => {
                     let error = ErrorObject::invalid_request(format!(
                         "Invalid Request: the message has {size} bytes, over the limit of {limit}"
                     ));

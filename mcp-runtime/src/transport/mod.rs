@@ -19,6 +19,8 @@ pub enum ReadFrame {
     TooLarge {
         /// How many bytes it had.
         size: usize,
+        /// The transport's limit.
+        limit: usize,
     },
 }
 

@@ -2,7 +2,12 @@
 
 use super::{DEFAULT_MAX_MESSAGE_BYTES, FrameReader, FrameWriter, ReadFrame, Transport};
 use std::io;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+use tokio::io::{
+    AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter, ReadBuf,
+};
+use tokio::sync::mpsc;
 
 /// Messages as lines over a reader and a writer. [`stdio()`] makes one on the process's stdin
 /// and stdout; the client uses one on a child's pipes.
@@ -38,8 +43,89 @@ where
 
 /// The process's stdin and stdout as a transport. Only protocol messages go to stdout: log to
 /// stderr.
-pub fn stdio() -> LineTransport<tokio::io::Stdin, tokio::io::Stdout> {
-    LineTransport::new(tokio::io::stdin(), tokio::io::stdout())
+pub fn stdio() -> LineTransport<Stdin, tokio::io::Stdout> {
+    LineTransport::new(Stdin::new(), tokio::io::stdout())
+}
+
+/// The process's stdin, read on a thread of its own.
+///
+/// `tokio::io::stdin` reads on the runtime's blocking pool, and a runtime does not shut down
+/// while a blocking read is pending: a server whose client stopped reading, but kept stdin open,
+/// would never exit. A plain thread does not hold the process open.
+#[derive(Debug)]
+pub struct Stdin {
+    rx: mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl Stdin {
+    /// Starts the reading thread.
+    ///
+    /// # Panics
+    /// If the thread cannot be started.
+    pub fn new() -> Self {
+        let (tx, rx) = mpsc::channel(8);
+        std::thread::Builder::new()
+            .name("mcp-stdin".into())
+            .spawn(move || {
+                let mut stdin = std::io::stdin().lock();
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    match std::io::Read::read(&mut stdin, &mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            if tx.blocking_send(Ok(buf[..n].to_vec())).is_err() {
+                                break;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            let _ = tx.blocking_send(Err(e));
+                            break;
+                        }
+                    }
+                }
+            })
+            .expect("the stdin thread starts");
+        Self {
+            rx,
+            chunk: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl Default for Stdin {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AsyncRead for Stdin {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            if self.pos < self.chunk.len() {
+                let n = buf.remaining().min(self.chunk.len() - self.pos);
+                let start = self.pos;
+                buf.put_slice(&self.chunk[start..start + n]);
+                self.pos += n;
+                return Poll::Ready(Ok(()));
+            }
+            match std::task::ready!(self.rx.poll_recv(cx)) {
+                Some(Ok(chunk)) => {
+                    self.chunk = chunk;
+                    self.pos = 0;
+                }
+                Some(Err(e)) => return Poll::Ready(Err(e)),
+                None => return Poll::Ready(Ok(())),
+            }
+        }
+    }
 }
 
 impl<R, W> Transport for LineTransport<R, W>
@@ -103,7 +189,10 @@ impl<R: AsyncRead + Unpin + Send + 'static> FrameReader for LineReader<R> {
                 }
             }
             if too_large {
-                return Ok(Some(ReadFrame::TooLarge { size }));
+                return Ok(Some(ReadFrame::TooLarge {
+                    size,
+                    limit: self.max,
+                }));
             }
             if line.last() == Some(&b'\r') {
                 line.pop();
@@ -158,7 +247,7 @@ mod tests {
             .iter()
             .map(|f| match f {
                 ReadFrame::Message(m) => String::from_utf8(m.clone()).unwrap(),
-                ReadFrame::TooLarge { size } => format!("too large: {size}"),
+                ReadFrame::TooLarge { size, .. } => format!("too large: {size}"),
             })
             .collect();
         assert_eq!(

@@ -1,0 +1,178 @@
+//! The stdio transport: the quickstart example as a child process, and line framing limits.
+
+mod support;
+
+use mcp::ProtocolVersion;
+use mcp::client::{Client, ClientOptions, Era};
+use mcp::transport::stdio::LineTransport;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// The quickstart binary, built if need be (`cargo test` builds examples; a filtered run may not).
+fn quickstart() -> PathBuf {
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--example", "quickstart"])
+        .status()
+        .expect("cargo runs");
+    assert!(status.success());
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir.join("examples").join("quickstart")
+}
+
+#[tokio::test]
+async fn the_quickstart_serves_both_eras_over_stdio_and_exits_on_eof() {
+    let bin = quickstart();
+    for (era, version) in [
+        (Era::Auto, ProtocolVersion::V2026_07_28),
+        (
+            Era::Handshake(ProtocolVersion::V2025_11_25),
+            ProtocolVersion::V2025_11_25,
+        ),
+        (
+            Era::Handshake(ProtocolVersion::V2024_11_05),
+            ProtocolVersion::V2024_11_05,
+        ),
+    ] {
+        let client = Client::spawn(
+            tokio::process::Command::new(&bin),
+            ClientOptions::default().era(era),
+        )
+        .await
+        .unwrap();
+        assert_eq!(client.protocol_version(), version);
+        assert_eq!(client.server_info().unwrap().name, "quickstart");
+        let r = client
+            .call_tool("add", json!({"a": 2, "b": 3}))
+            .await
+            .unwrap();
+        assert_eq!(r.structured_content, Some(json!({"result": 5})));
+        // Shared state across calls.
+        client
+            .call_tool("increment", json!({"by": 4}))
+            .await
+            .unwrap();
+        let peek = client.call_tool("peek", json!({})).await.unwrap();
+        assert_eq!(peek.structured_content, Some(json!({"result": 4})));
+        client.close().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn stdout_carries_only_protocol_and_eof_ends_the_process() {
+    let mut child = tokio::process::Command::new(quickstart())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"0\"}}}\n")
+        .await
+        .unwrap();
+    stdin.write_all(b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"add\",\"arguments\":{\"a\":1,\"b\":2}}}\n").await.unwrap();
+    drop(stdin);
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits on EOF")
+        .unwrap();
+    assert!(status.success());
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut answers = Vec::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        answers.push(
+            serde_json::from_str::<Value>(&line).expect("every stdout line is a JSON-RPC message"),
+        );
+    }
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    assert_eq!(
+        answers[1]["result"]["structuredContent"],
+        json!({"result": 3}),
+        "the call in flight at EOF was answered"
+    );
+}
+
+/// Sleep a little, then answer.
+#[mcp::tool]
+async fn slow() -> &'static str {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    "done"
+}
+
+fn line_server(
+    limit: usize,
+) -> (
+    tokio::io::DuplexStream,
+    tokio::task::JoinHandle<mcp::Result<()>>,
+) {
+    let (ours, theirs) = tokio::io::duplex(1 << 20);
+    let (read, write) = tokio::io::split(theirs);
+    let transport = LineTransport::new(read, write).max_message_bytes(limit);
+    let server = mcp::Server::new("lines", "1").tools(mcp::tools![slow]);
+    (ours, tokio::spawn(server.serve(transport)))
+}
+
+#[tokio::test]
+async fn an_oversized_line_is_refused_without_buffering_and_the_next_one_is_served() {
+    let (ours, server) = line_server(1024);
+    let (read, mut write) = tokio::io::split(ours);
+    let mut lines = BufReader::new(read).lines();
+    let mut huge =
+        b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"pad\":\"".to_vec();
+    huge.extend(std::iter::repeat_n(b'x', 100_000));
+    huge.extend_from_slice(b"\"}}\n");
+    write.write_all(&huge).await.unwrap();
+    write
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n")
+        .await
+        .unwrap();
+    let first: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    assert_eq!(first["error"]["code"], -32600);
+    assert!(
+        first["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("over the limit of 1024"),
+        "{first}"
+    );
+    let second: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    assert_eq!(
+        (second["id"].clone(), second["result"].clone()),
+        (json!(2), json!({}))
+    );
+    // Both halves gone: the server reads end of input and returns.
+    drop((write, lines));
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the server ends")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn when_stdout_closes_under_the_server_it_exits() {
+    let mut child = tokio::process::Command::new(quickstart())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stdin = child.stdin.take().unwrap();
+    // Stdin stays open: only the failed write can end the server.
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n")
+        .await
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("the server exits")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    drop(stdin);
+}
