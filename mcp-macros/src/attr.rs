@@ -169,9 +169,11 @@ impl ToolAttrs {
                     .map(|s| format!("`{}`", s.0))
                     .collect::<Vec<_>>()
                     .join(", ");
-                return Err(meta.error(format!(
+                // Recorded, not returned: the keys after it are still read and checked.
+                cx.push(meta.error(format!(
                     "unknown key `{shown}` in #[mcp::tool]; expected one of: {valid}"
                 )));
+                skip_value(&meta)?;
             }
             Ok(())
         });
@@ -193,6 +195,17 @@ impl ToolAttrs {
             krate: krate.get(),
         }
     }
+}
+
+/// Consumes whatever follows an unknown key: `= expr` or `(..)`.
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        meta.value()?.parse::<Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let _content;
+        syn::parenthesized!(_content in meta.input);
+    }
+    Ok(())
 }
 
 /// `read_only` alone means true; `read_only = false` is allowed.

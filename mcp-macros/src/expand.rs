@@ -171,7 +171,8 @@ pub(crate) fn tool(model: &ToolFn<'_>) -> TokenStream {
 }
 
 /// A constant named after the tool: two tools with one name in one scope collide on it, and the
-/// compiler reports the second at its name.
+/// compiler reports the second at its name, in words: "the name
+/// `__mcp_more_than_one_tool_is_named_add` is defined multiple times".
 fn name_guard(name: &str, span: Span) -> TokenStream {
     let mut encoded = String::new();
     for c in name.chars() {
@@ -180,8 +181,11 @@ fn name_guard(name: &str, span: Span) -> TokenStream {
             other => encoded.push_str(&format!("_{:x}_", other as u32)),
         }
     }
-    let guard = Ident::new(&format!("__mcp_tool_named_{encoded}"), span);
-    quote! {
+    let guard = Ident::new(
+        &format!("__mcp_more_than_one_tool_is_named_{encoded}"),
+        span,
+    );
+    quote_spanned! {span=>
         #[doc(hidden)]
         #[allow(non_upper_case_globals, dead_code)]
         const #guard: () = ();

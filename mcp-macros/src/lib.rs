@@ -53,3 +53,46 @@ fn tool_impl(
         Err(e) => expand::fallback(&item_fn, &model.krate, ctxt::to_compile_errors(&e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    fn errors(args: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> Vec<String> {
+        let out = super::tool_impl(args, item).to_string();
+        out.match_indices("compile_error")
+            .map(|(i, _)| out[i..].split(')').next().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn every_bad_key_is_reported_in_one_build() {
+        let errs = errors(
+            quote!(fast, name = "has space", cheap = 3),
+            quote!(
+                async fn add(a: i64) -> i64 {
+                    a
+                }
+            ),
+        );
+        assert_eq!(errs.len(), 3, "{errs:#?}");
+    }
+
+    #[test]
+    fn the_function_is_emitted_unchanged_even_on_error() {
+        let out = super::tool_impl(
+            quote!(bogus),
+            quote!(
+                async fn add(a: i64) -> i64 {
+                    a
+                }
+            ),
+        )
+        .to_string();
+        assert!(out.contains("async fn add (a : i64) -> i64 { a }"), "{out}");
+        assert!(
+            out.contains("fn __mcp_tool_add"),
+            "a stub descriptor keeps `tools![add]` compiling: {out}"
+        );
+    }
+}

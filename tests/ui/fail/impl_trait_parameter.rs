@@ -1,0 +1,7 @@
+/// Greet.
+#[mcp::tool]
+async fn greet(name: impl Into<String>) -> String {
+    name.into()
+}
+
+fn main() {}

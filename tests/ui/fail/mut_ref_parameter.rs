@@ -1,0 +1,7 @@
+/// Greet.
+#[mcp::tool]
+async fn greet(name: &mut String) -> String {
+    name.clone()
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[mcp::tool]
+struct NotAFunction;
+
+fn main() {}

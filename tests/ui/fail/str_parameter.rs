@@ -1,0 +1,7 @@
+/// Greet.
+#[mcp::tool]
+async fn greet(name: &str) -> String {
+    format!("hi {name}")
+}
+
+fn main() {}
