@@ -189,7 +189,7 @@ fn schemas_match_their_snapshots() {
         match std::fs::read_to_string(&path) {
             Ok(existing) if existing == text => {}
             Ok(existing) => {
-                mismatched.push(format!("{name}:\n--- snapshot\n{existing}+++ now\n{text}"))
+                mismatched.push(format!("{name}:\n--- snapshot\n{existing}+++ now\n{text}"));
             }
             Err(_) => mismatched.push(format!(
                 "{name}: no snapshot at {} (UPDATE_SNAPSHOTS=1 writes it)",

@@ -68,11 +68,11 @@ pub(crate) fn parse(attrs: &[Attribute]) -> Docs {
             Some("arguments" | "parameters" | "args") => {
                 if let Some((name, text)) = argument_line(trimmed) {
                     arguments.push((name, text, *span));
-                } else if !trimmed.is_empty() {
-                    if let Some(last) = arguments.last_mut() {
-                        last.1.push(' ');
-                        last.1.push_str(trimmed);
-                    }
+                } else if !trimmed.is_empty()
+                    && let Some(last) = arguments.last_mut()
+                {
+                    last.1.push(' ');
+                    last.1.push_str(trimmed);
                 }
             }
             Some(_) => {}

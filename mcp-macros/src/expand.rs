@@ -194,7 +194,7 @@ fn name_guard(name: &str, span: Span) -> TokenStream {
 
 /// What is emitted when the attribute has errors: the function as written, the errors, and a
 /// descriptor stub so that code naming the tool (`tools![..]`) still type-checks.
-pub(crate) fn fallback(item: &ItemFn, krate: &Path, errors: TokenStream) -> TokenStream {
+pub(crate) fn fallback(item: &ItemFn, krate: &Path, errors: &TokenStream) -> TokenStream {
     let vis = &item.vis;
     let descriptor = descriptor_ident(&item.sig.ident);
     quote! {

@@ -1,9 +1,9 @@
 //! Procedural macros of the [`mcp`](https://docs.rs/mcp) crate. Use them through `mcp`:
 //! `#[mcp::tool]` and `mcp::tools![..]`.
 //!
-//! Each macro goes parse → model → check → expand: [`attr`] and [`doc`] parse, [`ast`] builds
-//! and checks the model (every error collected by [`ctxt`], spanned on the tokens at fault),
-//! [`expand`] generates code. On error the user's function is still emitted as written.
+//! Each macro goes parse → model → check → expand: `attr` and `doc` parse, `ast` builds
+//! and checks the model (every error collected by `ctxt`, spanned on the tokens at fault),
+//! `expand` generates code. On error the user's function is still emitted as written.
 
 #![deny(missing_docs)]
 
@@ -19,7 +19,7 @@ mod list;
 /// Makes an `async fn` (or a plain `fn`, or a `&self` method) a tool. See the `mcp` crate.
 #[proc_macro_attribute]
 pub fn tool(args: TokenStream, item: TokenStream) -> TokenStream {
-    tool_impl(args.into(), item.into()).into()
+    tool_impl(args.into(), &item.into()).into()
 }
 
 /// The descriptors of the named tools, in order: `mcp::tools![add, math::mul, Counter::incr]`.
@@ -32,13 +32,13 @@ pub fn tools(input: TokenStream) -> TokenStream {
 
 fn tool_impl(
     args: proc_macro2::TokenStream,
-    item: proc_macro2::TokenStream,
+    item: &proc_macro2::TokenStream,
 ) -> proc_macro2::TokenStream {
     let item_fn: syn::ItemFn = match syn::parse2(item.clone()) {
         Ok(f) => f,
         Err(_) => {
             let e = syn::Error::new_spanned(
-                &item,
+                item,
                 "#[mcp::tool] goes on a function: `async fn name(args..) -> T`",
             );
             let errors = e.to_compile_error();
@@ -50,7 +50,7 @@ fn tool_impl(
     let model = ast::ToolFn::from_syn(&cx, &item_fn, attrs);
     match cx.check() {
         Ok(()) => expand::tool(&model),
-        Err(e) => expand::fallback(&item_fn, &model.krate, ctxt::to_compile_errors(&e)),
+        Err(e) => expand::fallback(&item_fn, &model.krate, &ctxt::to_compile_errors(&e)),
     }
 }
 
@@ -58,7 +58,7 @@ fn tool_impl(
 mod tests {
     use quote::quote;
 
-    fn errors(args: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> Vec<String> {
+    fn errors(args: proc_macro2::TokenStream, item: &proc_macro2::TokenStream) -> Vec<String> {
         let out = super::tool_impl(args, item).to_string();
         out.match_indices("compile_error")
             .map(|(i, _)| out[i..].split(')').next().unwrap_or_default().to_owned())
@@ -69,7 +69,7 @@ mod tests {
     fn every_bad_key_is_reported_in_one_build() {
         let errs = errors(
             quote!(fast, name = "has space", cheap = 3),
-            quote!(
+            &quote!(
                 async fn add(a: i64) -> i64 {
                     a
                 }
@@ -82,7 +82,7 @@ mod tests {
     fn the_function_is_emitted_unchanged_even_on_error() {
         let out = super::tool_impl(
             quote!(bogus),
-            quote!(
+            &quote!(
                 async fn add(a: i64) -> i64 {
                     a
                 }

@@ -179,13 +179,14 @@ pub fn classify(value: Value) -> Incoming {
         let Value::String(method) = method else {
             return invalid(id, "Invalid Request: `method` must be a string");
         };
-        if let Some(p) = &raw.params {
-            if !p.is_object() && !p.is_array() {
-                return invalid(
-                    id,
-                    "Invalid Request: `params` must be an object or an array",
-                );
-            }
+        if let Some(p) = &raw.params
+            && !p.is_object()
+            && !p.is_array()
+        {
+            return invalid(
+                id,
+                "Invalid Request: `params` must be an object or an array",
+            );
         }
         return match id {
             Some(id) => Incoming::Request {

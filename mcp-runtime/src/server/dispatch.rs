@@ -92,7 +92,7 @@ pub(crate) async fn serve<T: Transport>(core: Arc<Core>, transport: T) -> Result
     shutdown.notify_one();
     match writer_task.await {
         Ok(Err(e)) if e.kind() != std::io::ErrorKind::BrokenPipe && result.is_ok() => {
-            result = Err(Error::Io(e))
+            result = Err(Error::Io(e));
         }
         _ => {}
     }

@@ -68,7 +68,7 @@ pub(crate) struct Options {
 
 impl Server {
     /// A server named `name` at `version`. Name the *application*: clients show it. The
-    /// [`server!`](crate::server) macro fills both from your crate's `Cargo.toml`.
+    /// `mcp::server!` macro fills both from your crate's `Cargo.toml`.
     pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
         Self {
             info: Implementation {

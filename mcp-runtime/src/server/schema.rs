@@ -144,10 +144,10 @@ pub fn is_object_schema(schema: &Value) -> bool {
 pub fn simplify(v: &mut Value) {
     match v {
         Value::Object(o) => {
-            if let Some(Value::String(f)) = o.get("format") {
-                if !STANDARD_FORMATS.contains(&f.as_str()) {
-                    o.remove("format");
-                }
+            if let Some(Value::String(f)) = o.get("format")
+                && !STANDARD_FORMATS.contains(&f.as_str())
+            {
+                o.remove("format");
             }
             if let (Some(Value::Object(props)), required) = (o.get("properties"), o.get("required"))
             {

@@ -20,8 +20,8 @@ type Handler = dyn Fn(ToolCall) -> ToolFuture + Send + Sync;
 
 /// A tool ready to be served: what `tools/list` shows, and the handler behind it.
 ///
-/// `#[mcp::tool]` makes one for each function; list them with [`tools!`](crate::tools) or
-/// collect them all with [`all_tools!`](crate::all_tools). [`ToolDef::from_fn`] makes one by hand.
+/// `#[mcp::tool]` makes one for each function; list them with `mcp::tools!` or
+/// collect them all with `mcp::all_tools!`. [`ToolDef::from_fn`] makes one by hand.
 #[derive(Clone)]
 pub struct ToolDef {
     pub(crate) tool: Tool,
@@ -83,7 +83,7 @@ impl ToolDef {
         let (output_schema, wrap) = match output_schema() {
             None => (None, false),
             Some(s) if schema::is_object_schema(&s) => (Some(s), false),
-            Some(s) => (Some(wrap_schema(s)), true),
+            Some(s) => (Some(wrap_schema(&s)), true),
         };
         Self {
             tool: Tool {
@@ -154,7 +154,7 @@ impl ToolDef {
     }
 }
 
-fn wrap_schema(inner: Value) -> Value {
+fn wrap_schema(inner: &Value) -> Value {
     json!({
         "type": "object",
         "properties": { "result": inner },
@@ -441,7 +441,7 @@ where
     Box::pin(async move { fut.await.into_tool_result(output) })
 }
 
-/// A tool registered for [`all_tools!`](crate::all_tools). Not a stable API.
+/// A tool registered for `mcp::all_tools!`. Not a stable API.
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct AutoTool {
@@ -452,7 +452,7 @@ pub struct AutoTool {
 inventory::collect!(AutoTool);
 
 /// Every tool that `#[mcp::tool]` registered in the crate `module_path` belongs to, by name.
-/// Not a stable API: use [`all_tools!`](crate::all_tools).
+/// Not a stable API: use `mcp::all_tools!`.
 #[doc(hidden)]
 pub fn collect_tools(module_path: &str) -> Vec<ToolDef> {
     let krate = module_path.split("::").next().unwrap_or(module_path);
