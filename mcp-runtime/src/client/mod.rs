@@ -5,9 +5,9 @@
 //! can yours:
 //!
 //! ```no_run
-//! # async fn demo() -> mcp::Result<()> {
-//! use mcp::client::{Client, ClientOptions};
-//! let mut cmd = tokio::process::Command::new("target/debug/examples/quickstart");
+//! # async fn demo() -> mcp_runtime::Result<()> {
+//! use mcp_runtime::client::{Client, ClientOptions};
+//! let cmd = tokio::process::Command::new("target/debug/examples/quickstart");
 //! let client = Client::spawn(cmd, ClientOptions::default()).await?;
 //! let result = client.call_tool("add", serde_json::json!({"a": 2, "b": 3})).await?;
 //! assert_eq!(result.structured_content, Some(serde_json::json!({"result": 5})));

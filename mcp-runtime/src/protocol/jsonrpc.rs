@@ -400,7 +400,8 @@ mod tests {
             -32600
         );
         assert_eq!(code(&one(r#"{"jsonrpc":"2.0","id":3}"#)).1, -32600);
-        assert_eq!(code(&one("\"\u{0}\"")).1, -32600);
+        // A raw control character inside a JSON string is not JSON.
+        assert_eq!(code(&one("\"\u{0}\"")).1, -32700);
         let bad_utf8 = parse_frame(b"{\"a\":\"\xff\"}");
         let Frame::Single(Incoming::Invalid { error, .. }) = bad_utf8 else {
             panic!()

@@ -18,17 +18,16 @@ use tool::ToolDef;
 
 /// An MCP server: what it is, what it offers, and how it answers.
 ///
-/// ```no_run
-/// /// Add two numbers.
-/// #[mcp::tool]
-/// async fn add(a: i64, b: i64) -> i64 {
-///     a + b
-/// }
+/// With the `mcp` crate, tools come from `#[mcp::tool]` functions:
+/// `Server::new("calc", "1.0.0").tools(mcp::tools![add]).serve_stdio().await`.
 ///
-/// #[tokio::main]
-/// async fn main() -> mcp::Result<()> {
-///     mcp::Server::new("calc", "1.0.0").tools(mcp::tools![add]).serve_stdio().await
-/// }
+/// ```no_run
+/// # async fn demo() -> mcp_runtime::Result<()> {
+/// mcp_runtime::Server::new("calc", "1.0.0")
+///     .instructions("Arithmetic.")
+///     .serve_stdio()
+///     .await
+/// # }
 /// ```
 #[derive(Debug)]
 pub struct Server {

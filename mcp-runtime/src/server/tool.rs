@@ -105,7 +105,7 @@ impl ToolDef {
     /// A tool written by hand: a definition and a function of the raw call.
     ///
     /// ```
-    /// use mcp::{CallToolResult, Tool, ToolDef};
+    /// use mcp_runtime::{CallToolResult, Tool, ToolDef};
     /// let tool = ToolDef::from_fn(
     ///     Tool {
     ///         name: "shout".into(),
