@@ -26,6 +26,10 @@ pub enum Error {
     Config(String),
     /// A message: what a tool says went wrong.
     Message(String),
+    /// The client did not declare a capability the request needs (`sampling`,
+    /// `sampling.tools`, `elicitation`, `elicitation.url`, `roots`). A tool may handle it (fall
+    /// back); if it fails with it instead, a stateless-era client gets `-32021`.
+    MissingCapability(String),
 }
 
 impl Error {
@@ -44,6 +48,10 @@ impl fmt::Display for Error {
             Self::Timeout => f.write_str("timed out waiting for an answer"),
             Self::Config(m) => write!(f, "invalid server configuration: {m}"),
             Self::Message(m) => f.write_str(m),
+            Self::MissingCapability(c) => write!(
+                f,
+                "the client did not declare the `{c}` capability this needs"
+            ),
         }
     }
 }

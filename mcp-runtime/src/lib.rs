@@ -14,9 +14,15 @@ pub use error::{Error, Result};
 pub use protocol::{
     CallToolResult, Content, Icon, Implementation, ProtocolVersion, Tool, ToolAnnotations,
 };
-pub use server::context::Context;
+pub use protocol::{CreateMessageResult, Root, SamplingContent, SamplingMessage};
+pub use server::context::{Context, LogLevel};
 pub use server::extract::{Declaration, FromCallParts, FromToolCall, State};
-pub use server::tool::{IntoToolResult, Json, Output, ToolCall, ToolDef};
+pub use server::sampling::{
+    Elicit, Elicitation, IncludeContext, Sample, SampleReply, UrlElicitation,
+};
+pub use server::tool::{
+    InputRequired, IntoToolResult, Json, Output, ToolCall, ToolDef, ToolOutput,
+};
 pub use server::{CacheScope, Server, Service};
 
 /// What generated code names. Not a stable API: only the macros use it.
@@ -26,7 +32,8 @@ pub mod __private {
     pub use crate::server::extract::{Declaration, FromToolCall};
     pub use crate::server::tool::IntoToolResult;
     pub use crate::server::tool::{
-        AutoTool, ToolCall, ToolDef, ToolFuture, ToolInfo, collect_tools, output_schema, respond,
+        AutoTool, ToolCall, ToolDef, ToolFuture, ToolInfo, ToolOutput, collect_tools,
+        output_schema, respond,
     };
     pub use ::core::module_path;
     pub use ::core::option::Option::{self, None, Some};

@@ -27,6 +27,8 @@ use crate::transport::{FrameReader, FrameWriter, ReadFrame, Transport};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
@@ -46,8 +48,16 @@ pub enum Era {
     Handshake(ProtocolVersion),
 }
 
+/// Answers a request the server sends the client (sampling, elicitation, roots): its params in,
+/// its result (or a JSON-RPC error) out.
+pub type Handler = Arc<
+    dyn Fn(Value) -> Pin<Box<dyn Future<Output = std::result::Result<Value, ErrorObject>> + Send>>
+        + Send
+        + Sync,
+>;
+
 /// How a client connects.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ClientOptions {
     /// The era to speak.
     pub era: Era,
@@ -57,6 +67,32 @@ pub struct ClientOptions {
     pub capabilities: Map<String, Value>,
     /// How long to wait for any one answer.
     pub timeout: Duration,
+    /// Answers `sampling/createMessage`.
+    pub sampling: Option<Handler>,
+    /// Answers `elicitation/create`.
+    pub elicitation: Option<Handler>,
+    /// Answers `roots/list`.
+    pub roots: Option<Handler>,
+    /// The most `input_required` rounds one call may take (stateless era).
+    pub max_rounds: usize,
+}
+
+impl fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("era", &self.era)
+            .field("info", &self.info)
+            .field("capabilities", &self.capabilities)
+            .finish_non_exhaustive()
+    }
+}
+
+fn handler<F, Fut>(f: F) -> Handler
+where
+    F: Fn(Value) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = std::result::Result<Value, ErrorObject>> + Send + 'static,
+{
+    Arc::new(move |params| Box::pin(f(params)))
 }
 
 impl Default for ClientOptions {
@@ -70,6 +106,10 @@ impl Default for ClientOptions {
             },
             capabilities: Map::new(),
             timeout: Duration::from_secs(30),
+            sampling: None,
+            elicitation: None,
+            roots: None,
+            max_rounds: 16,
         }
     }
 }
@@ -80,6 +120,64 @@ impl ClientOptions {
     pub fn era(mut self, era: Era) -> Self {
         self.era = era;
         self
+    }
+
+    /// Answers the server's sampling requests with `f` (params in, `CreateMessageResult` out),
+    /// and declares the `sampling` capability.
+    #[must_use]
+    pub fn on_sampling<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(Value) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::result::Result<Value, ErrorObject>> + Send + 'static,
+    {
+        self.capabilities
+            .entry("sampling")
+            .or_insert_with(|| json!({}));
+        self.sampling = Some(handler(f));
+        self
+    }
+
+    /// Declares `sampling.tools`: the sampling handler understands tools.
+    #[must_use]
+    pub fn sampling_with_tools(mut self) -> Self {
+        self.capabilities
+            .insert("sampling".into(), json!({ "tools": {} }));
+        self
+    }
+
+    /// Answers the server's elicitation requests with `f`, and declares `elicitation` (form and
+    /// URL modes).
+    #[must_use]
+    pub fn on_elicitation<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(Value) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::result::Result<Value, ErrorObject>> + Send + 'static,
+    {
+        self.capabilities
+            .insert("elicitation".into(), json!({ "form": {}, "url": {} }));
+        self.elicitation = Some(handler(f));
+        self
+    }
+
+    /// Answers the server's `roots/list` with `f`, and declares `roots`.
+    #[must_use]
+    pub fn on_roots<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(Value) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::result::Result<Value, ErrorObject>> + Send + 'static,
+    {
+        self.capabilities.insert("roots".into(), json!({}));
+        self.roots = Some(handler(f));
+        self
+    }
+
+    fn handler_for(&self, method: &str) -> Option<&Handler> {
+        match method {
+            "sampling/createMessage" => self.sampling.as_ref(),
+            "elicitation/create" => self.elicitation.as_ref(),
+            "roots/list" => self.roots.as_ref(),
+            _ => None,
+        }
     }
 }
 
@@ -380,15 +478,64 @@ impl Client {
     }
 
     /// Calls a tool. A tool's own failure is `Ok` with `is_error: true`; a protocol error
-    /// (unknown tool, say) is `Err`.
+    /// (unknown tool, say) is `Err`. In the stateless era, `input_required` answers are
+    /// handled here: the handlers answer each input request and the call is sent again.
     pub async fn call_tool(&self, name: &str, arguments: Value) -> Result<CallToolResult> {
-        let v = self
-            .request(
-                "tools/call",
-                json!({ "name": name, "arguments": arguments }),
-            )
-            .await?;
-        Ok(serde_json::from_value(v)?)
+        self.call_tool_with(name, arguments, None).await
+    }
+
+    /// [`call_tool`](Client::call_tool) with a `_meta` (a `progressToken`, say).
+    pub async fn call_tool_with(
+        &self,
+        name: &str,
+        arguments: Value,
+        meta: Option<Value>,
+    ) -> Result<CallToolResult> {
+        let mut params = json!({ "name": name, "arguments": arguments });
+        if let Some(meta) = meta {
+            params["_meta"] = meta;
+        }
+        for _ in 0..self.inner.options.max_rounds {
+            let result = self.request("tools/call", params.clone()).await?;
+            if result.get("resultType").and_then(Value::as_str) != Some("input_required") {
+                return Ok(serde_json::from_value(result)?);
+            }
+            let mut responses = Map::new();
+            for (key, request) in result
+                .get("inputRequests")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                let method = request
+                    .get("method")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let request_params = request.get("params").cloned().unwrap_or_else(|| json!({}));
+                responses.insert(key.clone(), self.answer(method, request_params).await?);
+            }
+            params["inputResponses"] = Value::Object(responses);
+            match result.get("requestState") {
+                Some(state) => params["requestState"] = state.clone(),
+                None => {
+                    params
+                        .as_object_mut()
+                        .expect("an object")
+                        .remove("requestState");
+                }
+            }
+        }
+        Err(Error::Message(format!(
+            "the tool still wanted input after {} rounds",
+            self.inner.options.max_rounds
+        )))
+    }
+
+    async fn answer(&self, method: &str, params: Value) -> Result<Value> {
+        match self.inner.options.handler_for(method) {
+            Some(h) => h(params).await.map_err(Error::Protocol),
+            None => Err(Error::Protocol(ErrorObject::method_not_found(method))),
+        }
     }
 
     /// Closes the connection: the server sees end of input; a child process gets five seconds
@@ -489,12 +636,28 @@ async fn handle(inner: &Inner, message: Incoming) {
                 let _ = tx.send(Err(error));
             }
         }
-        Incoming::Request { id, method, .. } => {
-            let error = ErrorObject::method_not_found(&method);
-            let _ = inner
-                .out
-                .send(jsonrpc::encode_error(Some(&id), &error))
-                .await;
+        Incoming::Request { id, method, params } => {
+            if method == "ping" {
+                let _ = inner.out.send(jsonrpc::encode_result(&id, b"{}")).await;
+                return;
+            }
+            let Some(h) = inner.options.handler_for(&method).cloned() else {
+                let error = ErrorObject::method_not_found(&method);
+                let _ = inner
+                    .out
+                    .send(jsonrpc::encode_error(Some(&id), &error))
+                    .await;
+                return;
+            };
+            // Answered on a task of its own: a handler may take long (a person, a model).
+            let out = inner.out.clone();
+            tokio::spawn(async move {
+                let reply = match h(params.unwrap_or_else(|| json!({}))).await {
+                    Ok(result) => jsonrpc::encode_result_value(&id, &result),
+                    Err(e) => jsonrpc::encode_error(Some(&id), &e),
+                };
+                let _ = out.send(reply).await;
+            });
         }
         Incoming::Notification { method, params } => {
             let _ = inner

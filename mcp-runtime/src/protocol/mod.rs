@@ -6,10 +6,12 @@
 pub mod base64;
 pub mod error;
 pub mod jsonrpc;
+pub mod sampling;
 pub mod types;
 pub mod version;
 
 pub use error::{ErrorCode, ErrorObject};
 pub use jsonrpc::{Frame, Incoming, RequestId};
+pub use sampling::*;
 pub use types::*;
 pub use version::ProtocolVersion;

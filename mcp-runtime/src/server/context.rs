@@ -1,13 +1,62 @@
-//! What a handler can know about the request it serves, and reach through it.
+//! What a handler can know about the request it serves, and ask of the client behind it.
 
+use super::dispatch::Connection;
 use super::extract::StateMap;
+use super::mrtr::Mrtr;
+use crate::error::{Error, Result};
+use crate::protocol::jsonrpc::encode_notification;
 use crate::protocol::{ClientCapabilities, Implementation, ProtocolVersion, RequestId};
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How a request reaches the client for sampling, elicitation and roots.
+pub(crate) enum Exchange {
+    /// Handshake era: real JSON-RPC requests on the connection.
+    Handshake(Arc<Connection>),
+    /// Stateless era: input requests collected into `input_required` rounds.
+    Stateless {
+        mrtr: Arc<Mrtr>,
+        /// The `inputResponses` of this request, as sent.
+        input_responses: Option<Map<String, Value>>,
+        /// State a handler returned by hand, verified and unwrapped.
+        user_state: Option<String>,
+        /// The handler runs again from the top, its earlier requests answered from state.
+        replay: bool,
+    },
+}
+
+/// The request being answered now. In the stateless era each round is a new request, with its
+/// own progress token and log level.
+pub(crate) struct Round {
+    pub(crate) conn: Arc<Connection>,
+    pub(crate) progress_token: Option<Value>,
+    /// Index into the log levels; `None`: this request asked for no logs.
+    pub(crate) log_level: Option<usize>,
+    pub(crate) last_progress: Option<f64>,
+    /// The answer went out: no more notifications for this request.
+    pub(crate) finished: bool,
+}
+
+/// Cooperative cancellation of one request.
+#[derive(Default)]
+pub(crate) struct Cancel {
+    flag: AtomicBool,
+    notify: Notify,
+}
+
+impl Cancel {
+    pub(crate) fn cancel(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+}
 
 /// The parts of one request that handlers and extractors read.
-#[derive(Debug)]
 pub struct RequestParts {
     pub(crate) request_id: RequestId,
     pub(crate) version: ProtocolVersion,
@@ -15,15 +64,92 @@ pub struct RequestParts {
     pub(crate) client_info: Option<Arc<Implementation>>,
     pub(crate) meta: Option<Map<String, Value>>,
     pub(crate) state: Arc<StateMap>,
+    pub(crate) exchange: Exchange,
+    pub(crate) round: Mutex<Round>,
+    pub(crate) cancel: Arc<Cancel>,
+    /// Set when a handler asked for a capability the client lacks (for `-32021`).
+    pub(crate) missing_capability: Mutex<Option<Value>>,
+    pub(crate) client_timeout: Duration,
+}
+
+impl fmt::Debug for RequestParts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestParts")
+            .field("request_id", &self.request_id)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequestParts {
+    pub(crate) fn round(&self) -> std::sync::MutexGuard<'_, Round> {
+        self.round.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A log level (RFC 5424), least to most severe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Detail for debugging.
+    Debug,
+    /// Normal events.
+    Info,
+    /// Normal but significant.
+    Notice,
+    /// Something may be wrong.
+    Warning,
+    /// Something failed.
+    Error,
+    /// A component failed.
+    Critical,
+    /// Act now.
+    Alert,
+    /// The system is unusable.
+    Emergency,
+}
+
+impl LogLevel {
+    pub(crate) const NAMES: [&'static str; 8] = [
+        "debug",
+        "info",
+        "notice",
+        "warning",
+        "error",
+        "critical",
+        "alert",
+        "emergency",
+    ];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The level's wire name.
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self.index()]
+    }
 }
 
 /// The request's context, injected into any handler that takes it (under any name, by value or
-/// by reference): who is asking, in which protocol era, and the server's shared state.
+/// by reference). Through it a tool asks the *client* for things: a completion from its model
+/// ([`sample`](Context::sample)), input from its user ([`elicit`](Context::elicit)), its roots;
+/// and it logs, reports progress and notices cancellation.
+///
+/// The same calls work in both protocol eras:
+///
+/// - **handshake era** (2025-11-25 and earlier): each request goes to the client at once and the
+///   tool waits for the answer;
+/// - **stateless era** (2026-07-28): the server may not send requests. The call is answered with
+///   `input_required`, listing what the tool asked for, and the tool waits, parked, until the
+///   client calls again with the answers. If the parked tool is gone (a restart, another replica,
+///   expiry), the tool runs again *from the top*: every request it made before is answered at once
+///   from the sealed state, so code before a `ctx.sample` may run twice. [`Context::is_replay`]
+///   tells it; `Server::replay(false)` turns replay off.
 ///
 /// Cloning is cheap (one reference count).
 #[derive(Clone)]
 pub struct Context {
-    parts: Arc<RequestParts>,
+    pub(crate) parts: Arc<RequestParts>,
 }
 
 impl Context {
@@ -36,8 +162,7 @@ impl Context {
         &self.parts.request_id
     }
 
-    /// The protocol revision of this request: negotiated by `initialize` in the handshake era,
-    /// carried by the request itself in the stateless era.
+    /// The protocol revision of this request.
     pub fn protocol_version(&self) -> ProtocolVersion {
         self.parts.version
     }
@@ -52,8 +177,7 @@ impl Context {
         &self.parts.client_capabilities
     }
 
-    /// The client's self-reported name and version, when it sent them. Never use it for
-    /// security decisions.
+    /// The client's self-reported name and version. Never use it for security decisions.
     pub fn client_info(&self) -> Option<&Implementation> {
         self.parts.client_info.as_deref()
     }
@@ -66,6 +190,158 @@ impl Context {
     /// Shared state of type `T`, if the server holds one.
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
         self.parts.state.get::<T>()
+    }
+
+    /// Whether this run of the handler is a replay: the stateless era lost the parked
+    /// continuation, and the handler runs again from the top with the answers it already had.
+    /// Skip side effects that must not happen twice when this is true.
+    pub fn is_replay(&self) -> bool {
+        matches!(
+            &self.parts.exchange,
+            Exchange::Stateless { replay: true, .. }
+        )
+    }
+
+    /// The retry's `inputResponses`, as sent (stateless era). For handlers that return
+    /// [`InputRequired`](crate::InputRequired) themselves.
+    pub fn input_responses(&self) -> Option<&Map<String, Value>> {
+        match &self.parts.exchange {
+            Exchange::Stateless {
+                input_responses, ..
+            } => input_responses.as_ref(),
+            Exchange::Handshake(_) => None,
+        }
+    }
+
+    /// The state a handler put in its [`InputRequired`](crate::InputRequired), verified: the
+    /// server seals it, so a client cannot change it.
+    pub fn request_state(&self) -> Option<&str> {
+        match &self.parts.exchange {
+            Exchange::Stateless { user_state, .. } => user_state.as_deref(),
+            Exchange::Handshake(_) => None,
+        }
+    }
+
+    /// Whether the client cancelled this request.
+    pub fn is_cancelled(&self) -> bool {
+        self.parts.cancel.flag.load(Ordering::SeqCst)
+    }
+
+    /// Resolves when the client cancels this request: for work that checks cooperatively.
+    /// (The tool's future is also dropped at its next `.await` after a cancellation.)
+    pub async fn cancelled(&self) {
+        loop {
+            let notified = self.parts.cancel.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Sends a log message to the client, if it asked for this level: by `logging/setLevel`
+    /// (handshake era) or by this request's `_meta` log level (stateless era: nothing unless asked).
+    pub fn log(&self, level: LogLevel, data: impl Serialize) {
+        let (conn, threshold) = {
+            let round = self.parts.round();
+            if round.finished {
+                return;
+            }
+            let threshold = match &self.parts.exchange {
+                Exchange::Handshake(conn) => Some(conn.log_level()),
+                Exchange::Stateless { .. } => round.log_level,
+            };
+            (Arc::clone(&round.conn), threshold)
+        };
+        if threshold.is_some_and(|t| level.index() >= t) {
+            let params = json!({ "level": level.as_str(), "data": data });
+            conn.send_now(encode_notification("notifications/message", &params));
+        }
+    }
+
+    /// Logs at `debug`.
+    pub fn debug(&self, message: impl fmt::Display) {
+        self.log(LogLevel::Debug, message.to_string());
+    }
+
+    /// Logs at `info`.
+    pub fn info(&self, message: impl fmt::Display) {
+        self.log(LogLevel::Info, message.to_string());
+    }
+
+    /// Logs at `notice`.
+    pub fn notice(&self, message: impl fmt::Display) {
+        self.log(LogLevel::Notice, message.to_string());
+    }
+
+    /// Logs at `warning`.
+    pub fn warning(&self, message: impl fmt::Display) {
+        self.log(LogLevel::Warning, message.to_string());
+    }
+
+    /// Logs at `error`.
+    pub fn error(&self, message: impl fmt::Display) {
+        self.log(LogLevel::Error, message.to_string());
+    }
+
+    /// Reports progress, if the request carried a `progressToken`. Values that do not increase
+    /// are not sent (the protocol requires progress to increase).
+    pub fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
+        let (conn, token) = {
+            let mut round = self.parts.round();
+            let Some(token) = round.progress_token.clone() else {
+                return;
+            };
+            if round.finished || round.last_progress.is_some_and(|last| progress <= last) {
+                return;
+            }
+            round.last_progress = Some(progress);
+            (Arc::clone(&round.conn), token)
+        };
+        let mut params = json!({ "progressToken": token, "progress": progress });
+        if let Some(t) = total {
+            params["total"] = json!(t);
+        }
+        if let Some(m) = message {
+            params["message"] = json!(m);
+        }
+        conn.send_now(encode_notification("notifications/progress", &params));
+    }
+
+    /// Fails with [`Error::MissingCapability`] unless the client declared `name`; the failure
+    /// is remembered, so that a tool which does not handle it gets `-32021` (stateless era).
+    pub(crate) fn require(&self, present: bool, name: &str, required: Value) -> Result<()> {
+        if present {
+            return Ok(());
+        }
+        *self
+            .parts
+            .missing_capability
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(required);
+        Err(Error::MissingCapability(name.to_owned()))
+    }
+
+    /// Asks the client: a request now (handshake era) or an input request (stateless era).
+    pub(crate) async fn ask(
+        &self,
+        method: &'static str,
+        params: Value,
+        key: Option<String>,
+        prefix: &str,
+    ) -> Result<Value> {
+        match &self.parts.exchange {
+            Exchange::Handshake(conn) => {
+                conn.client_request(method, &params, self.parts.client_timeout)
+                    .await
+            }
+            Exchange::Stateless { mrtr, .. } => {
+                let key = key.unwrap_or_else(|| mrtr.auto_key(prefix));
+                Ok(mrtr.request(key, method, params).await)
+            }
+        }
     }
 }
 

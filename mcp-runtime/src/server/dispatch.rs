@@ -5,8 +5,10 @@
 //! gets an error, never silence. Cheap requests are answered inline by the reader; tool calls
 //! run as their own tasks, so a slow tool blocks nothing else.
 
-use super::context::RequestParts;
-use super::tool::{ToolCall, ToolFuture};
+use super::context::{Cancel, Exchange, RequestParts, Round};
+use super::mrtr::Mrtr;
+use super::seal::{Payload, hex, random, request_digest};
+use super::tool::{ToolCall, ToolFuture, ToolOutput};
 use super::{Core, close_modern, decode_cursor};
 use crate::error::{Error, Result};
 use crate::protocol::jsonrpc::{self, encode_error, encode_result, encode_result_value};
@@ -21,9 +23,10 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::AbortHandle;
 
@@ -138,11 +141,41 @@ struct Session {
     client_info: Option<Arc<Implementation>>,
 }
 
-/// Where the answer to a request goes: straight out, or into the answer to a batch.
-enum Responder {
-    Direct,
-    Collect(oneshot::Sender<Vec<u8>>),
+/// Where the answer to one request goes, and the connection whose in-flight table holds it.
+pub(crate) struct Responder {
+    id: RequestId,
+    conn: Arc<Connection>,
+    collect: Option<oneshot::Sender<Vec<u8>>>,
 }
+
+impl Responder {
+    async fn send(self, reply: Vec<u8>) {
+        self.conn.finish(&self.id);
+        match self.collect {
+            Some(tx) => {
+                let _ = tx.send(reply);
+            }
+            None => self.conn.send(reply).await,
+        }
+    }
+}
+
+/// A retry that resumes a parked call: who to answer now, and this round's request details.
+pub(crate) struct Retry {
+    responder: Responder,
+    progress_token: Option<Value>,
+    log_level: Option<usize>,
+}
+
+/// A tool call parked between rounds, waiting for the client's retry.
+pub(crate) struct Parked {
+    retry: mpsc::Sender<Retry>,
+    mrtr: Arc<Mrtr>,
+    abort: AbortHandle,
+    cancel: Arc<Cancel>,
+}
+
+type PendingOut = HashMap<RequestId, oneshot::Sender<Result<Value, ErrorObject>>>;
 
 pub(crate) struct Connection {
     core: Arc<Core>,
@@ -150,8 +183,35 @@ pub(crate) struct Connection {
     session: OnceLock<Session>,
     initialized: AtomicBool,
     log_level: AtomicU8,
-    in_flight: Mutex<HashMap<RequestId, AbortHandle>>,
+    in_flight: Mutex<HashMap<RequestId, (AbortHandle, Arc<Cancel>)>>,
     idle: Notify,
+    pending_out: Mutex<PendingOut>,
+    next_out_id: AtomicI64,
+}
+
+/// Removes an outbound request that was never answered, and tells the client it is cancelled.
+struct OutGuard<'a> {
+    conn: &'a Connection,
+    id: RequestId,
+}
+
+impl Drop for OutGuard<'_> {
+    fn drop(&mut self) {
+        let unanswered = self
+            .conn
+            .pending_out
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id)
+            .is_some();
+        if unanswered {
+            let params = json!({ "requestId": self.id, "reason": "no longer needed" });
+            self.conn.send_now(jsonrpc::encode_notification(
+                "notifications/cancelled",
+                &params,
+            ));
+        }
+    }
 }
 
 impl Connection {
@@ -161,9 +221,11 @@ impl Connection {
             out,
             session: OnceLock::new(),
             initialized: AtomicBool::new(false),
-            log_level: AtomicU8::new(1),
+            log_level: AtomicU8::new(0),
             in_flight: Mutex::new(HashMap::new()),
             idle: Notify::new(),
+            pending_out: Mutex::new(HashMap::new()),
+            next_out_id: AtomicI64::new(1),
         }
     }
 
@@ -172,10 +234,49 @@ impl Connection {
         let _ = self.out.send(bytes).await;
     }
 
+    /// Queues a notification without waiting; dropped (and logged) if the client is not reading.
+    pub(crate) fn send_now(&self, bytes: Vec<u8>) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.out.try_send(bytes) {
+            tracing::warn!("dropped a notification: the client is not reading fast enough");
+        }
+    }
+
+    /// The handshake-era log level, as an index into the levels.
+    pub(crate) fn log_level(&self) -> usize {
+        usize::from(self.log_level.load(Ordering::Relaxed))
+    }
+
+    /// Sends a request to the client and waits for its answer (handshake era).
+    pub(crate) async fn client_request(
+        &self,
+        method: &str,
+        params: &Value,
+        timeout: Duration,
+    ) -> Result<Value> {
+        let id = RequestId::Number(self.next_out_id.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = oneshot::channel();
+        self.pending_out
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.clone(), tx);
+        let _guard = OutGuard {
+            conn: self,
+            id: id.clone(),
+        };
+        self.send(jsonrpc::encode_request(&id, method, params))
+            .await;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(Ok(v))) => Ok(v),
+            Ok(Ok(Err(e))) => Err(Error::Protocol(e)),
+            Ok(Err(_)) => Err(Error::Closed),
+            Err(_) => Err(Error::Timeout),
+        }
+    }
+
     async fn handle_bytes(self: &Arc<Self>, bytes: &[u8]) {
         match jsonrpc::parse_frame(bytes) {
             Frame::Single(message) => {
-                if let Some(reply) = self.handle(message, Responder::Direct) {
+                if let Some(reply) = self.handle(message, None) {
                     self.send(reply).await;
                 }
             }
@@ -199,7 +300,7 @@ impl Connection {
         let mut waiting = Vec::new();
         for item in items {
             let (tx, rx) = oneshot::channel();
-            if let Some(reply) = self.handle(item, Responder::Collect(tx)) {
+            if let Some(reply) = self.handle(item, Some(tx)) {
                 ready.push(reply);
             } else {
                 waiting.push(rx);
@@ -219,18 +320,42 @@ impl Connection {
         });
     }
 
+    fn responder(
+        self: &Arc<Self>,
+        id: RequestId,
+        collect: Option<oneshot::Sender<Vec<u8>>>,
+    ) -> Responder {
+        Responder {
+            id,
+            conn: Arc::clone(self),
+            collect,
+        }
+    }
+
     /// Handles one message; returns the answer when it is ready now.
-    fn handle(self: &Arc<Self>, message: Incoming, responder: Responder) -> Option<Vec<u8>> {
+    fn handle(
+        self: &Arc<Self>,
+        message: Incoming,
+        collect: Option<oneshot::Sender<Vec<u8>>>,
+    ) -> Option<Vec<u8>> {
         match message {
-            Incoming::Request { id, method, params } => {
-                self.request(id, &method, params, responder)
-            }
+            Incoming::Request { id, method, params } => self.request(id, &method, params, collect),
             Incoming::Notification { method, params } => {
                 self.notification(&method, params.as_ref());
                 None
             }
-            Incoming::Response { id, .. } => {
-                tracing::debug!(%id, "ignored a response to a request this server never sent");
+            Incoming::Response { id, outcome } => {
+                let waiter = self
+                    .pending_out
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&id);
+                match waiter {
+                    Some(tx) => {
+                        let _ = tx.send(outcome);
+                    }
+                    None => tracing::debug!(%id, "ignored a response to no request in flight"),
+                }
                 None
             }
             Incoming::Invalid { id, error } => Some(encode_error(id.as_ref(), &error)),
@@ -242,7 +367,7 @@ impl Connection {
         id: RequestId,
         method: &str,
         params: Option<Value>,
-        responder: Responder,
+        collect: Option<oneshot::Sender<Vec<u8>>>,
     ) -> Option<Vec<u8>> {
         let meta = params
             .as_ref()
@@ -250,7 +375,7 @@ impl Connection {
             .and_then(Value::as_object);
         if let Some(meta) = meta.filter(|m| m.contains_key(meta_keys::PROTOCOL_VERSION)) {
             return match stateless_request(meta) {
-                Ok(req) => self.stateless(id, method, params, req, responder),
+                Ok(req) => self.stateless(id, method, params, req, collect),
                 Err(e) => Some(encode_error(Some(&id), &e)),
             };
         }
@@ -259,7 +384,15 @@ impl Connection {
             "ping" => Some(encode_result(&id, b"{}")),
             "server/discover" => Some(encode_error(Some(&id), &missing_meta(method))),
             _ => match self.session.get() {
-                Some(session) => self.handshake(id, method, params, session, responder),
+                Some(session) => {
+                    let req = Requester {
+                        version: session.version,
+                        capabilities: Arc::clone(&session.capabilities),
+                        client_info: session.client_info.clone(),
+                        log_level: None,
+                    };
+                    self.handshake(id, method, params, req, collect)
+                }
                 None if HANDSHAKE_METHODS.contains(&method) => {
                     Some(encode_error(Some(&id), &missing_meta(method)))
                 }
@@ -276,8 +409,8 @@ impl Connection {
         id: RequestId,
         method: &str,
         params: Option<Value>,
-        req: StatelessRequest,
-        responder: Responder,
+        req: Requester,
+        collect: Option<oneshot::Sender<Vec<u8>>>,
     ) -> Option<Vec<u8>> {
         let core = &self.core;
         match method {
@@ -285,14 +418,7 @@ impl Connection {
             "tools/list" if !core.tools.is_empty() => {
                 Some(self.list_tools(&id, params.as_ref(), true))
             }
-            "tools/call" if !core.tools.is_empty() => self.call_tool(
-                id,
-                params,
-                req.version,
-                req.capabilities,
-                req.client_info,
-                responder,
-            ),
+            "tools/call" if !core.tools.is_empty() => self.call_tool(id, params, req, collect),
             _ if REMOVED_IN_STATELESS.contains(&method) => Some(encode_error(
                 Some(&id),
                 &ErrorObject::new(
@@ -315,22 +441,15 @@ impl Connection {
         id: RequestId,
         method: &str,
         params: Option<Value>,
-        session: &Session,
-        responder: Responder,
+        req: Requester,
+        collect: Option<oneshot::Sender<Vec<u8>>>,
     ) -> Option<Vec<u8>> {
         let core = &self.core;
         match method {
             "tools/list" if !core.tools.is_empty() => {
                 Some(self.list_tools(&id, params.as_ref(), false))
             }
-            "tools/call" if !core.tools.is_empty() => self.call_tool(
-                id,
-                params,
-                session.version,
-                Arc::clone(&session.capabilities),
-                session.client_info.clone(),
-                responder,
-            ),
+            "tools/call" if !core.tools.is_empty() => self.call_tool(id, params, req, collect),
             "logging/setLevel" => Some(self.set_level(&id, params.as_ref())),
             _ => Some(encode_error(
                 Some(&id),
@@ -428,10 +547,8 @@ impl Connection {
         self: &Arc<Self>,
         id: RequestId,
         params: Option<Value>,
-        version: ProtocolVersion,
-        capabilities: Arc<ClientCapabilities>,
-        client_info: Option<Arc<Implementation>>,
-        responder: Responder,
+        req: Requester,
+        collect: Option<oneshot::Sender<Vec<u8>>>,
     ) -> Option<Vec<u8>> {
         let fail = |id: &RequestId, e: ErrorObject| Some(encode_error(Some(id), &e));
         let Some(Value::Object(mut params)) = params else {
@@ -440,13 +557,17 @@ impl Connection {
                 ErrorObject::invalid_params("tools/call needs params with a `name`"),
             );
         };
-        let Some(name) = params.get("name").and_then(Value::as_str) else {
+        let Some(name) = params
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
             return fail(
                 &id,
                 ErrorObject::invalid_params("tools/call: `name` must be a string"),
             );
         };
-        let Some(&index) = self.core.tool_index.get(name) else {
+        let Some(&index) = self.core.tool_index.get(name.as_str()) else {
             return fail(
                 &id,
                 ErrorObject::invalid_params(format!("Unknown tool: {name}")),
@@ -466,23 +587,13 @@ impl Connection {
             Some(Value::Object(m)) => Some(m),
             _ => None,
         };
-        let entry = &self.core.tools[index];
-        let parts = Arc::new(RequestParts {
-            request_id: id.clone(),
-            version,
-            client_capabilities: capabilities,
-            client_info,
-            meta,
-            state: Arc::clone(&self.core.state),
-        });
-        let call = ToolCall::new(Arc::clone(&entry.name), args, parts, entry.def.wrap);
-        let handler = Arc::clone(&entry.def.handler);
-
-        let mut in_flight = self
+        let progress_token = meta.as_ref().and_then(|m| m.get("progressToken")).cloned();
+        if self
             .in_flight
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if in_flight.contains_key(&id) {
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(&id)
+        {
             return fail(
                 &id,
                 ErrorObject::invalid_request(format!(
@@ -490,48 +601,171 @@ impl Connection {
                 )),
             );
         }
-        let conn = Arc::clone(self);
-        let task_id = id.clone();
-        let task = tokio::spawn(async move {
-            let name = Arc::clone(&call.name);
-            let result = run_tool(&*handler, call, &name).await;
-            let reply = conn.encode_call_result(&task_id, version, result);
-            conn.finish(&task_id);
-            match responder {
-                Responder::Direct => conn.send(reply).await,
-                Responder::Collect(tx) => {
-                    let _ = tx.send(reply);
+
+        let exchange = if req.version.is_stateless() {
+            let input_responses = match params.remove("inputResponses") {
+                None | Some(Value::Null) => None,
+                Some(Value::Object(m)) => Some(m),
+                Some(_) => {
+                    return fail(
+                        &id,
+                        ErrorObject::invalid_params(
+                            "tools/call: `inputResponses` must be an object",
+                        ),
+                    );
+                }
+            };
+            let mut answers = input_responses.clone().unwrap_or_default();
+            let mut user_state = None;
+            let mut replay = false;
+            match params.remove("requestState") {
+                None | Some(Value::Null) => {}
+                Some(Value::String(token)) => {
+                    let digest =
+                        request_digest("tools/call", &json!({ "name": name, "arguments": args }));
+                    let payload = match self.core.sealer.open(&token, &digest) {
+                        Ok(p) => p,
+                        Err(refusal) => {
+                            return fail(&id, ErrorObject::invalid_params(refusal.to_string()));
+                        }
+                    };
+                    if let Some(continuation) = &payload.continuation {
+                        let parked = self
+                            .core
+                            .parked
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .remove(continuation);
+                        if let Some(parked) = parked {
+                            return self.resume(
+                                id,
+                                parked,
+                                input_responses.unwrap_or_default(),
+                                progress_token,
+                                req,
+                                collect,
+                            );
+                        }
+                        if !self.core.options.replay {
+                            return fail(
+                                &id,
+                                ErrorObject::invalid_params(
+                                    "the call this requestState continues is gone (expired, restarted or served elsewhere) and replay is off; call again without requestState",
+                                ),
+                            );
+                        }
+                        replay = true;
+                    }
+                    for (k, v) in payload.answers {
+                        answers.entry(k).or_insert(v);
+                    }
+                    user_state = payload.user;
+                }
+                Some(_) => {
+                    return fail(
+                        &id,
+                        ErrorObject::invalid_params("tools/call: `requestState` must be a string"),
+                    );
                 }
             }
+            Exchange::Stateless {
+                mrtr: Arc::new(Mrtr::new(answers)),
+                input_responses,
+                user_state,
+                replay,
+            }
+        } else {
+            Exchange::Handshake(Arc::clone(self))
+        };
+
+        let entry = &self.core.tools[index];
+        let cancel = Arc::new(Cancel::default());
+        let parts = Arc::new(RequestParts {
+            request_id: id.clone(),
+            version: req.version,
+            client_capabilities: req.capabilities,
+            client_info: req.client_info,
+            meta,
+            state: Arc::clone(&self.core.state),
+            exchange,
+            round: Mutex::new(Round {
+                conn: Arc::clone(self),
+                progress_token,
+                log_level: req.log_level,
+                last_progress: None,
+                finished: false,
+            }),
+            cancel: Arc::clone(&cancel),
+            missing_capability: Mutex::new(None),
+            client_timeout: self.core.options.client_timeout,
         });
-        in_flight.insert(id, task.abort_handle());
+        let call = ToolCall::new(
+            Arc::clone(&entry.name),
+            args,
+            Arc::clone(&parts),
+            entry.def.wrap,
+        );
+        let handler = Arc::clone(&entry.def.handler);
+        let digest = request_digest(
+            "tools/call",
+            &json!({ "name": name, "arguments": call.arguments() }),
+        );
+        let responder = self.responder(id.clone(), collect);
+        let core = Arc::clone(&self.core);
+        let own_abort = Arc::new(OnceLock::new());
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let task = tokio::spawn(drive(
+            core,
+            parts,
+            handler,
+            call,
+            responder,
+            digest,
+            Arc::clone(&own_abort),
+        ));
+        let _ = own_abort.set(task.abort_handle());
+        in_flight.insert(id, (task.abort_handle(), cancel));
         None
     }
 
-    fn encode_call_result(
-        &self,
-        id: &RequestId,
-        version: ProtocolVersion,
-        mut result: CallToolResult,
-    ) -> Vec<u8> {
-        if !version.is_stateless() {
-            return encode_result_value(id, &result);
+    /// A retry for a parked call: hand it the answers and the new request to answer.
+    fn resume(
+        self: &Arc<Self>,
+        id: RequestId,
+        parked: Parked,
+        input_responses: Map<String, Value>,
+        progress_token: Option<Value>,
+        req: Requester,
+        collect: Option<oneshot::Sender<Vec<u8>>>,
+    ) -> Option<Vec<u8>> {
+        if let Err(e) = parked.mrtr.deliver(&input_responses) {
+            return Some(encode_error(Some(&id), &e));
         }
-        match &mut result.meta {
-            None => {
-                let body = serde_json::to_vec(&result).expect("results serialise");
-                encode_result(id, &close_modern(body, &self.core.modern_suffix))
-            }
-            Some(meta) => {
-                meta.insert(
-                    meta_keys::SERVER_INFO.into(),
-                    self.core.server_info_json.clone(),
-                );
-                let mut value = serde_json::to_value(&result).expect("results serialise");
-                value["resultType"] = json!("complete");
-                encode_result_value(id, &value)
-            }
+        let retry = Retry {
+            responder: self.responder(id.clone(), collect),
+            progress_token,
+            log_level: req.log_level,
+        };
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.clone(), (parked.abort.clone(), parked.cancel));
+        if let Err(
+            mpsc::error::TrySendError::Closed(retry) | mpsc::error::TrySendError::Full(retry),
+        ) = parked.retry.try_send(retry)
+        {
+            // The parked call ended in the meantime.
+            self.finish(&id);
+            let error = ErrorObject::invalid_params(
+                "the call this requestState continues has ended; call again without requestState",
+            );
+            drop(retry);
+            return Some(encode_error(Some(&id), &error));
         }
+        None
     }
 
     fn finish(&self, id: &RequestId) {
@@ -553,13 +787,14 @@ impl Connection {
                     .and_then(|p| p.get("requestId"))
                     .and_then(|v| serde_json::from_value::<RequestId>(v.clone()).ok());
                 if let Some(id) = id {
-                    let handle = self
+                    let entry = self
                         .in_flight
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .remove(&id);
-                    if let Some(handle) = handle {
+                    if let Some((handle, cancel)) = entry {
                         // A cancelled request gets no answer.
+                        cancel.cancel();
                         handle.abort();
                     }
                     let empty = self
@@ -602,25 +837,236 @@ impl Connection {
     }
 
     fn abort_all(&self) {
-        for (_, handle) in self
+        for (_, (handle, cancel)) in self
             .in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .drain()
         {
+            cancel.cancel();
             handle.abort();
+        }
+        // Outbound requests can no longer be answered.
+        self.pending_out
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+/// Runs one tool call to its end: at once in the handshake era; in rounds in the stateless era.
+async fn drive(
+    core: Arc<Core>,
+    parts: Arc<RequestParts>,
+    handler: Arc<dyn Fn(ToolCall) -> ToolFuture + Send + Sync>,
+    call: ToolCall,
+    mut responder: Responder,
+    digest: String,
+    own_abort: Arc<OnceLock<AbortHandle>>,
+) {
+    let name = Arc::clone(&call.name);
+    let tool = run_tool(&*handler, call, &name);
+    tokio::pin!(tool);
+    let Exchange::Stateless { mrtr, .. } = &parts.exchange else {
+        let output = tool.await;
+        let reply = encode_output(&core, &parts, &responder.id, output, &digest);
+        parts.round().finished = true;
+        responder.send(reply).await;
+        return;
+    };
+    let mrtr = Arc::clone(mrtr);
+    let continuation = hex(&random::<16>());
+    let (retry_tx, mut retry_rx) = mpsc::channel::<Retry>(1);
+    loop {
+        // Run the tool until it ends, or until it does nothing but wait for input. A few more
+        // polls let requests made side by side (`join!`) land in the same round.
+        let mut settle = 0u8;
+        let ended = std::future::poll_fn(|cx| match tool.as_mut().poll(cx) {
+            Poll::Ready(output) => Poll::Ready(Some(output)),
+            Poll::Pending if mrtr.has_unanswered() => {
+                if settle < 3 {
+                    settle += 1;
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                } else {
+                    Poll::Ready(None)
+                }
+            }
+            Poll::Pending => {
+                settle = 0;
+                Poll::Pending
+            }
+        })
+        .await;
+        if let Some(output) = ended {
+            let reply = encode_output(&core, &parts, &responder.id, output, &digest);
+            parts.round().finished = true;
+            responder.send(reply).await;
+            return;
+        }
+
+        // End of a round: answer `input_required`, park, and wait for the retry.
+        let state = core.sealer.seal(Payload {
+            digest: digest.clone(),
+            continuation: Some(continuation.clone()),
+            answers: if core.options.replay {
+                mrtr.answers()
+            } else {
+                Map::new()
+            },
+            ..Payload::default()
+        });
+        let body = json!({
+            "resultType": "input_required",
+            "inputRequests": mrtr.unanswered(),
+            "requestState": state,
+            "_meta": { meta_keys::SERVER_INFO: core.server_info_json },
+        });
+        if let Some(abort) = own_abort.get() {
+            core.parked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(
+                    continuation.clone(),
+                    Parked {
+                        retry: retry_tx.clone(),
+                        mrtr: Arc::clone(&mrtr),
+                        abort: abort.clone(),
+                        cancel: Arc::clone(&parts.cancel),
+                    },
+                );
+        }
+        parts.round().finished = true;
+        let id = responder.id.clone();
+        responder.send(encode_result_value(&id, &body)).await;
+
+        let expires = tokio::time::Instant::now() + core.options.state_ttl;
+        let next = tokio::select! {
+            retry = retry_rx.recv() => retry,
+            output = &mut tool => {
+                // Done without the answers it asked for: give the result to the next retry.
+                let retry = tokio::select! {
+                    r = retry_rx.recv() => r,
+                    () = tokio::time::sleep_until(expires) => None,
+                };
+                core.parked.lock().unwrap_or_else(PoisonError::into_inner).remove(&continuation);
+                if let Some(retry) = retry {
+                    let reply = encode_output(&core, &parts, &retry.responder.id, output, &digest);
+                    retry.responder.send(reply).await;
+                }
+                return;
+            }
+            () = tokio::time::sleep_until(expires) => None,
+        };
+        let Some(retry) = next else {
+            core.parked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&continuation);
+            return;
+        };
+        {
+            let mut round = parts.round();
+            round.conn = Arc::clone(&retry.responder.conn);
+            round.progress_token = retry.progress_token;
+            round.log_level = retry.log_level;
+            round.last_progress = None;
+            round.finished = false;
+        }
+        responder = retry.responder;
+    }
+}
+
+/// The answer that ends a call.
+fn encode_output(
+    core: &Core,
+    parts: &RequestParts,
+    id: &RequestId,
+    output: ToolOutput,
+    digest: &str,
+) -> Vec<u8> {
+    let version = parts.version;
+    match output {
+        ToolOutput::Result(result) => {
+            if version.is_stateless() && result.is_error {
+                let missing = parts
+                    .missing_capability
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take();
+                if let Some(required) = missing {
+                    let error = ErrorObject::new(
+                        ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
+                        format!(
+                            "Missing required client capability: {}",
+                            result.text_content()
+                        ),
+                    )
+                    .with_data(json!({ "requiredCapabilities": required }));
+                    return encode_error(Some(id), &error);
+                }
+            }
+            encode_call_result(core, id, version, result)
+        }
+        ToolOutput::InputRequired(ir) if version.is_stateless() => {
+            let state = core.sealer.seal(Payload {
+                digest: digest.to_owned(),
+                user: ir.request_state,
+                ..Payload::default()
+            });
+            let body = json!({
+                "resultType": "input_required",
+                "inputRequests": ir.input_requests,
+                "requestState": state,
+                "_meta": { meta_keys::SERVER_INFO: core.server_info_json },
+            });
+            encode_result_value(id, &body)
+        }
+        ToolOutput::InputRequired(_) => encode_call_result(
+            core,
+            id,
+            version,
+            CallToolResult::error(
+                "this tool needs input that only protocol version 2026-07-28 can carry",
+            ),
+        ),
+    }
+}
+
+fn encode_call_result(
+    core: &Core,
+    id: &RequestId,
+    version: ProtocolVersion,
+    mut result: CallToolResult,
+) -> Vec<u8> {
+    if !version.is_stateless() {
+        return encode_result_value(id, &result);
+    }
+    match &mut result.meta {
+        None => {
+            let body = serde_json::to_vec(&result).expect("results serialise");
+            encode_result(id, &close_modern(body, &core.modern_suffix))
+        }
+        Some(meta) => {
+            meta.insert(meta_keys::SERVER_INFO.into(), core.server_info_json.clone());
+            let mut value = serde_json::to_value(&result).expect("results serialise");
+            value["resultType"] = json!("complete");
+            encode_result_value(id, &value)
         }
     }
 }
 
-struct StatelessRequest {
+/// Who is asking, as the request's era tells it.
+pub(crate) struct Requester {
     version: ProtocolVersion,
     capabilities: Arc<ClientCapabilities>,
     client_info: Option<Arc<Implementation>>,
+    /// Stateless era: the log level this request asked for.
+    log_level: Option<usize>,
 }
 
 /// Reads and checks the stateless-era keys of a request's `_meta`.
-fn stateless_request(meta: &Map<String, Value>) -> Result<StatelessRequest, ErrorObject> {
+fn stateless_request(meta: &Map<String, Value>) -> Result<Requester, ErrorObject> {
     let Some(requested) = meta
         .get(meta_keys::PROTOCOL_VERSION)
         .and_then(Value::as_str)
@@ -654,10 +1100,27 @@ fn stateless_request(meta: &Map<String, Value>) -> Result<StatelessRequest, Erro
         .get(meta_keys::CLIENT_INFO)
         .and_then(|v| serde_json::from_value::<Implementation>(v.clone()).ok())
         .map(Arc::new);
-    Ok(StatelessRequest {
+    let log_level = match meta.get(meta_keys::LOG_LEVEL) {
+        None => None,
+        Some(level) => match level
+            .as_str()
+            .and_then(|l| LOG_LEVELS.iter().position(|x| *x == l))
+        {
+            Some(i) => Some(i),
+            None => {
+                return Err(ErrorObject::invalid_params(format!(
+                    "`_meta.{}` must be one of {}",
+                    meta_keys::LOG_LEVEL,
+                    LOG_LEVELS.join(", ")
+                )));
+            }
+        },
+    };
+    Ok(Requester {
         version,
         capabilities: Arc::new(ClientCapabilities(capabilities.clone())),
         client_info,
+        log_level,
     })
 }
 
@@ -674,12 +1137,12 @@ async fn run_tool(
     handler: &(dyn Fn(ToolCall) -> ToolFuture + Send + Sync),
     call: ToolCall,
     name: &str,
-) -> CallToolResult {
+) -> ToolOutput {
     let panicked = || {
         tracing::error!(tool = name, "the tool panicked");
-        CallToolResult::error(format!(
+        ToolOutput::Result(CallToolResult::error(format!(
             "the tool `{name}` failed: it panicked (the server logged the details)"
-        ))
+        )))
     };
     let Ok(future) = catch_unwind(AssertUnwindSafe(|| handler(call))) else {
         return panicked();
@@ -690,7 +1153,7 @@ async fn run_tool(
 struct CatchUnwind(ToolFuture);
 
 impl Future for CatchUnwind {
-    type Output = Result<CallToolResult, ()>;
+    type Output = Result<ToolOutput, ()>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         match catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {

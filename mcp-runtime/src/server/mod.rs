@@ -3,7 +3,10 @@
 pub mod context;
 pub(crate) mod dispatch;
 pub mod extract;
+pub(crate) mod mrtr;
+pub mod sampling;
 pub mod schema;
+pub(crate) mod seal;
 pub mod tool;
 
 use crate::error::{Error, Result};
@@ -63,6 +66,10 @@ pub(crate) struct Options {
     pub(crate) cache_scope: CacheScope,
     pub(crate) max_message_bytes: usize,
     pub(crate) drain_timeout: Duration,
+    pub(crate) client_timeout: Duration,
+    pub(crate) state_ttl: Duration,
+    pub(crate) state_key: Option<[u8; 32]>,
+    pub(crate) replay: bool,
 }
 
 impl Server {
@@ -84,6 +91,10 @@ impl Server {
                 cache_scope: CacheScope::Public,
                 max_message_bytes: transport::DEFAULT_MAX_MESSAGE_BYTES,
                 drain_timeout: Duration::from_secs(5),
+                client_timeout: Duration::from_secs(120),
+                state_ttl: Duration::from_secs(600),
+                state_key: None,
+                replay: true,
             },
         }
     }
@@ -174,6 +185,41 @@ impl Server {
         self
     }
 
+    /// How long a request to the client (sampling, elicitation, roots) may wait for its answer
+    /// in the handshake era (default 120 s; a person may be approving it).
+    #[must_use]
+    pub fn client_request_timeout(mut self, timeout: Duration) -> Self {
+        self.options.client_timeout = timeout;
+        self
+    }
+
+    /// How long a stateless-era `requestState` stays valid, and a parked call waits for its
+    /// retry (default 10 minutes).
+    #[must_use]
+    pub fn request_state_ttl(mut self, ttl: Duration) -> Self {
+        self.options.state_ttl = ttl;
+        self
+    }
+
+    /// The key that seals `requestState` (HMAC-SHA256). By default each process draws a random
+    /// one; give every replica of a fleet the same secret key so any of them can continue a
+    /// call another started.
+    #[must_use]
+    pub fn request_state_key(mut self, key: [u8; 32]) -> Self {
+        self.options.state_key = Some(key);
+        self
+    }
+
+    /// Whether a stateless-era retry whose parked call is gone runs the handler again from the
+    /// top, answering its earlier client requests from the sealed state (default `true`). With
+    /// `false`, such a retry is refused and the client must start over; the sealed state then
+    /// carries no answers.
+    #[must_use]
+    pub fn replay(mut self, replay: bool) -> Self {
+        self.options.replay = replay;
+        self
+    }
+
     /// Serves one client over this process's stdin and stdout until stdin closes.
     pub async fn serve_stdio(self) -> Result<()> {
         let limit = self.options.max_message_bytes;
@@ -253,6 +299,8 @@ pub(crate) struct Core {
     pub(crate) modern_suffix: Vec<u8>,
     pub(crate) server_info_json: Value,
     pub(crate) state: Arc<StateMap>,
+    pub(crate) sealer: seal::Sealer,
+    pub(crate) parked: std::sync::Mutex<HashMap<String, dispatch::Parked>>,
     pub(crate) options: Options,
 }
 
@@ -380,6 +428,8 @@ impl Core {
             modern_suffix,
             server_info_json,
             state: Arc::new(state),
+            sealer: seal::Sealer::new(options.state_key, options.state_ttl),
+            parked: std::sync::Mutex::new(HashMap::new()),
             options,
         })
     }

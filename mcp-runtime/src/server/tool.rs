@@ -14,7 +14,64 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 /// The future a tool call runs.
-pub type ToolFuture = Pin<Box<dyn Future<Output = CallToolResult> + Send + 'static>>;
+pub type ToolFuture = Pin<Box<dyn Future<Output = ToolOutput> + Send + 'static>>;
+
+/// What a tool call ends with.
+#[derive(Clone, Debug)]
+pub enum ToolOutput {
+    /// A result for the client.
+    Result(CallToolResult),
+    /// A request for input the client must supply before calling again (stateless era).
+    InputRequired(InputRequired),
+}
+
+/// An `input_required` answer written by hand (stateless era): what the client must supply, and
+/// state to get back with its retry. Most tools never need this: `ctx.sample`, `ctx.elicit` and
+/// `ctx.roots` do it for you.
+///
+/// The server seals `request_state` (HMAC, expiry, bound to the request), so on the retry
+/// [`Context::request_state`] returns it exactly as given, and a tampered one is refused.
+#[derive(Clone, Debug, Default)]
+pub struct InputRequired {
+    /// What to ask the client, by key: `{"method": .., "params": ..}` objects.
+    pub input_requests: Map<String, Value>,
+    /// State for the retry.
+    pub request_state: Option<String>,
+}
+
+impl InputRequired {
+    /// An empty request.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the client `method` with `params` under `key`.
+    #[must_use]
+    pub fn request(mut self, key: impl Into<String>, method: &str, params: Value) -> Self {
+        self.input_requests
+            .insert(key.into(), json!({ "method": method, "params": params }));
+        self
+    }
+
+    /// Sets the state returned with the retry.
+    #[must_use]
+    pub fn state(mut self, state: impl Into<String>) -> Self {
+        self.request_state = Some(state.into());
+        self
+    }
+}
+
+impl IntoToolResult for InputRequired {
+    fn into_tool_result(self, _: Output) -> CallToolResult {
+        CallToolResult::error(
+            "this tool needs input that only protocol version 2026-07-28 can carry",
+        )
+    }
+
+    fn into_tool_output(self, _: Output) -> ToolOutput {
+        ToolOutput::InputRequired(self)
+    }
+}
 
 type Handler = dyn Fn(ToolCall) -> ToolFuture + Send + Sync;
 
@@ -137,7 +194,10 @@ impl ToolDef {
     {
         Self {
             tool,
-            handler: Arc::new(move |call| Box::pin(f(call))),
+            handler: Arc::new(move |call| {
+                let fut = f(call);
+                Box::pin(async move { ToolOutput::Result(fut.await) })
+            }),
             needs_state: Vec::new(),
             wrap: false,
         }
@@ -248,7 +308,7 @@ impl ToolCall {
     pub fn reject(mut self) -> ToolFuture {
         self.unknown_arguments();
         let result = self.error_result();
-        Box::pin(std::future::ready(result))
+        Box::pin(std::future::ready(ToolOutput::Result(result)))
     }
 
     /// The error result when arguments are left that no parameter took. Not a stable API.
@@ -259,7 +319,7 @@ impl ToolCall {
         }
         self.unknown_arguments();
         let result = self.error_result();
-        Some(Box::pin(std::future::ready(result)))
+        Some(Box::pin(std::future::ready(ToolOutput::Result(result))))
     }
 
     fn unknown_arguments(&mut self) {
@@ -331,6 +391,15 @@ pub trait IntoToolResult {
     /// Converts the value into the call's result.
     fn into_tool_result(self, output: Output) -> CallToolResult;
 
+    /// Converts the value into what the call ends with; only [`InputRequired`] overrides it.
+    #[doc(hidden)]
+    fn into_tool_output(self, output: Output) -> ToolOutput
+    where
+        Self: Sized,
+    {
+        ToolOutput::Result(self.into_tool_result(output))
+    }
+
     /// The JSON Schema of the structured output, if any.
     fn output_schema() -> Option<Value> {
         None
@@ -339,6 +408,21 @@ pub trait IntoToolResult {
 
 impl IntoToolResult for CallToolResult {
     fn into_tool_result(self, _: Output) -> CallToolResult {
+        self
+    }
+}
+
+impl IntoToolResult for ToolOutput {
+    fn into_tool_result(self, _: Output) -> CallToolResult {
+        match self {
+            Self::Result(r) => r,
+            Self::InputRequired(_) => CallToolResult::error(
+                "this tool needs input that only protocol version 2026-07-28 can carry",
+            ),
+        }
+    }
+
+    fn into_tool_output(self, _: Output) -> ToolOutput {
         self
     }
 }
@@ -420,6 +504,13 @@ impl<T: IntoToolResult, E: fmt::Display> IntoToolResult for Result<T, E> {
         }
     }
 
+    fn into_tool_output(self, output: Output) -> ToolOutput {
+        match self {
+            Ok(v) => v.into_tool_output(output),
+            Err(e) => ToolOutput::Result(CallToolResult::error(e.to_string())),
+        }
+    }
+
     fn output_schema() -> Option<Value> {
         T::output_schema()
     }
@@ -438,7 +529,7 @@ where
     F: Future + Send + 'static,
     F::Output: IntoToolResult,
 {
-    Box::pin(async move { fut.await.into_tool_result(output) })
+    Box::pin(async move { fut.await.into_tool_output(output) })
 }
 
 /// A tool registered for `mcp::all_tools!`. Not a stable API.

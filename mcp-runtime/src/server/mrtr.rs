@@ -1,0 +1,200 @@
+//! Multi round-trip requests (2026-07-28): a handler's client requests collected into rounds.
+//!
+//! In the stateless era a server may not send requests to the client. When a handler calls
+//! `ctx.sample(..)`, the request is registered here under a key and the handler's future waits.
+//! When the future has nothing left to do but wait for such answers, the call is answered with
+//! `resultType: "input_required"`, listing the waiting requests, and the future is *parked*. The
+//! client's retry carries `inputResponses`; they are delivered here and the same future resumes.
+//! If the parked future is gone, the handler runs again from the top with the answers carried
+//! in the sealed `requestState`, and each earlier request is answered at once from them.
+
+use crate::protocol::ErrorObject;
+use serde_json::{Map, Value};
+use std::sync::{Mutex, PoisonError};
+use tokio::sync::oneshot;
+
+struct Waiting {
+    key: String,
+    method: String,
+    request: Value,
+    tx: oneshot::Sender<Value>,
+}
+
+#[derive(Default)]
+struct Inner {
+    answers: Map<String, Value>,
+    waiting: Vec<Waiting>,
+    next: u32,
+}
+
+/// The input requests and answers of one tool call, across its rounds.
+#[derive(Default)]
+pub(crate) struct Mrtr {
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for Mrtr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let g = self.lock();
+        f.debug_struct("Mrtr")
+            .field("answers", &g.answers.len())
+            .field("waiting", &g.waiting.len())
+            .finish()
+    }
+}
+
+impl Mrtr {
+    /// A call that already has these answers (from a sealed state and the retry).
+    pub(crate) fn new(answers: Map<String, Value>) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                answers,
+                ..Inner::default()
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The next automatic key: `sample-1`, `elicit-2`, …, in the order the handler asks. A
+    /// replay asks in the same order, so it finds its earlier answers under the same keys.
+    pub(crate) fn auto_key(&self, prefix: &str) -> String {
+        let mut g = self.lock();
+        g.next += 1;
+        format!("{prefix}-{}", g.next)
+    }
+
+    /// The answer to `method` under `key`: at once if it is known, else when a retry brings it.
+    pub(crate) async fn request(&self, key: String, method: &str, params: Value) -> Value {
+        let rx = {
+            let mut g = self.lock();
+            if let Some(answer) = g.answers.get(&key) {
+                return answer.clone();
+            }
+            let (tx, rx) = oneshot::channel();
+            let request = serde_json::json!({ "method": method, "params": params });
+            g.waiting.push(Waiting {
+                key,
+                method: method.to_owned(),
+                request,
+                tx,
+            });
+            rx
+        };
+        match rx.await {
+            Ok(v) => v,
+            // The call ended without this answer: nothing will ever come.
+            Err(_) => std::future::pending().await,
+        }
+    }
+
+    /// Whether some request still waits for its answer.
+    pub(crate) fn has_unanswered(&self) -> bool {
+        let mut g = self.lock();
+        g.waiting.retain(|w| !w.tx.is_closed());
+        !g.waiting.is_empty()
+    }
+
+    /// The waiting requests, by key: the `inputRequests` of an `input_required` result.
+    pub(crate) fn unanswered(&self) -> Map<String, Value> {
+        let g = self.lock();
+        g.waiting
+            .iter()
+            .filter(|w| !w.tx.is_closed())
+            .map(|w| (w.key.clone(), w.request.clone()))
+            .collect()
+    }
+
+    /// Every answer given so far: sealed into the next `requestState`, for replay.
+    pub(crate) fn answers(&self) -> Map<String, Value> {
+        self.lock().answers.clone()
+    }
+
+    /// Hands the retry's `inputResponses` to the requests waiting for them. Keys nobody waits
+    /// for are ignored; an answer of the wrong shape is an invalid-params error.
+    pub(crate) fn deliver(&self, responses: &Map<String, Value>) -> Result<(), ErrorObject> {
+        let mut g = self.lock();
+        for w in &g.waiting {
+            if let Some(answer) = responses.get(&w.key) {
+                check_shape(&w.method, answer).map_err(|why| {
+                    ErrorObject::invalid_params(format!(
+                        "inputResponses[\"{}\"] is not a {} result: {why}",
+                        w.key, w.method
+                    ))
+                })?;
+            }
+        }
+        let waiting = std::mem::take(&mut g.waiting);
+        for w in waiting {
+            match responses.get(&w.key) {
+                Some(answer) => {
+                    g.answers.insert(w.key, answer.clone());
+                    let _ = w.tx.send(answer.clone());
+                }
+                None => g.waiting.push(w),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The minimal shape of each kind of answer.
+fn check_shape(method: &str, answer: &Value) -> Result<(), &'static str> {
+    let has = |k: &str| answer.get(k).is_some();
+    match method {
+        "sampling/createMessage" if !(has("role") && has("content") && has("model")) => {
+            Err("it needs role, content and model")
+        }
+        "elicitation/create" if !answer.get("action").is_some_and(Value::is_string) => {
+            Err("it needs an action")
+        }
+        "roots/list" if !answer.get("roots").is_some_and(Value::is_array) => {
+            Err("it needs a roots array")
+        }
+        _ if !answer.is_object() => Err("it must be an object"),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn known_answers_return_at_once_and_others_wait_for_delivery() {
+        let m = std::sync::Arc::new(Mrtr::new(Map::from_iter([(
+            "a".to_owned(),
+            json!({"roots": []}),
+        )])));
+        assert_eq!(
+            m.request("a".into(), "roots/list", json!({})).await,
+            json!({"roots": []})
+        );
+        let waiter = tokio::spawn({
+            let m = m.clone();
+            async move { m.request("b".into(), "roots/list", json!({})).await }
+        });
+        while !m.has_unanswered() {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            m.unanswered()["b"],
+            json!({"method": "roots/list", "params": {}})
+        );
+        assert!(
+            m.deliver(&Map::from_iter([("b".to_owned(), json!({"nope": 1}))]))
+                .is_err()
+        );
+        m.deliver(&Map::from_iter([
+            ("b".to_owned(), json!({"roots": [1]})),
+            ("zzz".to_owned(), json!(0)),
+        ]))
+        .unwrap();
+        assert_eq!(waiter.await.unwrap(), json!({"roots": [1]}));
+        assert!(!m.has_unanswered());
+        assert_eq!(m.answers().len(), 2);
+    }
+}

@@ -1,0 +1,242 @@
+//! Sealed `requestState`: integrity-protected, expiring, bound to one request, used once.
+//!
+//! The protocol treats `requestState` as attacker-controlled. Ours is
+//! `base64(payload) "." base64(HMAC-SHA256(key, payload))`, where the payload names the parked
+//! continuation, carries the answers given so far (so any replica holding the key can replay
+//! the handler), an expiry, a digest of the method and parameters it belongs to, and a nonce
+//! that is accepted once.
+
+use crate::protocol::base64;
+use hmac::{KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+type HmacSha256 = hmac::Hmac<Sha256>;
+
+/// What a sealed state says.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Payload {
+    /// Format version.
+    #[serde(rename = "v")]
+    pub(crate) version: u8,
+    /// Expiry, in seconds since the Unix epoch.
+    #[serde(rename = "x")]
+    pub(crate) expires: u64,
+    /// Digest of the method and parameters this state belongs to.
+    #[serde(rename = "d")]
+    pub(crate) digest: String,
+    /// Accepted once.
+    #[serde(rename = "n")]
+    pub(crate) nonce: String,
+    /// The parked continuation, if the server keeps one.
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) continuation: Option<String>,
+    /// Every answer given so far, by input-request key (for replay).
+    #[serde(rename = "a", default, skip_serializing_if = "Map::is_empty")]
+    pub(crate) answers: Map<String, Value>,
+    /// State a handler returned by hand with an `InputRequired`.
+    #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) user: Option<String>,
+}
+
+/// Why a `requestState` was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    Malformed,
+    Tampered,
+    Expired,
+    OtherRequest,
+    Reused,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Malformed => "invalid requestState: not a state this server issued",
+            Self::Tampered => "invalid requestState: its integrity check failed",
+            Self::Expired => {
+                "invalid requestState: it has expired; call again without requestState"
+            }
+            Self::OtherRequest => "invalid requestState: it was issued for a different request",
+            Self::Reused => "invalid requestState: it was already used",
+        })
+    }
+}
+
+/// Seals and opens request states with one key.
+pub(crate) struct Sealer {
+    key: [u8; 32],
+    ttl: Duration,
+    used: Mutex<HashMap<String, u64>>,
+}
+
+impl fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sealer")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Random bytes from the operating system.
+pub(crate) fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).expect("the operating system provides randomness");
+    b
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The digest that binds a state to its request: the method and the parameters that identify
+/// it (never `inputResponses`, `requestState` or `_meta`).
+pub(crate) fn request_digest(method: &str, identity: &Value) -> String {
+    let mut h = Sha256::new();
+    h.update(method.as_bytes());
+    h.update(b"\n");
+    h.update(serde_json::to_vec(identity).expect("JSON serialises"));
+    hex(&h.finalize())
+}
+
+impl Sealer {
+    /// A sealer with `key` (a random one when `None`) whose states live `ttl`.
+    pub(crate) fn new(key: Option<[u8; 32]>, ttl: Duration) -> Self {
+        Self {
+            key: key.unwrap_or_else(random),
+            ttl,
+            used: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        <HmacSha256 as KeyInit>::new_from_slice(&self.key).expect("HMAC takes any key length")
+    }
+
+    /// Seals a payload, filling in its version, expiry and nonce.
+    pub(crate) fn seal(&self, mut payload: Payload) -> String {
+        payload.version = 1;
+        payload.expires = now() + self.ttl.as_secs().max(1);
+        payload.nonce = hex(&random::<16>());
+        let body = serde_json::to_vec(&payload).expect("the payload serialises");
+        let mut mac = self.mac();
+        mac.update(&body);
+        let tag = mac.finalize().into_bytes();
+        format!("{}.{}", base64::encode(&body), base64::encode(&tag))
+    }
+
+    /// Opens a state: checks its integrity, expiry, request and first use.
+    pub(crate) fn open(&self, token: &str, digest: &str) -> Result<Payload, Refusal> {
+        let (body, tag) = token.split_once('.').ok_or(Refusal::Malformed)?;
+        let body = base64::decode(body).ok_or(Refusal::Malformed)?;
+        let tag = base64::decode(tag).ok_or(Refusal::Malformed)?;
+        let mut mac = self.mac();
+        mac.update(&body);
+        mac.verify_slice(&tag).map_err(|_| Refusal::Tampered)?;
+        let payload: Payload = serde_json::from_slice(&body).map_err(|_| Refusal::Malformed)?;
+        let now = now();
+        if payload.expires <= now {
+            return Err(Refusal::Expired);
+        }
+        if payload.digest != digest {
+            return Err(Refusal::OtherRequest);
+        }
+        let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
+        if used.len() > 4096 {
+            used.retain(|_, expires| *expires > now);
+        }
+        if used
+            .insert(payload.nonce.clone(), payload.expires)
+            .is_some()
+        {
+            return Err(Refusal::Reused);
+        }
+        Ok(payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sealer() -> Sealer {
+        Sealer::new(Some([7; 32]), Duration::from_secs(60))
+    }
+
+    #[test]
+    fn a_sealed_state_opens_once_for_its_own_request() {
+        let s = sealer();
+        let d = request_digest("tools/call", &json!({"name": "a"}));
+        let token = s.seal(Payload {
+            digest: d.clone(),
+            answers: Map::from_iter([("k".into(), json!(1))]),
+            ..Payload::default()
+        });
+        assert_eq!(
+            s.open(&token, &request_digest("tools/call", &json!({"name": "b"})))
+                .unwrap_err(),
+            Refusal::OtherRequest
+        );
+        let p = s.open(&token, &d).unwrap();
+        assert_eq!(p.answers["k"], 1);
+        assert_eq!(s.open(&token, &d).unwrap_err(), Refusal::Reused);
+    }
+
+    #[test]
+    fn tampering_another_key_and_garbage_are_refused() {
+        let s = sealer();
+        let d = request_digest("tools/call", &json!({}));
+        let token = s.seal(Payload {
+            digest: d.clone(),
+            ..Payload::default()
+        });
+        let (body, tag) = token.split_once('.').unwrap();
+        let mut forged: Value = serde_json::from_slice(&base64::decode(body).unwrap()).unwrap();
+        forged["a"] = json!({"k": "forged"});
+        let forged = format!(
+            "{}.{tag}",
+            base64::encode(&serde_json::to_vec(&forged).unwrap())
+        );
+        assert_eq!(s.open(&forged, &d).unwrap_err(), Refusal::Tampered);
+        let other = Sealer::new(Some([8; 32]), Duration::from_secs(60));
+        assert_eq!(other.open(&token, &d).unwrap_err(), Refusal::Tampered);
+        assert_eq!(s.open("not a state", &d).unwrap_err(), Refusal::Malformed);
+    }
+
+    #[test]
+    fn an_expired_state_is_refused() {
+        let s = sealer();
+        let d = request_digest("tools/call", &json!({}));
+        let mut p = Payload {
+            version: 1,
+            expires: now() - 1,
+            digest: d.clone(),
+            nonce: "n".into(),
+            ..Payload::default()
+        };
+        let body = serde_json::to_vec(&p).unwrap();
+        let mut mac = s.mac();
+        mac.update(&body);
+        let token = format!(
+            "{}.{}",
+            base64::encode(&body),
+            base64::encode(&mac.finalize().into_bytes())
+        );
+        assert_eq!(s.open(&token, &d).unwrap_err(), Refusal::Expired);
+        p.expires = now() + 60;
+        let _ = p;
+    }
+}
