@@ -1,7 +1,10 @@
 //! A stdio MCP server with a few tools. Run it with `cargo run --example quickstart`, or point
 //! any MCP client at the binary.
+//!
+//! `summarize` asks the *client's* model for a completion and `reset` asks its user to confirm:
+//! the server needs no model of its own, in either protocol era.
 
-use mcp::{Json, JsonSchema, State};
+use mcp::{Context, Elicitation, Json, JsonSchema, State};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -84,7 +87,43 @@ impl Counter {
     }
 }
 
-/// How many times the counter has been read through `peek`.
+/// Summarize a text in one line, with the connected client's own model.
+#[mcp::tool(read_only)]
+async fn summarize(ctx: Context, text: String) -> mcp::Result<String> {
+    let reply = ctx
+        .sample(format!("Summarize in one line:\n{text}"))
+        .max_tokens(200)
+        .await?;
+    Ok(reply.text())
+}
+
+/// The answer to "reset the counter?".
+#[derive(Deserialize, JsonSchema)]
+#[schemars(crate = "mcp::schemars")]
+struct Confirm {
+    /// Set the shared counter back to zero?
+    confirm: bool,
+}
+
+/// Ask the user, then reset the shared counter to zero if they agree.
+#[mcp::tool(destructive)]
+async fn reset(ctx: Context, counter: State<Counter>) -> mcp::Result<&'static str> {
+    Ok(
+        match ctx
+            .elicit::<Confirm>("Reset the shared counter to zero?")
+            .await?
+        {
+            Elicitation::Accept(Confirm { confirm: true }) => {
+                counter.value.store(0, Ordering::Relaxed);
+                "The counter is back at 0."
+            }
+            Elicitation::Accept(_) | Elicitation::Decline => "The counter is unchanged.",
+            Elicitation::Cancel => "Cancelled.",
+        },
+    )
+}
+
+/// The shared counter's value.
 #[mcp::tool(read_only)]
 async fn peek(counter: State<Counter>) -> u64 {
     counter.value.load(Ordering::Relaxed)
@@ -93,15 +132,17 @@ async fn peek(counter: State<Counter>) -> u64 {
 #[tokio::main]
 async fn main() -> mcp::Result<()> {
     mcp::Server::new("quickstart", env!("CARGO_PKG_VERSION"))
-        .instructions("Arithmetic and a shared counter.")
+        .instructions("Arithmetic, summaries by your own model, and a shared counter.")
         .state(Counter::default())
         .tools(mcp::tools![
             add,
             divide,
             stats,
             greet,
+            summarize,
             Counter::increment,
-            peek
+            peek,
+            reset
         ])
         .serve_stdio()
         .await

@@ -706,10 +706,14 @@ impl Connection {
             entry.def.wrap,
         );
         let handler = Arc::clone(&entry.def.handler);
-        let digest = request_digest(
-            "tools/call",
-            &json!({ "name": name, "arguments": call.arguments() }),
-        );
+        let digest = if req.version.is_stateless() && entry.def.uses_context {
+            request_digest(
+                "tools/call",
+                &json!({ "name": name, "arguments": call.arguments() }),
+            )
+        } else {
+            String::new()
+        };
         let responder = self.responder(id.clone(), collect);
         let core = Arc::clone(&self.core);
         let own_abort = Arc::new(OnceLock::new());

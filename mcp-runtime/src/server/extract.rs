@@ -50,9 +50,16 @@ pub trait FromToolCall<M>: Sized {
 pub struct Declaration {
     pub(crate) schema: ObjectSchema,
     pub(crate) needs_state: Vec<(TypeId, &'static str)>,
+    pub(crate) uses_context: bool,
 }
 
 impl Declaration {
+    /// Records that the handler keeps the request's `Context` (and so may ask the client for
+    /// input): an extractor that holds on to the context says so here.
+    pub fn uses_context(&mut self) {
+        self.uses_context = true;
+    }
+
     /// Records that the handler needs shared state of type `T` (checked when the server starts).
     pub fn needs_state<T: Any>(&mut self) {
         self.needs_state
@@ -146,6 +153,10 @@ impl<'de> Deserializer<'de> for Missing {
 impl FromCallParts for Context {
     fn from_call_parts(ctx: &Context) -> Result<Self, String> {
         Ok(ctx.clone())
+    }
+
+    fn declare(declaration: &mut Declaration) {
+        declaration.uses_context();
     }
 }
 

@@ -85,6 +85,9 @@ pub struct ToolDef {
     pub(crate) handler: Arc<Handler>,
     pub(crate) needs_state: Vec<(TypeId, &'static str)>,
     pub(crate) wrap: bool,
+    /// Whether the handler takes a `Context` (and so may ask the client for input): only then
+    /// does a stateless call pay for binding a future `requestState` to its arguments.
+    pub(crate) uses_context: bool,
 }
 
 impl fmt::Debug for ToolDef {
@@ -155,6 +158,7 @@ impl ToolDef {
             },
             handler: Arc::new(handler),
             needs_state: declaration.needs_state,
+            uses_context: declaration.uses_context,
             wrap,
         }
     }
@@ -200,6 +204,7 @@ impl ToolDef {
             }),
             needs_state: Vec::new(),
             wrap: false,
+            uses_context: true,
         }
     }
 
