@@ -67,12 +67,9 @@ pub struct ClientOptions {
     pub capabilities: Map<String, Value>,
     /// How long to wait for any one answer.
     pub timeout: Duration,
-    /// Answers `sampling/createMessage`.
-    pub sampling: Option<Handler>,
-    /// Answers `elicitation/create`.
-    pub elicitation: Option<Handler>,
-    /// Answers `roots/list`.
-    pub roots: Option<Handler>,
+    /// Answers to the server's requests, by method (`sampling/createMessage`,
+    /// `elicitation/create`, `roots/list`).
+    pub handlers: HashMap<&'static str, Handler>,
     /// The most `input_required` rounds one call may take (stateless era).
     pub max_rounds: usize,
 }
@@ -106,9 +103,7 @@ impl Default for ClientOptions {
             },
             capabilities: Map::new(),
             timeout: Duration::from_secs(30),
-            sampling: None,
-            elicitation: None,
-            roots: None,
+            handlers: HashMap::new(),
             max_rounds: 16,
         }
     }
@@ -125,16 +120,17 @@ impl ClientOptions {
     /// Answers the server's sampling requests with `f` (params in, `CreateMessageResult` out),
     /// and declares the `sampling` capability.
     #[must_use]
-    pub fn on_sampling<F, Fut>(mut self, f: F) -> Self
+    pub fn on_sampling<F, Fut>(self, f: F) -> Self
     where
         F: Fn(Value) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<Value, ErrorObject>> + Send + 'static,
     {
-        self.capabilities
-            .entry("sampling")
-            .or_insert_with(|| json!({}));
-        self.sampling = Some(handler(f));
-        self
+        let declared = self
+            .capabilities
+            .get("sampling")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        self.on("sampling/createMessage", "sampling", declared, f)
     }
 
     /// Declares `sampling.tools`: the sampling handler understands tools.
@@ -148,36 +144,41 @@ impl ClientOptions {
     /// Answers the server's elicitation requests with `f`, and declares `elicitation` (form and
     /// URL modes).
     #[must_use]
-    pub fn on_elicitation<F, Fut>(mut self, f: F) -> Self
+    pub fn on_elicitation<F, Fut>(self, f: F) -> Self
     where
         F: Fn(Value) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<Value, ErrorObject>> + Send + 'static,
     {
-        self.capabilities
-            .insert("elicitation".into(), json!({ "form": {}, "url": {} }));
-        self.elicitation = Some(handler(f));
-        self
+        self.on(
+            "elicitation/create",
+            "elicitation",
+            json!({ "form": {}, "url": {} }),
+            f,
+        )
     }
 
     /// Answers the server's `roots/list` with `f`, and declares `roots`.
     #[must_use]
-    pub fn on_roots<F, Fut>(mut self, f: F) -> Self
+    pub fn on_roots<F, Fut>(self, f: F) -> Self
     where
         F: Fn(Value) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<Value, ErrorObject>> + Send + 'static,
     {
-        self.capabilities.insert("roots".into(), json!({}));
-        self.roots = Some(handler(f));
+        self.on("roots/list", "roots", json!({}), f)
+    }
+
+    fn on<F, Fut>(mut self, method: &'static str, capability: &str, declared: Value, f: F) -> Self
+    where
+        F: Fn(Value) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::result::Result<Value, ErrorObject>> + Send + 'static,
+    {
+        self.capabilities.insert(capability.into(), declared);
+        self.handlers.insert(method, handler(f));
         self
     }
 
     fn handler_for(&self, method: &str) -> Option<&Handler> {
-        match method {
-            "sampling/createMessage" => self.sampling.as_ref(),
-            "elicitation/create" => self.elicitation.as_ref(),
-            "roots/list" => self.roots.as_ref(),
-            _ => None,
-        }
+        self.handlers.get(method)
     }
 }
 

@@ -31,16 +31,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::AbortHandle;
 
 /// Log levels in order of severity (RFC 5424, as MCP names them).
-pub(crate) const LOG_LEVELS: [&str; 8] = [
-    "debug",
-    "info",
-    "notice",
-    "warning",
-    "error",
-    "critical",
-    "alert",
-    "emergency",
-];
+pub(crate) const LOG_LEVELS: [&str; 8] = super::context::LogLevel::NAMES;
 
 /// Methods this server knows in the handshake era (used to tell "initialize first" apart from
 /// "no such method").
@@ -375,7 +366,7 @@ impl Connection {
             .and_then(Value::as_object);
         if let Some(meta) = meta.filter(|m| m.contains_key(meta_keys::PROTOCOL_VERSION)) {
             return match stateless_request(meta) {
-                Ok(req) => self.stateless(id, method, params, req, collect),
+                Ok(req) => self.route(id, method, params, req, collect),
                 Err(e) => Some(encode_error(Some(&id), &e)),
             };
         }
@@ -391,7 +382,7 @@ impl Connection {
                         client_info: session.client_info.clone(),
                         log_level: None,
                     };
-                    self.handshake(id, method, params, req, collect)
+                    self.route(id, method, params, req, collect)
                 }
                 None if HANDSHAKE_METHODS.contains(&method) => {
                     Some(encode_error(Some(&id), &missing_meta(method)))
@@ -404,7 +395,8 @@ impl Connection {
         }
     }
 
-    fn stateless(
+    /// Routes a request of either era; the era decides which methods exist.
+    fn route(
         self: &Arc<Self>,
         id: RequestId,
         method: &str,
@@ -413,13 +405,15 @@ impl Connection {
         collect: Option<oneshot::Sender<Vec<u8>>>,
     ) -> Option<Vec<u8>> {
         let core = &self.core;
+        let stateless = req.version.is_stateless();
         match method {
-            "server/discover" => Some(encode_result(&id, &core.discover)),
+            "server/discover" if stateless => Some(encode_result(&id, &core.discover)),
             "tools/list" if !core.tools.is_empty() => {
-                Some(self.list_tools(&id, params.as_ref(), true))
+                Some(self.list_tools(&id, params.as_ref(), stateless))
             }
             "tools/call" if !core.tools.is_empty() => self.call_tool(id, params, req, collect),
-            _ if REMOVED_IN_STATELESS.contains(&method) => Some(encode_error(
+            "logging/setLevel" if !stateless => Some(self.set_level(&id, params.as_ref())),
+            _ if stateless && REMOVED_IN_STATELESS.contains(&method) => Some(encode_error(
                 Some(&id),
                 &ErrorObject::new(
                     ErrorCode::METHOD_NOT_FOUND,
@@ -429,28 +423,6 @@ impl Connection {
                     ),
                 ),
             )),
-            _ => Some(encode_error(
-                Some(&id),
-                &ErrorObject::method_not_found(method),
-            )),
-        }
-    }
-
-    fn handshake(
-        self: &Arc<Self>,
-        id: RequestId,
-        method: &str,
-        params: Option<Value>,
-        req: Requester,
-        collect: Option<oneshot::Sender<Vec<u8>>>,
-    ) -> Option<Vec<u8>> {
-        let core = &self.core;
-        match method {
-            "tools/list" if !core.tools.is_empty() => {
-                Some(self.list_tools(&id, params.as_ref(), false))
-            }
-            "tools/call" if !core.tools.is_empty() => self.call_tool(id, params, req, collect),
-            "logging/setLevel" => Some(self.set_level(&id, params.as_ref())),
             _ => Some(encode_error(
                 Some(&id),
                 &ErrorObject::method_not_found(method),
