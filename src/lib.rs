@@ -1,7 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-pub use mcp_macros::{tool, tools};
+pub use mcp_macros::{prompt, prompts, resource, resources, tool, tools};
 pub use mcp_runtime::*;
 
 /// JSON Schema generation, re-exported: `#[derive(mcp::JsonSchema)]` on argument and result
@@ -25,6 +25,23 @@ pub use mcp_runtime::__private::schemars::JsonSchema;
 macro_rules! all_tools {
     () => {
         $crate::__private::collect_tools($crate::__private::module_path!())
+    };
+}
+
+/// Every prompt marked `#[mcp::prompt]` in the calling crate (free functions), sorted by name.
+#[macro_export]
+macro_rules! all_prompts {
+    () => {
+        $crate::__private::collect_prompts($crate::__private::module_path!())
+    };
+}
+
+/// Every resource and template marked `#[mcp::resource]` in the calling crate (free
+/// functions), sorted by URI.
+#[macro_export]
+macro_rules! all_resources {
+    () => {
+        $crate::__private::collect_resources($crate::__private::module_path!())
     };
 }
 

@@ -1,14 +1,16 @@
-//! The model of a `#[mcp::tool]` function, built from syn's tree and checked.
+//! The model of a `#[mcp::tool]`, `#[mcp::prompt]` or `#[mcp::resource]` function, built from
+//! syn's tree and checked.
 
-use crate::attr::ToolAttrs;
+use crate::attr::{Attrs, Kind};
 use crate::ctxt::Ctxt;
 use crate::doc::{self, Description};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, LitStr, Pat, Path, ReturnType, Type, Visibility};
 
-/// A checked tool function.
-pub(crate) struct ToolFn<'a> {
+/// A checked handler function.
+pub(crate) struct HandlerFn<'a> {
+    pub(crate) kind: Kind,
     pub(crate) original: &'a ItemFn,
     pub(crate) ident: &'a Ident,
     pub(crate) vis: &'a Visibility,
@@ -21,19 +23,20 @@ pub(crate) struct ToolFn<'a> {
     pub(crate) name: String,
     pub(crate) name_span: Span,
     pub(crate) description: Option<Description>,
-    pub(crate) attrs: ToolAttrs,
+    pub(crate) attrs: Attrs,
     pub(crate) krate: Path,
 }
 
 /// One parameter: an argument or an extractor (the runtime tells which, by trait).
 pub(crate) struct Param<'a> {
-    pub(crate) ident: &'a Ident,
     /// The name clients see: the identifier without `r#`.
     pub(crate) name: String,
     /// The type extracted: `T` for a parameter declared `&T`.
     pub(crate) ty: &'a Type,
     pub(crate) by_ref: bool,
     pub(crate) description: Option<String>,
+    /// A resource parameter named after a URI template variable (else it is an extractor).
+    pub(crate) is_var: bool,
 }
 
 /// Tool names: 1–128 characters of `[A-Za-z0-9_.-]`.
@@ -44,23 +47,24 @@ pub(crate) fn valid_tool_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
-impl<'a> ToolFn<'a> {
-    pub(crate) fn from_syn(cx: &Ctxt, item: &'a ItemFn, attrs: ToolAttrs) -> Self {
+impl<'a> HandlerFn<'a> {
+    pub(crate) fn from_syn(cx: &Ctxt, kind: Kind, item: &'a ItemFn, attrs: Attrs) -> Self {
         let sig = &item.sig;
+        let word = kind.word();
         if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
             cx.error_spanned_by(
                 &sig.generics,
-                "a tool cannot be generic: its parameter types make its input schema",
+                format!("a {word} cannot be generic: its parameter types make what clients see"),
             );
         }
         if let Some(t) = &sig.unsafety {
-            cx.error_spanned_by(t, "a tool cannot be an `unsafe fn`");
+            cx.error_spanned_by(t, format!("a {word} cannot be an `unsafe fn`"));
         }
         if let Some(abi) = &sig.abi {
-            cx.error_spanned_by(abi, "a tool cannot have an `extern` ABI");
+            cx.error_spanned_by(abi, format!("a {word} cannot have an `extern` ABI"));
         }
         if let Some(v) = &sig.variadic {
-            cx.error_spanned_by(v, "a tool cannot be variadic");
+            cx.error_spanned_by(v, format!("a {word} cannot be variadic"));
         }
 
         let docs = doc::parse(&item.attrs);
@@ -74,17 +78,17 @@ impl<'a> ToolFn<'a> {
                     } else {
                         cx.error_spanned_by(
                             r,
-                            "a tool method takes `&self`: the server shares one value of the type (use interior mutability to change it)",
+                            format!("a {word} method takes `&self`: the server shares one value of the type (use interior mutability to change it)"),
                         );
                     }
                 }
                 FnArg::Typed(pt) => {
                     let Pat::Ident(pi) = &*pt.pat else {
-                        cx.error_spanned_by(&pt.pat, "a tool parameter must be a plain name: its name is the argument's name");
+                        cx.error_spanned_by(&pt.pat, format!("a {word} parameter must be a plain name: its name is the argument's name"));
                         continue;
                     };
                     if pi.by_ref.is_some() || pi.subpat.is_some() {
-                        cx.error_spanned_by(&pt.pat, "a tool parameter must be a plain name: its name is the argument's name");
+                        cx.error_spanned_by(&pt.pat, format!("a {word} parameter must be a plain name: its name is the argument's name"));
                         continue;
                     }
                     let (ty, by_ref) = match &*pt.ty {
@@ -92,13 +96,13 @@ impl<'a> ToolFn<'a> {
                             if r.mutability.is_some() {
                                 cx.error_spanned_by(
                                     &pt.ty,
-                                    "a tool parameter cannot be `&mut`: take it by value or by `&`",
+                                    format!("a {word} parameter cannot be `&mut`: take it by value or by `&`"),
                                 );
                             }
                             if is_unsized(&r.elem) {
                                 cx.error_spanned_by(
                                     &pt.ty,
-                                    "a tool argument is owned: use `String` for `&str`, `Vec<T>` for `&[T]`",
+                                    format!("a {word} argument is owned: use `String` for `&str`, `Vec<T>` for `&[T]`"),
                                 );
                             }
                             (&*r.elem, true)
@@ -108,16 +112,16 @@ impl<'a> ToolFn<'a> {
                     if let Type::ImplTrait(_) = ty {
                         cx.error_spanned_by(
                             ty,
-                            "a tool parameter cannot be `impl Trait`: name the type",
+                            format!("a {word} parameter cannot be `impl Trait`: name the type"),
                         );
                     }
                     let name = pi.ident.to_string().trim_start_matches("r#").to_owned();
                     params.push(Param {
-                        ident: &pi.ident,
                         name,
                         ty,
                         by_ref,
                         description: None,
+                        is_var: false,
                     });
                 }
             }
@@ -144,7 +148,10 @@ impl<'a> ToolFn<'a> {
             ReturnType::Default => None,
             ReturnType::Type(_, ty) => {
                 if let Type::ImplTrait(_) = &**ty {
-                    cx.error_spanned_by(ty, "a tool's return type must be named, not `impl Trait`");
+                    cx.error_spanned_by(
+                        ty,
+                        format!("a {word}'s return type must be named, not `impl Trait`"),
+                    );
                 }
                 Some(&**ty)
             }
@@ -157,11 +164,51 @@ impl<'a> ToolFn<'a> {
                 sig.ident.span(),
             ),
         };
-        if !valid_tool_name(&name) {
+        if kind == Kind::Tool && !valid_tool_name(&name) {
             cx.error_at(
                 name_span,
                 format!("invalid tool name `{name}`: use 1 to 128 characters of A-Z a-z 0-9 _ . -"),
             );
+        }
+        if name.is_empty() {
+            cx.error_at(name_span, format!("a {word} name cannot be empty"));
+        }
+
+        // Resources: the URI template's variables and the parameters must agree.
+        let mut variables = Vec::new();
+        if let (Kind::Resource, Some(uri)) = (kind, &attrs.uri) {
+            match template_variables(&uri.value()) {
+                Err(why) => cx.error_spanned_by(uri, why),
+                Ok(vars) => {
+                    for var in &vars {
+                        match params.iter_mut().find(|p| &p.name == var) {
+                            Some(p) => p.is_var = true,
+                            None => cx.error_spanned_by(
+                                uri,
+                                format!("the URI template's variable `{var}` has no parameter: add `{var}: T` to the function"),
+                            ),
+                        }
+                    }
+                    variables = vars;
+                }
+            }
+        }
+        for (ident, _) in &attrs.complete {
+            let known = match kind {
+                Kind::Resource => variables.iter().any(|v| ident == v),
+                _ => params.iter().any(|p| ident == &p.name),
+            };
+            if !known {
+                let what = if kind == Kind::Resource {
+                    "URI template variable"
+                } else {
+                    "argument"
+                };
+                cx.error_spanned_by(
+                    ident,
+                    format!("`complete` names `{ident}`, which is no {what} of this {word}"),
+                );
+            }
         }
 
         let description = match &attrs.description {
@@ -173,6 +220,7 @@ impl<'a> ToolFn<'a> {
             .as_ref()
             .map_or_else(|| syn::parse_quote!(::mcp), |(p, _)| p.clone());
         Self {
+            kind,
             original: item,
             ident: &sig.ident,
             vis: &item.vis,
@@ -196,6 +244,45 @@ impl<'a> ToolFn<'a> {
     pub(crate) fn title(&self) -> Option<&LitStr> {
         self.attrs.title.as_ref().map(|(l, _)| l)
     }
+}
+
+/// The variables of a URI template, or why it is not one this crate serves.
+fn template_variables(template: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..]
+            .find('}')
+            .ok_or_else(|| format!("`{template}`: a `{{` is never closed"))?
+            + open;
+        let expr = &rest[open + 1..close];
+        let (op, names) = match expr.chars().next() {
+            Some(c @ ('+' | '?')) => (Some(c), &expr[1..]),
+            Some(c @ ('#' | '.' | '/' | ';' | '&')) => {
+                return Err(format!(
+                    "`{template}`: the `{c}` operator is not supported; use {{var}}, {{+var}} or {{?a,b}}"
+                ));
+            }
+            _ => (None, expr),
+        };
+        let names: Vec<&str> = names.split(',').map(str::trim).collect();
+        if names
+            .iter()
+            .any(|n| n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        {
+            return Err(format!(
+                "`{template}`: `{{{expr}}}` is not a list of variable names"
+            ));
+        }
+        if names.len() > 1 && op != Some('?') {
+            return Err(format!(
+                "`{template}`: `{{{expr}}}` names several variables; only {{?a,b}} may"
+            ));
+        }
+        out.extend(names.into_iter().map(str::to_owned));
+        rest = &rest[close + 1..];
+    }
+    Ok(out)
 }
 
 fn is_unsized(ty: &Type) -> bool {

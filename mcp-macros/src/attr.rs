@@ -1,4 +1,5 @@
-//! The keys of `#[mcp::tool(..)]`, each kept with the tokens it came from.
+//! The keys of `#[mcp::tool(..)]`, `#[mcp::prompt(..)]` and `#[mcp::resource(..)]`, each kept
+//! with the tokens it came from.
 
 use crate::ctxt::Ctxt;
 use proc_macro2::Span;
@@ -21,21 +22,69 @@ pub(crate) const META: Symbol = Symbol("meta");
 pub(crate) const INPUT_SCHEMA: Symbol = Symbol("input_schema");
 pub(crate) const ARGS: Symbol = Symbol("args");
 pub(crate) const CRATE: Symbol = Symbol("crate");
+pub(crate) const MIME: Symbol = Symbol("mime");
+pub(crate) const SIZE: Symbol = Symbol("size");
+pub(crate) const COMPLETE: Symbol = Symbol("complete");
+pub(crate) const ALLOW_TRAVERSAL: Symbol = Symbol("allow_traversal");
 
-const ALL: &[Symbol] = &[
-    NAME,
-    TITLE,
-    DESCRIPTION,
-    READ_ONLY,
-    DESTRUCTIVE,
-    IDEMPOTENT,
-    OPEN_WORLD,
-    ICONS,
-    META,
-    INPUT_SCHEMA,
-    ARGS,
-    CRATE,
-];
+/// What the attribute is on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Tool,
+    Prompt,
+    Resource,
+}
+
+impl Kind {
+    pub(crate) fn attribute(self) -> &'static str {
+        match self {
+            Kind::Tool => "#[mcp::tool]",
+            Kind::Prompt => "#[mcp::prompt]",
+            Kind::Resource => "#[mcp::resource]",
+        }
+    }
+
+    /// The word for it in messages and generated names.
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            Kind::Tool => "tool",
+            Kind::Prompt => "prompt",
+            Kind::Resource => "resource",
+        }
+    }
+
+    fn keys(self) -> &'static [Symbol] {
+        match self {
+            Kind::Tool => &[
+                NAME,
+                TITLE,
+                DESCRIPTION,
+                READ_ONLY,
+                DESTRUCTIVE,
+                IDEMPOTENT,
+                OPEN_WORLD,
+                ICONS,
+                META,
+                INPUT_SCHEMA,
+                ARGS,
+                CRATE,
+            ],
+            Kind::Prompt => &[NAME, TITLE, DESCRIPTION, ICONS, META, ARGS, COMPLETE, CRATE],
+            Kind::Resource => &[
+                NAME,
+                TITLE,
+                DESCRIPTION,
+                MIME,
+                SIZE,
+                ICONS,
+                META,
+                COMPLETE,
+                ALLOW_TRAVERSAL,
+                CRATE,
+            ],
+        }
+    }
+}
 
 impl PartialEq<Symbol> for Path {
     fn eq(&self, word: &Symbol) -> bool {
@@ -61,10 +110,8 @@ impl<'c, T> Attr<'c, T> {
 
     fn set(&mut self, span: Span, value: T) {
         if self.value.is_some() {
-            self.cx.error_at(
-                span,
-                format!("duplicate `{}` key in #[mcp::tool]", self.name.0),
-            );
+            self.cx
+                .error_at(span, format!("duplicate `{}` key", self.name.0));
         } else {
             self.value = Some((value, span));
         }
@@ -76,7 +123,7 @@ impl<'c, T> Attr<'c, T> {
 }
 
 /// The parsed attribute.
-pub(crate) struct ToolAttrs {
+pub(crate) struct Attrs {
     pub(crate) name: Option<(LitStr, Span)>,
     pub(crate) title: Option<(LitStr, Span)>,
     pub(crate) description: Option<(LitStr, Span)>,
@@ -89,10 +136,21 @@ pub(crate) struct ToolAttrs {
     pub(crate) input_schema: Option<(Expr, Span)>,
     pub(crate) args: Vec<(syn::Ident, LitStr)>,
     pub(crate) krate: Option<(Path, Span)>,
+    pub(crate) mime: Option<(LitStr, Span)>,
+    pub(crate) size: Option<(syn::LitInt, Span)>,
+    pub(crate) complete: Vec<(syn::Ident, Path)>,
+    pub(crate) allow_traversal: Option<(bool, Span)>,
+    /// A resource's URI or URI template (the attribute's first, positional, argument).
+    pub(crate) uri: Option<LitStr>,
 }
 
-impl ToolAttrs {
-    pub(crate) fn parse(cx: &Ctxt, args: proc_macro2::TokenStream) -> Self {
+impl Attrs {
+    pub(crate) fn parse(cx: &Ctxt, kind: Kind, args: proc_macro2::TokenStream) -> Self {
+        let (uri, args) = if kind == Kind::Resource {
+            leading_literal(cx, args)
+        } else {
+            (None, args)
+        };
         let mut name = Attr::none(cx, NAME);
         let mut title = Attr::none(cx, TITLE);
         let mut description = Attr::none(cx, DESCRIPTION);
@@ -105,9 +163,31 @@ impl ToolAttrs {
         let mut input_schema = Attr::none(cx, INPUT_SCHEMA);
         let mut arg_docs: Attr<'_, Vec<(syn::Ident, LitStr)>> = Attr::none(cx, ARGS);
         let mut krate = Attr::none(cx, CRATE);
+        let mut mime = Attr::none(cx, MIME);
+        let mut size = Attr::none(cx, SIZE);
+        let mut complete: Attr<'_, Vec<(syn::Ident, Path)>> = Attr::none(cx, COMPLETE);
+        let mut allow_traversal = Attr::none(cx, ALLOW_TRAVERSAL);
 
+        let allowed = kind.keys();
         let parser = syn::meta::parser(|meta: ParseNestedMeta<'_>| {
             let span = meta.path.span_of_key();
+            if !allowed.iter().any(|k| meta.path == *k) {
+                let shown = meta
+                    .path
+                    .get_ident()
+                    .map_or_else(|| "?".to_owned(), ToString::to_string);
+                let valid = allowed
+                    .iter()
+                    .map(|s| format!("`{}`", s.0))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                // Recorded, not returned: the keys after it are still read and checked.
+                cx.push(meta.error(format!(
+                    "unknown key `{shown}` in {}; expected one of: {valid}",
+                    kind.attribute()
+                )));
+                return skip_value(&meta);
+            }
             if meta.path == NAME {
                 name.set(span, meta.value()?.parse::<LitStr>()?);
             } else if meta.path == TITLE {
@@ -122,6 +202,8 @@ impl ToolAttrs {
                 idempotent.set(span, flag(&meta)?);
             } else if meta.path == OPEN_WORLD {
                 open_world.set(span, flag(&meta)?);
+            } else if meta.path == ALLOW_TRAVERSAL {
+                allow_traversal.set(span, flag(&meta)?);
             } else if meta.path == ICONS {
                 let array: syn::ExprArray = meta.value()?.parse()?;
                 let mut list = Vec::new();
@@ -144,6 +226,10 @@ impl ToolAttrs {
                 meta_attr.set(span, meta.value()?.parse::<Expr>()?);
             } else if meta.path == INPUT_SCHEMA {
                 input_schema.set(span, meta.value()?.parse::<Expr>()?);
+            } else if meta.path == MIME {
+                mime.set(span, meta.value()?.parse::<LitStr>()?);
+            } else if meta.path == SIZE {
+                size.set(span, meta.value()?.parse::<syn::LitInt>()?);
             } else if meta.path == ARGS {
                 let mut list = Vec::new();
                 meta.parse_nested_meta(|inner| {
@@ -156,24 +242,21 @@ impl ToolAttrs {
                     Ok(())
                 })?;
                 arg_docs.set(span, list);
+            } else if meta.path == COMPLETE {
+                let mut list = Vec::new();
+                meta.parse_nested_meta(|inner| {
+                    let Some(ident) = inner.path.get_ident().cloned() else {
+                        return Err(
+                            inner.error("expected an argument name: complete(name = completer_fn)")
+                        );
+                    };
+                    list.push((ident, inner.value()?.parse::<Path>()?));
+                    Ok(())
+                })?;
+                complete.set(span, list);
             } else if meta.path == CRATE {
                 let lit: LitStr = meta.value()?.parse()?;
                 krate.set(span, lit.parse::<Path>()?);
-            } else {
-                let shown = meta
-                    .path
-                    .get_ident()
-                    .map_or_else(|| "?".to_owned(), ToString::to_string);
-                let valid = ALL
-                    .iter()
-                    .map(|s| format!("`{}`", s.0))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                // Recorded, not returned: the keys after it are still read and checked.
-                cx.push(meta.error(format!(
-                    "unknown key `{shown}` in #[mcp::tool]; expected one of: {valid}"
-                )));
-                skip_value(&meta)?;
             }
             Ok(())
         });
@@ -193,6 +276,41 @@ impl ToolAttrs {
             input_schema: input_schema.get(),
             args: arg_docs.get().map(|(v, _)| v).unwrap_or_default(),
             krate: krate.get(),
+            mime: mime.get(),
+            size: size.get(),
+            complete: complete.get().map(|(v, _)| v).unwrap_or_default(),
+            allow_traversal: allow_traversal.get(),
+            uri,
+        }
+    }
+}
+
+/// Splits off a resource's leading URI literal: `("notes://{id}", mime = "…")`.
+fn leading_literal(
+    cx: &Ctxt,
+    args: proc_macro2::TokenStream,
+) -> (Option<LitStr>, proc_macro2::TokenStream) {
+    let mut tokens = args.clone().into_iter();
+    let first = tokens.next();
+    let lit = first
+        .as_ref()
+        .and_then(|t| syn::parse2::<LitStr>(t.clone().into()).ok());
+    let Some(lit) = lit else {
+        let span = first.map_or_else(Span::call_site, |t| t.span());
+        cx.error_at(
+            span,
+            "#[mcp::resource] needs the resource's URI first: #[mcp::resource(\"notes://{id}\")]",
+        );
+        return (None, proc_macro2::TokenStream::new());
+    };
+    match tokens.next() {
+        None => (Some(lit), proc_macro2::TokenStream::new()),
+        Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == ',' => {
+            (Some(lit), tokens.collect())
+        }
+        Some(other) => {
+            cx.error_spanned_by(other, "expected `,` after the resource's URI");
+            (Some(lit), proc_macro2::TokenStream::new())
         }
     }
 }

@@ -19,18 +19,48 @@ mod list;
 /// Makes an `async fn` (or a plain `fn`, or a `&self` method) a tool. See the `mcp` crate.
 #[proc_macro_attribute]
 pub fn tool(args: TokenStream, item: TokenStream) -> TokenStream {
-    tool_impl(args.into(), &item.into()).into()
+    handler_impl(attr::Kind::Tool, args.into(), &item.into()).into()
+}
+
+/// Makes a function a prompt. See the `mcp` crate.
+#[proc_macro_attribute]
+pub fn prompt(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler_impl(attr::Kind::Prompt, args.into(), &item.into()).into()
+}
+
+/// Makes a function a resource, or a resource template: `#[mcp::resource("notes://{id}")]`.
+/// See the `mcp` crate.
+#[proc_macro_attribute]
+pub fn resource(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler_impl(attr::Kind::Resource, args.into(), &item.into()).into()
 }
 
 /// The descriptors of the named tools, in order: `mcp::tools![add, math::mul, Counter::incr]`.
 #[proc_macro]
 pub fn tools(input: TokenStream) -> TokenStream {
-    list::tools(input.into())
+    list::list(attr::Kind::Tool, input.into())
         .unwrap_or_else(|e| e.to_compile_error())
         .into()
 }
 
-fn tool_impl(
+/// The descriptors of the named prompts, in order.
+#[proc_macro]
+pub fn prompts(input: TokenStream) -> TokenStream {
+    list::list(attr::Kind::Prompt, input.into())
+        .unwrap_or_else(|e| e.to_compile_error())
+        .into()
+}
+
+/// The descriptors of the named resources, in order.
+#[proc_macro]
+pub fn resources(input: TokenStream) -> TokenStream {
+    list::list(attr::Kind::Resource, input.into())
+        .unwrap_or_else(|e| e.to_compile_error())
+        .into()
+}
+
+fn handler_impl(
+    kind: attr::Kind,
     args: proc_macro2::TokenStream,
     item: &proc_macro2::TokenStream,
 ) -> proc_macro2::TokenStream {
@@ -39,18 +69,21 @@ fn tool_impl(
         Err(_) => {
             let e = syn::Error::new_spanned(
                 item,
-                "#[mcp::tool] goes on a function: `async fn name(args..) -> T`",
+                format!(
+                    "{} goes on a function: `async fn name(args..) -> T`",
+                    kind.attribute()
+                ),
             );
             let errors = e.to_compile_error();
             return quote::quote!(#item #errors);
         }
     };
     let cx = ctxt::Ctxt::new();
-    let attrs = attr::ToolAttrs::parse(&cx, args);
-    let model = ast::ToolFn::from_syn(&cx, &item_fn, attrs);
+    let attrs = attr::Attrs::parse(&cx, kind, args);
+    let model = ast::HandlerFn::from_syn(&cx, kind, &item_fn, attrs);
     match cx.check() {
-        Ok(()) => expand::tool(&model),
-        Err(e) => expand::fallback(&item_fn, &model.krate, &ctxt::to_compile_errors(&e)),
+        Ok(()) => expand::handler(&model),
+        Err(e) => expand::fallback(kind, &item_fn, &model.krate, &ctxt::to_compile_errors(&e)),
     }
 }
 
@@ -59,7 +92,7 @@ mod tests {
     use quote::quote;
 
     fn errors(args: proc_macro2::TokenStream, item: &proc_macro2::TokenStream) -> Vec<String> {
-        let out = super::tool_impl(args, item).to_string();
+        let out = super::handler_impl(crate::attr::Kind::Tool, args, item).to_string();
         out.match_indices("compile_error")
             .map(|(i, _)| out[i..].split(')').next().unwrap_or_default().to_owned())
             .collect()
@@ -80,7 +113,8 @@ mod tests {
 
     #[test]
     fn the_function_is_emitted_unchanged_even_on_error() {
-        let out = super::tool_impl(
+        let out = super::handler_impl(
+            crate::attr::Kind::Tool,
             quote!(bogus),
             &quote!(
                 async fn add(a: i64) -> i64 {

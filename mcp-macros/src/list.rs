@@ -1,5 +1,7 @@
-//! `tools![a, path::b, Type::method]`: the descriptors of the named tools, in order.
+//! `tools![a, path::b, Type::method]` (and `prompts!`, `resources!`): the descriptors of the
+//! named items, in order.
 
+use crate::attr::Kind;
 use crate::expand::descriptor_ident;
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -7,7 +9,7 @@ use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Path, Token};
 
-pub(crate) fn tools(input: TokenStream) -> syn::Result<TokenStream> {
+pub(crate) fn list(kind: Kind, input: TokenStream) -> syn::Result<TokenStream> {
     let paths = Punctuated::<Path, Token![,]>::parse_terminated.parse2(input)?;
     let mut seen: Vec<String> = Vec::new();
     let mut errors: Option<syn::Error> = None;
@@ -31,7 +33,7 @@ pub(crate) fn tools(input: TokenStream) -> syn::Result<TokenStream> {
             .segments
             .last_mut()
             .expect("a path has a segment");
-        last.ident = descriptor_ident(&last.ident);
+        last.ident = descriptor_ident(kind, &last.ident);
         calls.push(quote!(#descriptor()));
     }
     if let Some(e) = errors {

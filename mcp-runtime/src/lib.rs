@@ -15,8 +15,15 @@ pub use protocol::{
     CallToolResult, Content, Icon, Implementation, ProtocolVersion, Tool, ToolAnnotations,
 };
 pub use protocol::{CreateMessageResult, Root, SamplingContent, SamplingMessage};
+pub use protocol::{
+    GetPromptResult, Prompt, PromptArgument, PromptMessage, ReadResourceResult, Resource,
+    ResourceContents, ResourceTemplate, Role,
+};
+pub use server::completion::Completer;
 pub use server::context::{Context, LogLevel};
 pub use server::extract::{Declaration, FromCallParts, FromToolCall, State};
+pub use server::prompt::{IntoPromptResult, PromptDef, PromptOutput};
+pub use server::resource::{IntoResourceResult, ResourceDef, ResourceOutput};
 pub use server::sampling::{
     Elicit, Elicitation, IncludeContext, Sample, SampleReply, UrlElicitation,
 };
@@ -42,6 +49,23 @@ pub mod __private {
     pub use ::schemars;
     pub use ::serde_json::Value;
     pub use ::std::boxed::Box;
+
+    pub use crate::server::completion::completer;
+    pub use crate::server::extract::{FromCallParts, FromStrArg, ViaArgument};
+    pub use crate::server::prompt::{
+        AutoPrompt, IntoPromptResult, PromptDef, PromptFuture, PromptInfo, collect_prompts,
+        reject_prompt, respond_prompt,
+    };
+    pub use crate::server::resource::{
+        AutoResource, IntoResourceResult, ResourceDef, ResourceFuture, ResourceInfo,
+        collect_resources, reject_resource, respond_resource,
+    };
+
+    /// Checks, at the return type, that a prompt may return it.
+    pub const fn assert_prompt_result<T: IntoPromptResult>() {}
+
+    /// Checks, at the return type, that a resource may return it.
+    pub const fn assert_resource_result<T: IntoResourceResult>() {}
 
     /// Serialises what an attribute's `meta = ..` or `input_schema = ..` gives.
     pub fn to_value<T: ::serde::Serialize>(value: T) -> Value {

@@ -496,10 +496,18 @@ impl Client {
         if let Some(meta) = meta {
             params["_meta"] = meta;
         }
+        Ok(serde_json::from_value(
+            self.request_with_input("tools/call", params).await?,
+        )?)
+    }
+
+    /// Sends a request that may be answered with `input_required` (stateless era): the
+    /// handlers answer each input request and the request is sent again, up to `max_rounds`.
+    pub async fn request_with_input(&self, method: &str, mut params: Value) -> Result<Value> {
         for _ in 0..self.inner.options.max_rounds {
-            let result = self.request("tools/call", params.clone()).await?;
+            let result = self.request(method, params.clone()).await?;
             if result.get("resultType").and_then(Value::as_str) != Some("input_required") {
-                return Ok(serde_json::from_value(result)?);
+                return Ok(result);
             }
             let mut responses = Map::new();
             for (key, request) in result
@@ -527,9 +535,83 @@ impl Client {
             }
         }
         Err(Error::Message(format!(
-            "the tool still wanted input after {} rounds",
+            "the server still wanted input after {} rounds",
             self.inner.options.max_rounds
         )))
+    }
+
+    /// Every prompt, following `nextCursor`.
+    pub async fn list_prompts(&self) -> Result<Vec<crate::protocol::Prompt>> {
+        self.list_all("prompts/list", "prompts").await
+    }
+
+    /// Gets a prompt with its (string) arguments.
+    pub async fn get_prompt(
+        &self,
+        name: &str,
+        arguments: Value,
+    ) -> Result<crate::protocol::GetPromptResult> {
+        let v = self
+            .request_with_input(
+                "prompts/get",
+                json!({ "name": name, "arguments": arguments }),
+            )
+            .await?;
+        Ok(serde_json::from_value(v)?)
+    }
+
+    /// Every fixed resource, following `nextCursor`.
+    pub async fn list_resources(&self) -> Result<Vec<crate::protocol::Resource>> {
+        self.list_all("resources/list", "resources").await
+    }
+
+    /// Every resource template, following `nextCursor`.
+    pub async fn list_resource_templates(&self) -> Result<Vec<crate::protocol::ResourceTemplate>> {
+        self.list_all("resources/templates/list", "resourceTemplates")
+            .await
+    }
+
+    /// Reads a resource.
+    pub async fn read_resource(&self, uri: &str) -> Result<crate::protocol::ReadResourceResult> {
+        let v = self
+            .request_with_input("resources/read", json!({ "uri": uri }))
+            .await?;
+        Ok(serde_json::from_value(v)?)
+    }
+
+    /// Asks for completions of `argument` (partially `value`) of a prompt (`ref/prompt`) or a
+    /// resource template (`ref/resource`); returns the `completion` object.
+    pub async fn complete(&self, reference: Value, argument: &str, value: &str) -> Result<Value> {
+        let v = self
+            .request(
+                "completion/complete",
+                json!({ "ref": reference, "argument": { "name": argument, "value": value } }),
+            )
+            .await?;
+        Ok(v.get("completion").cloned().unwrap_or(Value::Null))
+    }
+
+    async fn list_all<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        key: &str,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let params = match &cursor {
+                Some(c) => json!({ "cursor": c }),
+                None => json!({}),
+            };
+            let page = self.request(method, params).await?;
+            out.extend(serde_json::from_value::<Vec<T>>(
+                page.get(key).cloned().unwrap_or_else(|| json!([])),
+            )?);
+            match page.get("nextCursor").and_then(Value::as_str) {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return Ok(out),
+            }
+        }
     }
 
     async fn answer(&self, method: &str, params: Value) -> Result<Value> {

@@ -70,6 +70,7 @@ pub struct RequestParts {
     /// Set when a handler asked for a capability the client lacks (for `-32021`).
     pub(crate) missing_capability: Mutex<Option<Value>>,
     pub(crate) client_timeout: Duration,
+    pub(crate) events: tokio::sync::broadcast::Sender<super::Event>,
 }
 
 impl fmt::Debug for RequestParts {
@@ -220,6 +221,14 @@ impl Context {
             Exchange::Stateless { user_state, .. } => user_state.as_deref(),
             Exchange::Handshake(_) => None,
         }
+    }
+
+    /// Tells every client subscribed to `uri` that the resource changed.
+    pub fn resource_updated(&self, uri: impl Into<String>) {
+        let _ = self
+            .parts
+            .events
+            .send(super::Event::ResourceUpdated(uri.into()));
     }
 
     /// Whether the client cancelled this request.

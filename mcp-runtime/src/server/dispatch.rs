@@ -7,8 +7,11 @@
 
 use super::context::{Cancel, Exchange, RequestParts, Round};
 use super::mrtr::Mrtr;
+use super::prompt::PromptOutput;
+use super::resource::{self, ResourceOutput};
 use super::seal::{Payload, hex, random, request_digest};
-use super::tool::{ToolCall, ToolFuture, ToolOutput};
+use super::tool::{InputRequired, ToolCall, ToolFuture, ToolOutput};
+use super::uri_template::Refused;
 use super::{Core, close_modern, decode_cursor};
 use crate::error::{Error, Result};
 use crate::protocol::jsonrpc::{self, encode_error, encode_result, encode_result_value};
@@ -53,6 +56,8 @@ pub(crate) async fn serve<T: Transport>(core: Arc<Core>, transport: T) -> Result
     let shutdown = Arc::new(Notify::new());
     let mut writer_task = tokio::spawn(write_loop(writer, rx, Arc::clone(&shutdown)));
     let conn = Arc::new(Connection::new(core, tx));
+    let events = tokio::spawn(Arc::clone(&conn).forward_events());
+    let _stop_events = AbortOnDrop(events.abort_handle());
     let mut result = Ok(());
     loop {
         tokio::select! {
@@ -178,6 +183,10 @@ pub(crate) struct Connection {
     idle: Notify,
     pending_out: Mutex<PendingOut>,
     next_out_id: AtomicI64,
+    /// Handshake era: the URIs this client subscribed to.
+    subscriptions: Mutex<std::collections::HashSet<String>>,
+    /// Stateless era: open `subscriptions/listen` requests and the URIs each follows.
+    listens: Mutex<HashMap<RequestId, Vec<String>>>,
 }
 
 /// Removes an outbound request that was never answered, and tells the client it is cancelled.
@@ -217,6 +226,8 @@ impl Connection {
             idle: Notify::new(),
             pending_out: Mutex::new(HashMap::new()),
             next_out_id: AtomicI64::new(1),
+            subscriptions: Mutex::new(std::collections::HashSet::new()),
+            listens: Mutex::new(HashMap::new()),
         }
     }
 
@@ -406,12 +417,43 @@ impl Connection {
     ) -> Option<Vec<u8>> {
         let core = &self.core;
         let stateless = req.version.is_stateless();
+        let has_prompts = !core.prompts.is_empty();
+        let has_resources = !core.resources.is_empty();
+        let pages =
+            |p: &(Vec<Vec<u8>>, Vec<Vec<u8>>)| if stateless { p.1.clone() } else { p.0.clone() };
         match method {
             "server/discover" if stateless => Some(encode_result(&id, &core.discover)),
             "tools/list" if !core.tools.is_empty() => {
-                Some(self.list_tools(&id, params.as_ref(), stateless))
+                let p = if stateless {
+                    &core.tools_pages_modern
+                } else {
+                    &core.tools_pages_legacy
+                };
+                Some(list_page(&id, params.as_ref(), p))
             }
             "tools/call" if !core.tools.is_empty() => self.call_tool(id, params, req, collect),
+            "prompts/list" if has_prompts => {
+                Some(list_page(&id, params.as_ref(), &pages(&core.prompt_pages)))
+            }
+            "prompts/get" if has_prompts => self.get_prompt(id, params, req, collect),
+            "resources/list" if has_resources => Some(list_page(
+                &id,
+                params.as_ref(),
+                &pages(&core.resource_pages),
+            )),
+            "resources/templates/list" if has_resources => Some(list_page(
+                &id,
+                params.as_ref(),
+                &pages(&core.template_pages),
+            )),
+            "resources/read" if has_resources => self.read_resource(id, params, req, collect),
+            "resources/subscribe" | "resources/unsubscribe" if has_resources && !stateless => {
+                Some(self.subscribe(&id, method == "resources/subscribe", params.as_ref()))
+            }
+            "subscriptions/listen" if stateless => self.listen(&id, params.as_ref()),
+            "completion/complete" if core.capabilities.get("completions").is_some() => {
+                self.complete(id, params, req.version, collect)
+            }
             "logging/setLevel" if !stateless => Some(self.set_level(&id, params.as_ref())),
             _ if stateless && REMOVED_IN_STATELESS.contains(&method) => Some(encode_error(
                 Some(&id),
@@ -428,6 +470,176 @@ impl Connection {
                 &ErrorObject::method_not_found(method),
             )),
         }
+    }
+
+    fn subscribe(&self, id: &RequestId, on: bool, params: Option<&Value>) -> Vec<u8> {
+        let Some(uri) = params.and_then(|p| p.get("uri")).and_then(Value::as_str) else {
+            return encode_error(
+                Some(id),
+                &ErrorObject::invalid_params("`uri` must be a string"),
+            );
+        };
+        let mut subs = self
+            .subscriptions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if on {
+            subs.insert(uri.to_owned());
+        } else {
+            subs.remove(uri);
+        }
+        encode_result(id, b"{}")
+    }
+
+    /// `subscriptions/listen` (stateless era): acknowledge what is honoured, then stream it.
+    fn listen(&self, id: &RequestId, params: Option<&Value>) -> Option<Vec<u8>> {
+        let wanted = params
+            .and_then(|p| p.get("notifications"))
+            .and_then(Value::as_object);
+        let uris: Vec<String> = wanted
+            .and_then(|w| w.get("resourceSubscriptions"))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        // List-changed streams are not offered (`listChanged: false`): only resource updates.
+        let honoured = if self.core.resources.is_empty() {
+            json!({})
+        } else {
+            json!({ "resourceSubscriptions": uris })
+        };
+        let accepted = if self.core.resources.is_empty() {
+            Vec::new()
+        } else {
+            uris
+        };
+        self.listens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.clone(), accepted);
+        let params = json!({
+            "notifications": honoured,
+            "_meta": { meta_keys::SUBSCRIPTION_ID: id },
+        });
+        Some(jsonrpc::encode_notification(
+            "notifications/subscriptions/acknowledged",
+            &params,
+        ))
+    }
+
+    /// Forwards server events to this connection's subscribers until the task is aborted.
+    async fn forward_events(self: Arc<Self>) {
+        let mut rx = self.core.events.subscribe();
+        loop {
+            match rx.recv().await {
+                Ok(super::Event::ResourceUpdated(uri)) => {
+                    if self
+                        .subscriptions
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .contains(&uri)
+                    {
+                        let params = json!({ "uri": uri });
+                        self.send_now(jsonrpc::encode_notification(
+                            "notifications/resources/updated",
+                            &params,
+                        ));
+                    }
+                    let listeners: Vec<RequestId> = self
+                        .listens
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .iter()
+                        .filter(|(_, uris)| uris.contains(&uri))
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    for listener in listeners {
+                        let params = json!({ "uri": uri, "_meta": { meta_keys::SUBSCRIPTION_ID: listener } });
+                        self.send_now(jsonrpc::encode_notification(
+                            "notifications/resources/updated",
+                            &params,
+                        ));
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
+    fn complete(
+        self: &Arc<Self>,
+        id: RequestId,
+        params: Option<Value>,
+        version: ProtocolVersion,
+        collect: Option<oneshot::Sender<Vec<u8>>>,
+    ) -> Option<Vec<u8>> {
+        let fail = |e: ErrorObject| Some(encode_error(Some(&id), &e));
+        let params = params.unwrap_or(Value::Null);
+        let reference = &params["ref"];
+        let Some(argument) = params["argument"]["name"].as_str() else {
+            return fail(ErrorObject::invalid_params(
+                "completion/complete: `argument.name` must be a string",
+            ));
+        };
+        let value = params["argument"]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let core = &self.core;
+        let completers = match reference["type"].as_str() {
+            Some("ref/prompt") => {
+                let name = reference["name"].as_str().unwrap_or_default();
+                match core.prompt_index.get(name) {
+                    Some(&i) => &core.prompts[i].completers,
+                    None => {
+                        return fail(ErrorObject::invalid_params(format!(
+                            "Unknown prompt: {name}"
+                        )));
+                    }
+                }
+            }
+            Some("ref/resource") => {
+                let uri = reference["uri"].as_str().unwrap_or_default();
+                match core.resources.iter().find(|r| r.uri() == uri) {
+                    Some(r) => &r.completers,
+                    None => {
+                        return fail(ErrorObject::invalid_params(format!(
+                            "Unknown resource or template: {uri}"
+                        )));
+                    }
+                }
+            }
+            _ => {
+                return fail(ErrorObject::invalid_params(
+                    "completion/complete: `ref.type` must be ref/prompt or ref/resource",
+                ));
+            }
+        };
+        let completer = completers
+            .iter()
+            .find(|(name, _)| name == argument)
+            .map(|(_, c)| c.clone());
+        let responder = self.responder(id, collect);
+        let core = Arc::clone(&self.core);
+        tokio::spawn(async move {
+            let completion = match completer {
+                Some(c) => c.complete(value).await,
+                None => json!({ "values": [], "total": 0, "hasMore": false }),
+            };
+            let reply = encode_plain(
+                &core,
+                &responder.id,
+                version,
+                &json!({ "completion": completion }),
+            );
+            responder.send(reply).await;
+        });
+        None
     }
 
     fn initialize(&self, id: &RequestId, params: Option<&Value>) -> Vec<u8> {
@@ -498,23 +710,6 @@ impl Connection {
         }
     }
 
-    fn list_tools(&self, id: &RequestId, params: Option<&Value>, stateless: bool) -> Vec<u8> {
-        let page = match params.and_then(|p| p.get("cursor")) {
-            None | Some(Value::Null) => Some(0),
-            Some(Value::String(c)) => decode_cursor(c),
-            Some(_) => None,
-        };
-        let pages = if stateless {
-            &self.core.tools_pages_modern
-        } else {
-            &self.core.tools_pages_legacy
-        };
-        match page.and_then(|p| pages.get(p)) {
-            Some(bytes) => encode_result(id, bytes),
-            None => encode_error(Some(id), &ErrorObject::invalid_params("Invalid cursor")),
-        }
-    }
-
     fn call_tool(
         self: &Arc<Self>,
         id: RequestId,
@@ -555,6 +750,197 @@ impl Connection {
                 );
             }
         };
+        let entry = &self.core.tools[index];
+        let identity = json!({ "name": name, "arguments": args });
+        let handler = Arc::clone(&entry.def.handler);
+        let (tool_name, wrap) = (Arc::clone(&entry.name), entry.def.wrap);
+        self.start(
+            id,
+            "tools/call",
+            identity,
+            params,
+            req,
+            entry.def.uses_context,
+            collect,
+            move |parts| {
+                let call = ToolCall::new(Arc::clone(&tool_name), args, parts, wrap);
+                Box::pin(async move {
+                    let name = Arc::clone(&call.name);
+                    Outcome::Tool(run_tool(&*handler, call, &name).await)
+                })
+            },
+        )
+    }
+
+    fn get_prompt(
+        self: &Arc<Self>,
+        id: RequestId,
+        params: Option<Value>,
+        req: Requester,
+        collect: Option<oneshot::Sender<Vec<u8>>>,
+    ) -> Option<Vec<u8>> {
+        let fail = |id: &RequestId, e: ErrorObject| Some(encode_error(Some(id), &e));
+        let Some(Value::Object(mut params)) = params else {
+            return fail(
+                &id,
+                ErrorObject::invalid_params("prompts/get needs params with a `name`"),
+            );
+        };
+        let Some(name) = params
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            return fail(
+                &id,
+                ErrorObject::invalid_params("prompts/get: `name` must be a string"),
+            );
+        };
+        let Some(&index) = self.core.prompt_index.get(&name) else {
+            return fail(
+                &id,
+                ErrorObject::invalid_params(format!("Unknown prompt: {name}")),
+            );
+        };
+        let args = match params.remove("arguments") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(m)) => m,
+            Some(_) => {
+                return fail(
+                    &id,
+                    ErrorObject::invalid_params("prompts/get: `arguments` must be an object"),
+                );
+            }
+        };
+        let def = &self.core.prompts[index];
+        let identity = json!({ "name": name, "arguments": args });
+        let handler = Arc::clone(&def.handler);
+        let prompt_name: Arc<str> = Arc::from(name.as_str());
+        self.start(
+            id,
+            "prompts/get",
+            identity,
+            params,
+            req,
+            def.uses_context,
+            collect,
+            move |parts| {
+                let call = ToolCall::new(prompt_name, args, parts, false);
+                Box::pin(async move {
+                    Outcome::Prompt(
+                        catch(|| handler(call), || PromptOutput::Error(panicked("prompt"))).await,
+                    )
+                })
+            },
+        )
+    }
+
+    fn read_resource(
+        self: &Arc<Self>,
+        id: RequestId,
+        params: Option<Value>,
+        req: Requester,
+        collect: Option<oneshot::Sender<Vec<u8>>>,
+    ) -> Option<Vec<u8>> {
+        let fail = |id: &RequestId, e: ErrorObject| Some(encode_error(Some(id), &e));
+        let Some(Value::Object(params)) = params else {
+            return fail(
+                &id,
+                ErrorObject::invalid_params("resources/read needs params with a `uri`"),
+            );
+        };
+        let Some(uri) = params.get("uri").and_then(Value::as_str).map(str::to_owned) else {
+            return fail(
+                &id,
+                ErrorObject::invalid_params("resources/read: `uri` must be a string"),
+            );
+        };
+        let core = &self.core;
+        let found = match core.resource_index.get(&uri) {
+            Some(&i) => Some((i, Map::new())),
+            None => {
+                let mut found = None;
+                for &i in &core.templates {
+                    let resource::Kind::Template {
+                        parsed,
+                        allow_traversal,
+                        ..
+                    } = &core.resources[i].kind
+                    else {
+                        continue;
+                    };
+                    match parsed.match_uri(&uri, *allow_traversal) {
+                        None => {}
+                        Some(Ok(vars)) => {
+                            found = Some((
+                                i,
+                                vars.into_iter()
+                                    .map(|(k, v)| (k, Value::String(v)))
+                                    .collect(),
+                            ));
+                            break;
+                        }
+                        Some(Err(Refused::Unsafe(var))) => {
+                            return fail(
+                                &id,
+                                ErrorObject::invalid_params(format!(
+                                    "refused `{uri}`: its `{var}` climbs out with `..` or holds a NUL byte"
+                                )),
+                            );
+                        }
+                    }
+                }
+                found
+            }
+        };
+        let Some((index, vars)) = found else {
+            return Some(encode_error(Some(&id), &not_found(req.version, &uri)));
+        };
+        let def = &core.resources[index];
+        let identity = json!({ "uri": uri });
+        let handler = Arc::clone(&def.handler);
+        let mime = def.mime_type.clone();
+        let name: Arc<str> = Arc::from(def.name());
+        let uri_for_outcome: Arc<str> = Arc::from(uri.as_str());
+        self.start(
+            id,
+            "resources/read",
+            identity,
+            params,
+            req,
+            def.uses_context,
+            collect,
+            move |parts| {
+                let mut call = ToolCall::new(name, vars, parts, false);
+                call.uri = Some(uri);
+                call.mime = mime;
+                Box::pin(async move {
+                    let output = catch(
+                        || handler(call),
+                        || ResourceOutput::Error(panicked("resource")),
+                    )
+                    .await;
+                    Outcome::Resource(output, uri_for_outcome)
+                })
+            },
+        )
+    }
+
+    /// Starts a call of any kind: prepares its exchange with the client (resuming a parked call
+    /// when a retry says so), then runs it on a task of its own.
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        self: &Arc<Self>,
+        id: RequestId,
+        method: &str,
+        identity: Value,
+        mut params: Map<String, Value>,
+        req: Requester,
+        uses_context: bool,
+        collect: Option<oneshot::Sender<Vec<u8>>>,
+        make: impl FnOnce(Arc<RequestParts>) -> OutcomeFuture,
+    ) -> Option<Vec<u8>> {
+        let fail = |id: &RequestId, e: ErrorObject| Some(encode_error(Some(id), &e));
         let meta = match params.remove("_meta") {
             Some(Value::Object(m)) => Some(m),
             _ => None,
@@ -573,7 +959,7 @@ impl Connection {
                 )),
             );
         }
-
+        let mut digest = String::new();
         let exchange = if req.version.is_stateless() {
             let input_responses = match params.remove("inputResponses") {
                 None | Some(Value::Null) => None,
@@ -581,20 +967,22 @@ impl Connection {
                 Some(_) => {
                     return fail(
                         &id,
-                        ErrorObject::invalid_params(
-                            "tools/call: `inputResponses` must be an object",
-                        ),
+                        ErrorObject::invalid_params(format!(
+                            "{method}: `inputResponses` must be an object"
+                        )),
                     );
                 }
             };
+            let state = params.remove("requestState");
+            if uses_context || state.is_some() {
+                digest = request_digest(method, &identity);
+            }
             let mut answers = input_responses.clone().unwrap_or_default();
             let mut user_state = None;
             let mut replay = false;
-            match params.remove("requestState") {
+            match state {
                 None | Some(Value::Null) => {}
                 Some(Value::String(token)) => {
-                    let digest =
-                        request_digest("tools/call", &json!({ "name": name, "arguments": args }));
                     let payload = match self.core.sealer.open(&token, &digest) {
                         Ok(p) => p,
                         Err(refusal) => {
@@ -636,7 +1024,9 @@ impl Connection {
                 Some(_) => {
                     return fail(
                         &id,
-                        ErrorObject::invalid_params("tools/call: `requestState` must be a string"),
+                        ErrorObject::invalid_params(format!(
+                            "{method}: `requestState` must be a string"
+                        )),
                     );
                 }
             }
@@ -650,7 +1040,6 @@ impl Connection {
             Exchange::Handshake(Arc::clone(self))
         };
 
-        let entry = &self.core.tools[index];
         let cancel = Arc::new(Cancel::default());
         let parts = Arc::new(RequestParts {
             request_id: id.clone(),
@@ -670,22 +1059,9 @@ impl Connection {
             cancel: Arc::clone(&cancel),
             missing_capability: Mutex::new(None),
             client_timeout: self.core.options.client_timeout,
+            events: self.core.events.clone(),
         });
-        let call = ToolCall::new(
-            Arc::clone(&entry.name),
-            args,
-            Arc::clone(&parts),
-            entry.def.wrap,
-        );
-        let handler = Arc::clone(&entry.def.handler);
-        let digest = if req.version.is_stateless() && entry.def.uses_context {
-            request_digest(
-                "tools/call",
-                &json!({ "name": name, "arguments": call.arguments() }),
-            )
-        } else {
-            String::new()
-        };
+        let future = make(Arc::clone(&parts));
         let responder = self.responder(id.clone(), collect);
         let core = Arc::clone(&self.core);
         let own_abort = Arc::new(OnceLock::new());
@@ -696,8 +1072,7 @@ impl Connection {
         let task = tokio::spawn(drive(
             core,
             parts,
-            handler,
-            call,
+            future,
             responder,
             digest,
             Arc::clone(&own_abort),
@@ -830,22 +1205,51 @@ impl Connection {
     }
 }
 
-/// Runs one tool call to its end: at once in the handshake era; in rounds in the stateless era.
+/// Aborts a task when dropped.
+struct AbortOnDrop(AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// One page of a cached list, by the request's cursor.
+fn list_page(id: &RequestId, params: Option<&Value>, pages: &[Vec<u8>]) -> Vec<u8> {
+    let page = match params.and_then(|p| p.get("cursor")) {
+        None | Some(Value::Null) => Some(0),
+        Some(Value::String(c)) => decode_cursor(c),
+        Some(_) => None,
+    };
+    match page.and_then(|p| pages.get(p)) {
+        Some(bytes) => encode_result(id, bytes),
+        None => encode_error(Some(id), &ErrorObject::invalid_params("Invalid cursor")),
+    }
+}
+
+/// What a call of any kind ends with.
+pub(crate) enum Outcome {
+    Tool(ToolOutput),
+    Prompt(PromptOutput),
+    /// A read, and the URI read.
+    Resource(ResourceOutput, Arc<str>),
+}
+
+type OutcomeFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+/// Runs one call to its end: at once in the handshake era; in rounds in the stateless era.
 async fn drive(
     core: Arc<Core>,
     parts: Arc<RequestParts>,
-    handler: Arc<dyn Fn(ToolCall) -> ToolFuture + Send + Sync>,
-    call: ToolCall,
+    call: OutcomeFuture,
     mut responder: Responder,
     digest: String,
     own_abort: Arc<OnceLock<AbortHandle>>,
 ) {
-    let name = Arc::clone(&call.name);
-    let tool = run_tool(&*handler, call, &name);
-    tokio::pin!(tool);
+    let mut call = call;
     let Exchange::Stateless { mrtr, .. } = &parts.exchange else {
-        let output = tool.await;
-        let reply = encode_output(&core, &parts, &responder.id, output, &digest);
+        let outcome = call.await;
+        let reply = encode_outcome(&core, &parts, &responder.id, outcome, &digest);
         parts.round().finished = true;
         responder.send(reply).await;
         return;
@@ -854,11 +1258,11 @@ async fn drive(
     let continuation = hex(&random::<16>());
     let (retry_tx, mut retry_rx) = mpsc::channel::<Retry>(1);
     loop {
-        // Run the tool until it ends, or until it does nothing but wait for input. A few more
+        // Run the call until it ends, or until it does nothing but wait for input. A few more
         // polls let requests made side by side (`join!`) land in the same round.
         let mut settle = 0u8;
-        let ended = std::future::poll_fn(|cx| match tool.as_mut().poll(cx) {
-            Poll::Ready(output) => Poll::Ready(Some(output)),
+        let ended = std::future::poll_fn(|cx| match call.as_mut().poll(cx) {
+            Poll::Ready(outcome) => Poll::Ready(Some(outcome)),
             Poll::Pending if mrtr.has_unanswered() => {
                 if settle < 3 {
                     settle += 1;
@@ -874,8 +1278,8 @@ async fn drive(
             }
         })
         .await;
-        if let Some(output) = ended {
-            let reply = encode_output(&core, &parts, &responder.id, output, &digest);
+        if let Some(outcome) = ended {
+            let reply = encode_outcome(&core, &parts, &responder.id, outcome, &digest);
             parts.round().finished = true;
             responder.send(reply).await;
             return;
@@ -891,12 +1295,6 @@ async fn drive(
                 Map::new()
             },
             ..Payload::default()
-        });
-        let body = json!({
-            "resultType": "input_required",
-            "inputRequests": mrtr.unanswered(),
-            "requestState": state,
-            "_meta": { meta_keys::SERVER_INFO: core.server_info_json },
         });
         if let Some(abort) = own_abort.get() {
             core.parked
@@ -914,12 +1312,19 @@ async fn drive(
         }
         parts.round().finished = true;
         let id = responder.id.clone();
-        responder.send(encode_result_value(&id, &body)).await;
+        responder
+            .send(encode_input_required(
+                &core,
+                &id,
+                &mrtr.unanswered(),
+                &state,
+            ))
+            .await;
 
         let expires = tokio::time::Instant::now() + core.options.state_ttl;
         let next = tokio::select! {
             retry = retry_rx.recv() => retry,
-            output = &mut tool => {
+            outcome = &mut call => {
                 // Done without the answers it asked for: give the result to the next retry.
                 let retry = tokio::select! {
                     r = retry_rx.recv() => r,
@@ -927,7 +1332,7 @@ async fn drive(
                 };
                 core.parked.lock().unwrap_or_else(PoisonError::into_inner).remove(&continuation);
                 if let Some(retry) = retry {
-                    let reply = encode_output(&core, &parts, &retry.responder.id, output, &digest);
+                    let reply = encode_outcome(&core, &parts, &retry.responder.id, outcome, &digest);
                     retry.responder.send(reply).await;
                 }
                 return;
@@ -953,52 +1358,98 @@ async fn drive(
     }
 }
 
-/// The answer that ends a call.
-fn encode_output(
+fn encode_input_required(
+    core: &Core,
+    id: &RequestId,
+    requests: &Map<String, Value>,
+    state: &str,
+) -> Vec<u8> {
+    let body = json!({
+        "resultType": "input_required",
+        "inputRequests": requests,
+        "requestState": state,
+        "_meta": { meta_keys::SERVER_INFO: core.server_info_json },
+    });
+    encode_result_value(id, &body)
+}
+
+/// A result of a kind nobody caches (`prompts/get`, `completion/complete`), in the request's era.
+fn encode_plain<T: serde::Serialize>(
+    core: &Core,
+    id: &RequestId,
+    version: ProtocolVersion,
+    result: &T,
+) -> Vec<u8> {
+    if version.is_stateless() {
+        let body = serde_json::to_vec(result).expect("results serialise");
+        encode_result(id, &close_modern(body, &core.modern_suffix))
+    } else {
+        encode_result_value(id, result)
+    }
+}
+
+/// The error for a URI that names no resource, in the request's era.
+fn not_found(version: ProtocolVersion, uri: &str) -> ErrorObject {
+    let code = if version.is_stateless() {
+        ErrorCode::INVALID_PARAMS
+    } else {
+        ErrorCode::RESOURCE_NOT_FOUND_LEGACY
+    };
+    ErrorObject::new(code, format!("Resource not found: {uri}")).with_data(json!({ "uri": uri }))
+}
+
+fn panicked(kind: &str) -> ErrorObject {
+    tracing::error!(kind, "a handler panicked");
+    ErrorObject::internal(format!(
+        "the {kind} failed: it panicked (the server logged the details)"
+    ))
+}
+
+/// The answer that ends a call of any kind.
+fn encode_outcome(
     core: &Core,
     parts: &RequestParts,
     id: &RequestId,
-    output: ToolOutput,
+    outcome: Outcome,
     digest: &str,
 ) -> Vec<u8> {
     let version = parts.version;
-    match output {
-        ToolOutput::Result(result) => {
+    let missing = || {
+        parts
+            .missing_capability
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    };
+    let required = |required: Value, why: String| {
+        let error = ErrorObject::new(
+            ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
+            format!("Missing required client capability: {why}"),
+        )
+        .with_data(json!({ "requiredCapabilities": required }));
+        encode_error(Some(id), &error)
+    };
+    let input_required = |ir: InputRequired| {
+        let state = core.sealer.seal(Payload {
+            digest: digest.to_owned(),
+            user: ir.request_state,
+            ..Payload::default()
+        });
+        encode_input_required(core, id, &ir.input_requests, &state)
+    };
+    match outcome {
+        Outcome::Tool(ToolOutput::Result(result)) => {
             if version.is_stateless() && result.is_error {
-                let missing = parts
-                    .missing_capability
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take();
-                if let Some(required) = missing {
-                    let error = ErrorObject::new(
-                        ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
-                        format!(
-                            "Missing required client capability: {}",
-                            result.text_content()
-                        ),
-                    )
-                    .with_data(json!({ "requiredCapabilities": required }));
-                    return encode_error(Some(id), &error);
+                if let Some(req) = missing() {
+                    return required(req, result.text_content());
                 }
             }
             encode_call_result(core, id, version, result)
         }
-        ToolOutput::InputRequired(ir) if version.is_stateless() => {
-            let state = core.sealer.seal(Payload {
-                digest: digest.to_owned(),
-                user: ir.request_state,
-                ..Payload::default()
-            });
-            let body = json!({
-                "resultType": "input_required",
-                "inputRequests": ir.input_requests,
-                "requestState": state,
-                "_meta": { meta_keys::SERVER_INFO: core.server_info_json },
-            });
-            encode_result_value(id, &body)
+        Outcome::Tool(ToolOutput::InputRequired(ir)) if version.is_stateless() => {
+            input_required(ir)
         }
-        ToolOutput::InputRequired(_) => encode_call_result(
+        Outcome::Tool(ToolOutput::InputRequired(_)) => encode_call_result(
             core,
             id,
             version,
@@ -1006,6 +1457,40 @@ fn encode_output(
                 "this tool needs input that only protocol version 2026-07-28 can carry",
             ),
         ),
+        Outcome::Prompt(PromptOutput::Result(r)) => encode_plain(core, id, version, &r),
+        Outcome::Resource(ResourceOutput::Result(r), _) => {
+            if version.is_stateless() {
+                let body = serde_json::to_vec(&r).expect("results serialise");
+                encode_result(id, &close_modern(body, &core.cacheable_suffix))
+            } else {
+                encode_result_value(id, &r)
+            }
+        }
+        Outcome::Resource(ResourceOutput::NotFound, uri) => {
+            encode_error(Some(id), &not_found(version, &uri))
+        }
+        Outcome::Prompt(PromptOutput::InputRequired(ir))
+        | Outcome::Resource(ResourceOutput::InputRequired(ir), _)
+            if version.is_stateless() =>
+        {
+            input_required(ir)
+        }
+        Outcome::Prompt(PromptOutput::InputRequired(_))
+        | Outcome::Resource(ResourceOutput::InputRequired(_), _) => encode_error(
+            Some(id),
+            &ErrorObject::internal(
+                "this handler needs input that only protocol version 2026-07-28 can carry",
+            ),
+        ),
+        Outcome::Prompt(PromptOutput::Error(e))
+        | Outcome::Resource(ResourceOutput::Error(e), _) => {
+            if version.is_stateless() {
+                if let Some(req) = missing() {
+                    return required(req, e.message);
+                }
+            }
+            encode_error(Some(id), &e)
+        }
     }
 }
 
@@ -1108,6 +1593,17 @@ fn missing_meta(method: &str) -> ErrorObject {
     ))
 }
 
+/// Runs a handler; a panic in it becomes `on_panic()` and harms nothing else.
+async fn catch<O>(
+    start: impl FnOnce() -> Pin<Box<dyn Future<Output = O> + Send>>,
+    on_panic: impl FnOnce() -> O,
+) -> O {
+    let Ok(future) = catch_unwind(AssertUnwindSafe(start)) else {
+        return on_panic();
+    };
+    CatchUnwind(future).await.unwrap_or_else(|()| on_panic())
+}
+
 /// Runs a tool; a panic in it becomes an error result and harms nothing else.
 async fn run_tool(
     handler: &(dyn Fn(ToolCall) -> ToolFuture + Send + Sync),
@@ -1120,16 +1616,13 @@ async fn run_tool(
             "the tool `{name}` failed: it panicked (the server logged the details)"
         )))
     };
-    let Ok(future) = catch_unwind(AssertUnwindSafe(|| handler(call))) else {
-        return panicked();
-    };
-    CatchUnwind(future).await.unwrap_or_else(|()| panicked())
+    catch(|| handler(call), panicked).await
 }
 
-struct CatchUnwind(ToolFuture);
+struct CatchUnwind<O>(Pin<Box<dyn Future<Output = O> + Send>>);
 
-impl Future for CatchUnwind {
-    type Output = Result<ToolOutput, ()>;
+impl<O> Future for CatchUnwind<O> {
+    type Output = Result<O, ()>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         match catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {

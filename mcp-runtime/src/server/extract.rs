@@ -51,6 +51,7 @@ pub struct Declaration {
     pub(crate) schema: ObjectSchema,
     pub(crate) needs_state: Vec<(TypeId, &'static str)>,
     pub(crate) uses_context: bool,
+    pub(crate) arguments: Vec<crate::protocol::PromptArgument>,
 }
 
 impl Declaration {
@@ -99,6 +100,58 @@ impl<T: DeserializeOwned + JsonSchema> FromToolCall<ViaArgument> for T {
         declaration
             .schema
             .property::<T>(name, description, required);
+    }
+}
+
+/// A type that can be a parameter of a prompt or a resource, whose arguments (prompt arguments,
+/// URI template variables) are strings on the wire. Implemented for you: any
+/// `T: Deserialize` is read from the string (`"42"` as `u32`, `"go"` as a unit enum variant,
+/// `Option<T>` when it may be absent), and any extractor is extracted.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a parameter of a prompt or resource",
+    label = "neither an argument nor an extractor",
+    note = "an argument must implement `serde::Deserialize` (it is read from a string)",
+    note = "an extractor, such as `mcp::Context` or `mcp::State<T>`, implements `mcp::FromCallParts`"
+)]
+pub trait FromStrArg<M>: Sized {
+    /// Takes the argument named `name` out of the call.
+    fn from_str_arg(call: &mut ToolCall, name: &str) -> Result<Self, String>;
+
+    /// Declares the parameter: a prompt argument for an argument, a need for an extractor.
+    fn declare_arg(declaration: &mut Declaration, name: &str, description: Option<&str>);
+}
+
+impl<T: DeserializeOwned> FromStrArg<ViaArgument> for T {
+    fn from_str_arg(call: &mut ToolCall, name: &str) -> Result<Self, String> {
+        match call.args.remove(name) {
+            Some(serde_json::Value::String(s)) => T::deserialize(super::strarg::StrArg(&s))
+                .map_err(|e| format!("invalid argument `{name}`: {e}")),
+            Some(other) => {
+                serde_json::from_value(other).map_err(|e| format!("invalid argument `{name}`: {e}"))
+            }
+            None => {
+                T::deserialize(Missing).map_err(|_| format!("missing required argument `{name}`"))
+            }
+        }
+    }
+
+    fn declare_arg(declaration: &mut Declaration, name: &str, description: Option<&str>) {
+        declaration.arguments.push(crate::protocol::PromptArgument {
+            name: name.to_owned(),
+            title: None,
+            description: description.map(str::to_owned),
+            required: T::deserialize(Missing).is_err(),
+        });
+    }
+}
+
+impl<T: FromCallParts> FromStrArg<ViaParts> for T {
+    fn from_str_arg(call: &mut ToolCall, _name: &str) -> Result<Self, String> {
+        T::from_call_parts(&call.ctx)
+    }
+
+    fn declare_arg(declaration: &mut Declaration, _name: &str, _description: Option<&str>) {
+        T::declare(declaration);
     }
 }
 

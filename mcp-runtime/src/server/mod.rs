@@ -1,13 +1,18 @@
 //! The server: registration, the dispatch table, and both protocol eras.
 
+pub mod completion;
 pub mod context;
 pub(crate) mod dispatch;
 pub mod extract;
 pub(crate) mod mrtr;
+pub mod prompt;
+pub mod resource;
 pub mod sampling;
 pub mod schema;
 pub(crate) mod seal;
+pub(crate) mod strarg;
 pub mod tool;
+pub mod uri_template;
 
 use crate::error::{Error, Result};
 use crate::protocol::{Implementation, ProtocolVersion};
@@ -37,6 +42,8 @@ pub struct Server {
     info: Implementation,
     instructions: Option<String>,
     tools: Vec<ToolDef>,
+    prompts: Vec<prompt::PromptDef>,
+    resources: Vec<resource::ResourceDef>,
     state: StateMap,
     options: Options,
 }
@@ -84,6 +91,8 @@ impl Server {
             },
             instructions: None,
             tools: Vec::new(),
+            prompts: Vec::new(),
+            resources: Vec::new(),
             state: StateMap::default(),
             options: Options {
                 page_size: None,
@@ -138,6 +147,36 @@ impl Server {
     #[must_use]
     pub fn tools(mut self, tools: impl IntoIterator<Item = ToolDef>) -> Self {
         self.tools.extend(tools);
+        self
+    }
+
+    /// Adds one prompt.
+    #[must_use]
+    pub fn prompt(mut self, prompt: prompt::PromptDef) -> Self {
+        self.prompts.push(prompt);
+        self
+    }
+
+    /// Adds prompts: `mcp::prompts![a, b]`, or `mcp::all_prompts!()`.
+    #[must_use]
+    pub fn prompts(mut self, prompts: impl IntoIterator<Item = prompt::PromptDef>) -> Self {
+        self.prompts.extend(prompts);
+        self
+    }
+
+    /// Adds one resource or resource template.
+    #[must_use]
+    pub fn resource(mut self, resource: resource::ResourceDef) -> Self {
+        self.resources.push(resource);
+        self
+    }
+
+    /// Adds resources and templates: `mcp::resources![a, b]`, or `mcp::all_resources!()`.
+    /// A URI is looked up among fixed resources first, then tried against the templates in
+    /// the order they were added.
+    #[must_use]
+    pub fn resources(mut self, resources: impl IntoIterator<Item = resource::ResourceDef>) -> Self {
+        self.resources.extend(resources);
         self
     }
 
@@ -287,6 +326,21 @@ pub(crate) struct ToolEntry {
 }
 
 pub(crate) struct Core {
+    pub(crate) prompts: Vec<prompt::PromptDef>,
+    pub(crate) prompt_index: HashMap<String, usize>,
+    pub(crate) resources: Vec<resource::ResourceDef>,
+    /// Fixed resources by URI.
+    pub(crate) resource_index: HashMap<String, usize>,
+    /// Templates, in the order they were added.
+    pub(crate) templates: Vec<usize>,
+    /// `(legacy, modern)` serialised pages of `prompts/list`, `resources/list` and
+    /// `resources/templates/list`.
+    pub(crate) prompt_pages: (Vec<Vec<u8>>, Vec<Vec<u8>>),
+    pub(crate) resource_pages: (Vec<Vec<u8>>, Vec<Vec<u8>>),
+    pub(crate) template_pages: (Vec<Vec<u8>>, Vec<Vec<u8>>),
+    /// `,"ttlMs":…,"cacheScope":…` then the modern suffix: closes a cacheable modern result.
+    pub(crate) cacheable_suffix: Vec<u8>,
+    pub(crate) events: tokio::sync::broadcast::Sender<Event>,
     pub(crate) info: Implementation,
     pub(crate) instructions: Option<String>,
     pub(crate) tools: Vec<ToolEntry>,
@@ -327,34 +381,68 @@ impl Core {
             info,
             instructions,
             tools,
+            prompts,
+            resources,
             state,
             options,
         } = server;
         let mut problems = Vec::new();
+        let mut check_state = |what: &str, needs: &[(std::any::TypeId, &'static str)]| {
+            for (id, type_name) in needs {
+                if !state.contains(*id) {
+                    problems.push(format!("{what} needs shared state of type `{type_name}`: add it with `Server::state(..)`"));
+                }
+            }
+        };
         let mut tool_index = HashMap::with_capacity(tools.len());
         let mut entries = Vec::with_capacity(tools.len());
+        let mut name_problems = Vec::new();
         for def in tools {
             let name: Arc<str> = Arc::from(def.name());
             if !is_valid_tool_name(&name) {
-                problems.push(format!(
+                name_problems.push(format!(
                     "tool name `{name}` is invalid: use 1 to 128 characters of A-Z a-z 0-9 _ . -"
                 ));
             }
-            for (id, type_name) in &def.needs_state {
-                if !state.contains(*id) {
-                    problems.push(format!(
-                        "tool `{name}` needs shared state of type `{type_name}`: add it with `Server::state(..)`"
-                    ));
-                }
-            }
+            check_state(&format!("tool `{name}`"), &def.needs_state);
             if tool_index
                 .insert(Arc::clone(&name), entries.len())
                 .is_some()
             {
-                problems.push(format!("two tools are named `{name}`"));
+                name_problems.push(format!("two tools are named `{name}`"));
             }
             entries.push(ToolEntry { def, name });
         }
+        let mut prompt_index = HashMap::new();
+        for (i, p) in prompts.iter().enumerate() {
+            check_state(&format!("prompt `{}`", p.name()), &p.needs_state);
+            if prompt_index.insert(p.name().to_owned(), i).is_some() {
+                name_problems.push(format!("two prompts are named `{}`", p.name()));
+            }
+        }
+        let mut resource_index = HashMap::new();
+        let mut templates = Vec::new();
+        let mut seen_templates = std::collections::HashSet::new();
+        for (i, r) in resources.iter().enumerate() {
+            check_state(&format!("resource `{}`", r.uri()), &r.needs_state);
+            match &r.kind {
+                resource::Kind::Fixed(res) => {
+                    if resource_index.insert(res.uri.clone(), i).is_some() {
+                        name_problems.push(format!("two resources have the URI `{}`", res.uri));
+                    }
+                }
+                resource::Kind::Template { template, .. } => {
+                    if !seen_templates.insert(template.uri_template.clone()) {
+                        name_problems.push(format!(
+                            "two resource templates are `{}`",
+                            template.uri_template
+                        ));
+                    }
+                    templates.push(i);
+                }
+            }
+        }
+        problems.extend(name_problems);
         if !problems.is_empty() {
             return Err(Error::Config(problems.join("; ")));
         }
@@ -363,6 +451,20 @@ impl Core {
         let mut capabilities = serde_json::Map::new();
         if !entries.is_empty() {
             capabilities.insert("tools".into(), json!({ "listChanged": false }));
+        }
+        if !prompts.is_empty() {
+            capabilities.insert("prompts".into(), json!({ "listChanged": false }));
+        }
+        if !resources.is_empty() {
+            capabilities.insert(
+                "resources".into(),
+                json!({ "subscribe": true, "listChanged": false }),
+            );
+        }
+        if prompts.iter().any(|p| !p.completers.is_empty())
+            || resources.iter().any(|r| !r.completers.is_empty())
+        {
+            capabilities.insert("completions".into(), json!({}));
         }
         capabilities.insert("logging".into(), json!({}));
         let capabilities = Value::Object(capabilities);
@@ -373,35 +475,73 @@ impl Core {
             br#""resultType":"complete","_meta":{"io.modelcontextprotocol/serverInfo":"#.to_vec();
         serde_json::to_writer(&mut modern_suffix, &server_info_json).expect("serialises");
         modern_suffix.extend_from_slice(b"}}");
+        let mut cacheable_suffix =
+            format!(r#""ttlMs":{ttl_ms},"cacheScope":"{scope}","#).into_bytes();
+        cacheable_suffix.extend_from_slice(&modern_suffix);
 
         let page_size = options.page_size.unwrap_or(usize::MAX);
-        let mut tools_pages_legacy = Vec::new();
-        let mut tools_pages_modern = Vec::new();
-        let chunks: Vec<&[ToolEntry]> = if entries.is_empty() {
-            vec![&[][..]]
-        } else {
-            entries.chunks(page_size.min(entries.len())).collect()
-        };
-        let pages = chunks.len();
-        for (i, chunk) in chunks.into_iter().enumerate() {
-            let list: Vec<&crate::protocol::Tool> = chunk.iter().map(|e| &e.def.tool).collect();
-            let mut legacy = serde_json::Map::new();
-            legacy.insert(
-                "tools".into(),
-                serde_json::to_value(&list).expect("tools serialise"),
-            );
-            if i + 1 < pages {
-                legacy.insert("nextCursor".into(), json!(encode_cursor(i + 1)));
+        let paginate = |key: &str, items: Vec<Value>| -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+            let chunks: Vec<&[Value]> = if items.is_empty() {
+                vec![&[][..]]
+            } else {
+                items.chunks(page_size.min(items.len())).collect()
+            };
+            let pages = chunks.len();
+            let mut legacy_pages = Vec::with_capacity(pages);
+            let mut modern_pages = Vec::with_capacity(pages);
+            for (i, chunk) in chunks.into_iter().enumerate() {
+                let mut page = serde_json::Map::new();
+                page.insert(key.into(), Value::Array(chunk.to_vec()));
+                if i + 1 < pages {
+                    page.insert("nextCursor".into(), json!(encode_cursor(i + 1)));
+                }
+                let body = serde_json::to_vec(&page).expect("serialises");
+                modern_pages.push(close_modern(body.clone(), &cacheable_suffix));
+                legacy_pages.push(body);
             }
-            let mut modern = legacy.clone();
-            modern.insert("ttlMs".into(), json!(ttl_ms));
-            modern.insert("cacheScope".into(), json!(scope));
-            tools_pages_legacy.push(serde_json::to_vec(&legacy).expect("serialises"));
-            tools_pages_modern.push(close_modern(
-                serde_json::to_vec(&modern).expect("serialises"),
-                &modern_suffix,
-            ));
-        }
+            (legacy_pages, modern_pages)
+        };
+        let to_values = |v: Vec<Value>| v;
+        let (tools_pages_legacy, tools_pages_modern) = paginate(
+            "tools",
+            to_values(
+                entries
+                    .iter()
+                    .map(|e| serde_json::to_value(&e.def.tool).expect("serialises"))
+                    .collect(),
+            ),
+        );
+        let prompt_pages = paginate(
+            "prompts",
+            prompts
+                .iter()
+                .map(|p| serde_json::to_value(&p.prompt).expect("serialises"))
+                .collect(),
+        );
+        let resource_pages = paginate(
+            "resources",
+            resources
+                .iter()
+                .filter_map(|r| match &r.kind {
+                    resource::Kind::Fixed(res) => {
+                        Some(serde_json::to_value(res).expect("serialises"))
+                    }
+                    resource::Kind::Template { .. } => None,
+                })
+                .collect(),
+        );
+        let template_pages = paginate(
+            "resourceTemplates",
+            templates
+                .iter()
+                .filter_map(|&i| match &resources[i].kind {
+                    resource::Kind::Template { template, .. } => {
+                        Some(serde_json::to_value(template).expect("serialises"))
+                    }
+                    resource::Kind::Fixed(_) => None,
+                })
+                .collect(),
+        );
 
         let mut discover = serde_json::Map::new();
         discover.insert("supportedVersions".into(), json!(ProtocolVersion::ALL));
@@ -409,14 +549,22 @@ impl Core {
         if let Some(i) = &instructions {
             discover.insert("instructions".into(), json!(i));
         }
-        discover.insert("ttlMs".into(), json!(ttl_ms));
-        discover.insert("cacheScope".into(), json!(scope));
         let discover = close_modern(
             serde_json::to_vec(&discover).expect("serialises"),
-            &modern_suffix,
+            &cacheable_suffix,
         );
 
         Ok(Self {
+            prompts,
+            prompt_index,
+            resources,
+            resource_index,
+            templates,
+            prompt_pages,
+            resource_pages,
+            template_pages,
+            cacheable_suffix,
+            events: tokio::sync::broadcast::channel(256).0,
             info,
             instructions,
             tools: entries,
@@ -432,6 +580,22 @@ impl Core {
             parked: std::sync::Mutex::new(HashMap::new()),
             options,
         })
+    }
+}
+
+/// Something that happened on the server that subscribers may want to hear about.
+#[derive(Clone, Debug)]
+pub(crate) enum Event {
+    /// The resource at this URI changed.
+    ResourceUpdated(String),
+}
+
+impl Service {
+    /// Tells every client subscribed to `uri` that the resource changed
+    /// (`notifications/resources/updated`): handshake-era subscribers, and stateless-era
+    /// `subscriptions/listen` streams that asked for it.
+    pub fn resource_updated(&self, uri: impl Into<String>) {
+        let _ = self.core.events.send(Event::ResourceUpdated(uri.into()));
     }
 }
 

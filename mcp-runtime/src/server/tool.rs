@@ -227,7 +227,7 @@ fn wrap_schema(inner: &Value) -> Value {
     })
 }
 
-fn icon(src: &str) -> Icon {
+pub(crate) fn icon(src: &str) -> Icon {
     let lower = src.to_ascii_lowercase();
     let mime = [
         (".png", "image/png"),
@@ -253,6 +253,9 @@ pub struct ToolCall {
     pub(crate) ctx: Context,
     pub(crate) name: Arc<str>,
     pub(crate) wrap: bool,
+    /// For a resource read: the URI read, and the declared MIME type.
+    pub(crate) uri: Option<String>,
+    pub(crate) mime: Option<String>,
     errors: Vec<String>,
 }
 
@@ -277,8 +280,15 @@ impl ToolCall {
             ctx: Context::new(parts),
             name,
             wrap,
+            uri: None,
+            mime: None,
             errors: Vec::new(),
         }
+    }
+
+    /// The URI being read, for a resource.
+    pub fn uri(&self) -> Option<&str> {
+        self.uri.as_deref()
     }
 
     /// The arguments not yet taken by a parameter.
@@ -306,6 +316,42 @@ impl ToolCall {
                 None
             }
         }
+    }
+
+    /// Takes one extractor (a parameter that must not be an argument). Not a stable API.
+    #[doc(hidden)]
+    pub fn extract_parts<T: super::extract::FromCallParts>(&mut self) -> Option<T> {
+        match T::from_call_parts(&self.ctx) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.errors.push(e);
+                None
+            }
+        }
+    }
+
+    /// Takes one string-carried argument (prompts, resources); on failure remembers why. Not a
+    /// stable API.
+    #[doc(hidden)]
+    pub fn extract_str<T: super::extract::FromStrArg<M>, M>(&mut self, name: &str) -> Option<T> {
+        match T::from_str_arg(self, name) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.errors.push(e);
+                None
+            }
+        }
+    }
+
+    /// What went wrong with the arguments, as one message. Not a stable API.
+    #[doc(hidden)]
+    pub fn rejection(&self, kind: &str) -> crate::protocol::ErrorObject {
+        let mut msg = format!("Invalid arguments for {kind} `{}`:", self.name);
+        for e in &self.errors {
+            msg.push_str("\n- ");
+            msg.push_str(e);
+        }
+        crate::protocol::ErrorObject::invalid_params(msg)
     }
 
     /// The error result for a call whose parameters did not all extract. Not a stable API.
