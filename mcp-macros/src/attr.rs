@@ -290,7 +290,7 @@ fn leading_literal(
     cx: &Ctxt,
     args: proc_macro2::TokenStream,
 ) -> (Option<LitStr>, proc_macro2::TokenStream) {
-    let mut tokens = args.clone().into_iter();
+    let mut tokens = args.into_iter();
     let first = tokens.next();
     let lit = first
         .as_ref()

@@ -1439,10 +1439,11 @@ fn encode_outcome(
     };
     match outcome {
         Outcome::Tool(ToolOutput::Result(result)) => {
-            if version.is_stateless() && result.is_error {
-                if let Some(req) = missing() {
-                    return required(req, result.text_content());
-                }
+            if version.is_stateless()
+                && result.is_error
+                && let Some(req) = missing()
+            {
+                return required(req, result.text_content());
             }
             encode_call_result(core, id, version, result)
         }
@@ -1484,10 +1485,10 @@ fn encode_outcome(
         ),
         Outcome::Prompt(PromptOutput::Error(e))
         | Outcome::Resource(ResourceOutput::Error(e), _) => {
-            if version.is_stateless() {
-                if let Some(req) = missing() {
-                    return required(req, e.message);
-                }
+            if version.is_stateless()
+                && let Some(req) = missing()
+            {
+                return required(req, e.message);
             }
             encode_error(Some(id), &e)
         }

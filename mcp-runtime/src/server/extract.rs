@@ -73,7 +73,8 @@ impl Declaration {
 /// Implement it for your own types to inject them into tools.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an extractor",
-    note = "extractors are `mcp::Context`, `mcp::State<T>`, and types that implement `mcp::FromCallParts`"
+    note = "extractors are `mcp::Context`, `mcp::State<T>`, and types that implement `mcp::FromCallParts`",
+    note = "a resource's other parameters are its URI template variables: name the parameter after one, or add `{{name}}` to the template"
 )]
 pub trait FromCallParts: Sized {
     /// Builds the value for one call; an `Err` becomes the tool's error result.

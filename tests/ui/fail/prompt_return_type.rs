@@ -1,0 +1,7 @@
+/// Review.
+#[mcp::prompt]
+async fn review(code: String) -> usize {
+    code.len()
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+/// A note.
+#[mcp::resource("notes://index", read_only)]
+async fn index() -> String {
+    String::new()
+}
+
+fn main() {}

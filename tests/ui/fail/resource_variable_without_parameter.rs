@@ -1,0 +1,7 @@
+/// A note.
+#[mcp::resource("notes://{id}")]
+async fn note() -> String {
+    String::new()
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+/// A note.
+#[mcp::resource(mime = "text/plain")]
+async fn note() -> String {
+    String::new()
+}
+
+fn main() {}
