@@ -71,11 +71,7 @@ async fn styles(prefix: String) -> Vec<String> {
 /// * `id` - the note to review
 /// * `style` - concise, critical or detailed (default concise)
 #[mcp::prompt(complete(style = styles))]
-async fn review(
-    id: u32,
-    style: Option<String>,
-    notes: State<Notes>,
-) -> mcp::Result<Vec<PromptMessage>> {
+async fn review(id: u32, style: Option<String>, notes: State<Notes>) -> mcp::Result<Vec<PromptMessage>> {
     let text = notes
         .get(id)
         .ok_or_else(|| mcp::Error::msg(format!("there is no note {id}")))?;

@@ -109,10 +109,7 @@ struct Confirm {
 #[mcp::tool(destructive)]
 async fn reset(ctx: Context, counter: State<Counter>) -> mcp::Result<&'static str> {
     Ok(
-        match ctx
-            .elicit::<Confirm>("Reset the shared counter to zero?")
-            .await?
-        {
+        match ctx.elicit::<Confirm>("Reset the shared counter to zero?").await? {
             Elicitation::Accept(Confirm { confirm: true }) => {
                 counter.value.store(0, Ordering::Relaxed);
                 "The counter is back at 0."

@@ -53,9 +53,6 @@ macro_rules! all_resources {
 #[macro_export]
 macro_rules! server {
     () => {
-        $crate::Server::new(
-            ::core::env!("CARGO_PKG_NAME"),
-            ::core::env!("CARGO_PKG_VERSION"),
-        )
+        $crate::Server::new(::core::env!("CARGO_PKG_NAME"), ::core::env!("CARGO_PKG_VERSION"))
     };
 }

@@ -31,18 +31,9 @@ async fn discover_describes_the_server_statelessly() {
     let result = &r["result"];
     assert_eq!(
         result["supportedVersions"],
-        json!([
-            "2026-07-28",
-            "2025-11-25",
-            "2025-06-18",
-            "2025-03-26",
-            "2024-11-05"
-        ])
+        json!(["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"])
     );
-    assert_eq!(
-        result["capabilities"]["tools"],
-        json!({"listChanged": false})
-    );
+    assert_eq!(result["capabilities"]["tools"], json!({"listChanged": true}));
     assert_eq!(result["instructions"], "Be brief.");
     assert_eq!(result["resultType"], "complete");
     assert_eq!(result["ttlMs"], 60000);
@@ -91,12 +82,7 @@ async fn stateless_meta_is_validated() {
         )
         .await;
     assert_eq!(code(&r), -32602);
-    assert!(
-        r["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("clientCapabilities")
-    );
+    assert!(r["error"]["message"].as_str().unwrap().contains("clientCapabilities"));
     // A version the server does not serve statelessly.
     for requested in ["2099-01-01", "2025-11-25"] {
         let r = raw
@@ -139,18 +125,9 @@ async fn methods_removed_in_the_stateless_era_and_unknown_methods_are_not_found(
 async fn every_request_before_initialize_gets_an_answer() {
     let mut raw = Raw::new(server());
     // What the official Python client sends first, without the modern _meta.
-    assert_eq!(
-        code(&raw.call(1, "server/discover", json!({})).await),
-        -32602
-    );
-    assert_eq!(
-        code(&raw.call(2, "tools/call", json!({"name": "add"})).await),
-        -32602
-    );
-    assert_eq!(
-        code(&raw.call(3, "resources/list", json!({})).await),
-        -32601
-    );
+    assert_eq!(code(&raw.call(1, "server/discover", json!({})).await), -32602);
+    assert_eq!(code(&raw.call(2, "tools/call", json!({"name": "add"})).await), -32602);
+    assert_eq!(code(&raw.call(3, "resources/list", json!({})).await), -32601);
     assert_eq!(raw.call(4, "ping", json!({})).await["result"], json!({}));
 }
 
@@ -168,14 +145,11 @@ async fn initialize_negotiates_the_version() {
         let r = raw.initialize(requested).await;
         let result = &r["result"];
         assert_eq!(result["protocolVersion"], answered, "asked for {requested}");
-        assert_eq!(
-            result["serverInfo"],
-            json!({"name": "wire-test", "version": "9.9.9"})
-        );
+        assert_eq!(result["serverInfo"], json!({"name": "wire-test", "version": "9.9.9"}));
         assert_eq!(result["instructions"], "Be brief.");
         assert_eq!(
             result["capabilities"],
-            json!({"logging": {}, "tools": {"listChanged": false}})
+            json!({"logging": {}, "tools": {"listChanged": true}})
         );
         assert!(
             result.get("resultType").is_none(),
@@ -193,33 +167,22 @@ async fn the_handshake_era_serves_tools_ping_and_log_levels() {
     assert!(list["result"].get("ttlMs").is_none());
     assert_eq!(list["result"]["tools"].as_array().unwrap().len(), 2);
     let call = raw
-        .call(
-            3,
-            "tools/call",
-            json!({"name": "add", "arguments": {"a": 20, "b": 22}}),
-        )
+        .call(3, "tools/call", json!({"name": "add", "arguments": {"a": 20, "b": 22}}))
         .await;
     assert_eq!(
         call["result"],
         json!({"content": [{"type": "text", "text": "42"}], "structuredContent": {"result": 42}})
     );
     assert_eq!(
-        raw.call(4, "logging/setLevel", json!({"level": "warning"}))
-            .await["result"],
+        raw.call(4, "logging/setLevel", json!({"level": "warning"})).await["result"],
         json!({})
     );
     assert_eq!(
-        code(
-            &raw.call(5, "logging/setLevel", json!({"level": "loud"}))
-                .await
-        ),
+        code(&raw.call(5, "logging/setLevel", json!({"level": "loud"})).await),
         -32602
     );
     assert_eq!(code(&raw.call(6, "initialize", json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "x", "version": "0"}})).await), -32600);
-    assert_eq!(
-        code(&raw.call(7, "no/such/method", json!({})).await),
-        -32601
-    );
+    assert_eq!(code(&raw.call(7, "no/such/method", json!({})).await), -32601);
     // A stateless request on the same connection is still served statelessly.
     let modern_list = raw.call(8, "tools/list", modern(json!({}))).await;
     assert_eq!(modern_list["result"]["resultType"], "complete");
@@ -234,10 +197,7 @@ async fn tools_call_params_are_checked() {
         .await;
     assert_eq!(code(&unknown), -32602);
     assert_eq!(unknown["error"]["message"], "Unknown tool: nope");
-    assert_eq!(
-        code(&raw.call(2, "tools/call", json!({"arguments": {}})).await),
-        -32602
-    );
+    assert_eq!(code(&raw.call(2, "tools/call", json!({"arguments": {}})).await), -32602);
     assert_eq!(
         code(
             &raw.call(3, "tools/call", json!({"name": "add", "arguments": [1, 2]}))
@@ -255,11 +215,9 @@ async fn malformed_messages_get_errors_and_the_server_keeps_serving() {
     raw.send("{not json").await;
     let r = raw.recv().await;
     assert_eq!((code(&r), r["id"].clone()), (-32700, Value::Null));
-    raw.send(r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#)
-        .await;
+    raw.send(r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#).await;
     assert_eq!(code(&raw.recv().await), -32600);
-    raw.send(r#"{"jsonrpc":"1.0","id":5,"method":"ping"}"#)
-        .await;
+    raw.send(r#"{"jsonrpc":"1.0","id":5,"method":"ping"}"#).await;
     let r = raw.recv().await;
     assert_eq!((code(&r), r["id"].clone()), (-32600, json!(5)));
     raw.send(b"[1,2,3".to_vec()).await;
@@ -268,14 +226,9 @@ async fn malformed_messages_get_errors_and_the_server_keeps_serving() {
     assert_eq!(code(&raw.recv().await), -32600);
     // A response to a request the server never sent is ignored; a notification is never answered.
     raw.send(r#"{"jsonrpc":"2.0","id":99,"result":{}}"#).await;
-    raw.send(r#"{"jsonrpc":"2.0","method":"notifications/whatever"}"#)
-        .await;
+    raw.send(r#"{"jsonrpc":"2.0","method":"notifications/whatever"}"#).await;
     let after = raw
-        .call(
-            6,
-            "tools/call",
-            json!({"name": "add", "arguments": {"a": 1, "b": 1}}),
-        )
+        .call(6, "tools/call", json!({"name": "add", "arguments": {"a": 1, "b": 1}}))
         .await;
     assert_eq!(after["id"], 6);
     assert_eq!(after["result"]["structuredContent"], json!({"result": 2}));
@@ -301,16 +254,10 @@ async fn batches_belong_to_2025_03_26_only() {
     ]))
     .await;
     let answer = raw.recv().await;
-    let mut items = answer
-        .as_array()
-        .expect("a batch is answered with an array")
-        .clone();
+    let mut items = answer.as_array().expect("a batch is answered with an array").clone();
     items.sort_by_key(|i| i["id"].as_i64());
     assert_eq!(items.len(), 2, "the notification has no answer");
-    assert_eq!(
-        items[0]["result"]["structuredContent"],
-        json!({"result": 3})
-    );
+    assert_eq!(items[0]["result"]["structuredContent"], json!({"result": 3}));
     assert_eq!(items[1]["result"], json!({}));
 
     let mut newer = Raw::new(server());
@@ -325,30 +272,18 @@ async fn batches_belong_to_2025_03_26_only() {
 async fn an_id_in_flight_cannot_be_reused_and_cancelled_requests_get_no_answer() {
     let mut raw = Raw::new(server());
     raw.initialize("2025-11-25").await;
-    raw.send_json(
-        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "hang"}}),
-    )
-    .await;
+    raw.send_json(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "hang"}}))
+        .await;
     let dup = raw
-        .call(
-            1,
-            "tools/call",
-            json!({"name": "add", "arguments": {"a": 1, "b": 1}}),
-        )
+        .call(1, "tools/call", json!({"name": "add", "arguments": {"a": 1, "b": 1}}))
         .await;
     assert_eq!(code(&dup), -32600);
     assert_eq!(dup["id"], 1);
-    raw.send_json(
-        json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}),
-    )
-    .await;
+    raw.send_json(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}))
+        .await;
     // The next answer is to the next request: the cancelled call never answers, and id 1 is free.
     let next = raw
-        .call(
-            1,
-            "tools/call",
-            json!({"name": "add", "arguments": {"a": 2, "b": 2}}),
-        )
+        .call(1, "tools/call", json!({"name": "add", "arguments": {"a": 2, "b": 2}}))
         .await;
     assert_eq!(next["result"]["structuredContent"], json!({"result": 4}));
 }
@@ -365,10 +300,7 @@ async fn pages_of_tools_follow_the_cursor() {
     assert_eq!(second["result"]["tools"][0]["name"], "hang");
     assert!(second["result"].get("nextCursor").is_none());
     assert_eq!(
-        code(
-            &raw.call(3, "tools/list", json!({"cursor": "garbage"}))
-                .await
-        ),
+        code(&raw.call(3, "tools/list", json!({"cursor": "garbage"})).await),
         -32602
     );
     assert_eq!(

@@ -111,9 +111,7 @@ async fn broken() -> mcp::Result<String> {
 fn server() -> mcp::Server {
     mcp::Server::new("res-test", "1")
         .state(Counter { n: 7 })
-        .resources(mcp::resources![
-            readme, logo, stats, dir, page, file, search
-        ])
+        .resources(mcp::resources![readme, logo, stats, dir, page, file, search])
         .prompts(mcp::prompts![greet, review, broken])
 }
 
@@ -136,28 +134,13 @@ async fn lists_show_what_the_code_declares() {
         let c = connect(era).await;
         let resources = c.list_resources().await.unwrap();
         let uris: Vec<&str> = resources.iter().map(|r| r.uri.as_str()).collect();
-        assert_eq!(
-            uris,
-            [
-                "docs://readme",
-                "docs://logo.png",
-                "docs://stats",
-                "docs://dir"
-            ]
-        );
+        assert_eq!(uris, ["docs://readme", "docs://logo.png", "docs://stats", "docs://dir"]);
         assert_eq!(resources[0].title.as_deref(), Some("Read me"));
         assert_eq!(resources[0].size, Some(7));
         assert_eq!(resources[0].description.as_deref(), Some("The readme."));
         let templates = c.list_resource_templates().await.unwrap();
         let t: Vec<&str> = templates.iter().map(|t| t.uri_template.as_str()).collect();
-        assert_eq!(
-            t,
-            [
-                "pages://{name}",
-                "files:///{+path}",
-                "search://notes{?term,limit}"
-            ]
-        );
+        assert_eq!(t, ["pages://{name}", "files:///{+path}", "search://notes{?term,limit}"]);
         let prompts = c.list_prompts().await.unwrap();
         assert_eq!(
             prompts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
@@ -174,10 +157,7 @@ async fn lists_show_what_the_code_declares() {
             ])
         );
         let caps = &c.negotiated().capabilities;
-        assert_eq!(
-            caps["resources"],
-            json!({"subscribe": true, "listChanged": false})
-        );
+        assert_eq!(caps["resources"], json!({"subscribe": true, "listChanged": true}));
         assert_eq!(caps["completions"], json!({}));
     }
 }
@@ -201,10 +181,7 @@ async fn reads_text_blob_json_and_several_contents() {
             serde_json::to_value(&s.contents[0]).unwrap(),
             json!({"uri": "docs://stats", "mimeType": "application/json", "text": "{\"files\":3}"})
         );
-        assert_eq!(
-            c.read_resource("docs://dir").await.unwrap().contents.len(),
-            2
-        );
+        assert_eq!(c.read_resource("docs://dir").await.unwrap().contents.len(), 2);
     }
     // Stateless reads are cacheable.
     let c = connect(Era::Stateless).await;
@@ -236,34 +213,18 @@ async fn templates_decode_variables_and_refuse_traversal() {
             "file a/b/c.txt"
         );
         assert_eq!(
-            text(
-                c.read_resource("search://notes?limit=5&term=r%26d")
-                    .await
-                    .unwrap()
-            ),
+            text(c.read_resource("search://notes?limit=5&term=r%26d").await.unwrap()),
             "term=Some(\"r&d\") limit=Some(5) counter=7"
         );
         assert_eq!(
             text(c.read_resource("search://notes").await.unwrap()),
             "term=None limit=None counter=7"
         );
-        let (code_, _) = code(
-            c.read_resource("files:///a/../../etc/passwd")
-                .await
-                .unwrap_err(),
-        );
+        let (code_, _) = code(c.read_resource("files:///a/../../etc/passwd").await.unwrap_err());
         assert_eq!(code_, -32602);
-        let (code_, _) = code(
-            c.read_resource("pages://..%2F..%2Fsecret")
-                .await
-                .unwrap_err(),
-        );
+        let (code_, _) = code(c.read_resource("pages://..%2F..%2Fsecret").await.unwrap_err());
         assert_eq!(code_, -32602);
-        let (code_, data) = code(
-            c.read_resource("search://notes?limit=many")
-                .await
-                .unwrap_err(),
-        );
+        let (code_, data) = code(c.read_resource("search://notes?limit=many").await.unwrap_err());
         assert_eq!(code_, -32602, "{data:?}");
     }
 }
@@ -274,11 +235,7 @@ async fn not_found_is_minus_32002_or_minus_32602_with_the_uri() {
         let c = connect(era).await;
         for uri in ["nope://x", "pages://missing"] {
             let (code_, data) = code(c.read_resource(uri).await.unwrap_err());
-            assert_eq!(
-                (code_, data),
-                (expected, Some(json!({"uri": uri}))),
-                "{era:?}"
-            );
+            assert_eq!((code_, data), (expected, Some(json!({"uri": uri}))), "{era:?}");
         }
     }
 }
@@ -324,23 +281,12 @@ async fn completion_suggests_at_most_a_hundred_values() {
     for era in ERAS {
         let c = connect(era).await;
         let langs = c
-            .complete(
-                json!({"type": "ref/prompt", "name": "review"}),
-                "language",
-                "r",
-            )
+            .complete(json!({"type": "ref/prompt", "name": "review"}), "language", "r")
             .await
             .unwrap();
-        assert_eq!(
-            langs,
-            json!({"values": ["rust", "ruby"], "total": 2, "hasMore": false})
-        );
+        assert_eq!(langs, json!({"values": ["rust", "ruby"], "total": 2, "hasMore": false}));
         let pages = c
-            .complete(
-                json!({"type": "ref/resource", "uri": "pages://{name}"}),
-                "name",
-                "p",
-            )
+            .complete(json!({"type": "ref/resource", "uri": "pages://{name}"}), "name", "p")
             .await
             .unwrap();
         assert_eq!(pages["values"].as_array().unwrap().len(), 100);
@@ -367,13 +313,9 @@ async fn completion_suggests_at_most_a_hundred_values() {
         .unwrap();
     assert!(c.negotiated().capabilities.get("completions").is_none());
     let (e, _) = code(
-        c.complete(
-            json!({"type": "ref/resource", "uri": "docs://readme"}),
-            "x",
-            "",
-        )
-        .await
-        .unwrap_err(),
+        c.complete(json!({"type": "ref/resource", "uri": "docs://readme"}), "x", "")
+            .await
+            .unwrap_err(),
     );
     assert_eq!(e, -32601);
 }
@@ -385,11 +327,7 @@ async fn updates_reach_subscribers_and_no_one_else() {
         let (ours, theirs) = mcp::transport::memory::pair();
         let s = service.clone();
         tokio::spawn(async move { s.serve(theirs).await });
-        async move {
-            Client::connect(ours, ClientOptions::default().era(era))
-                .await
-                .unwrap()
-        }
+        async move { Client::connect(ours, ClientOptions::default().era(era)).await.unwrap() }
     };
     let subscriber = connect_to(&service, ERAS[1]).await;
     let bystander = connect_to(&service, ERAS[1]).await;
@@ -420,10 +358,7 @@ async fn updates_reach_subscribers_and_no_one_else() {
         ack["notifications"],
         json!({"resourceSubscriptions": ["docs://readme"]})
     );
-    assert_eq!(
-        ack["_meta"]["io.modelcontextprotocol/subscriptionId"],
-        "listen-1"
-    );
+    assert_eq!(ack["_meta"]["io.modelcontextprotocol/subscriptionId"], "listen-1");
 
     service.resource_updated("docs://readme");
     let (m1, p1) = subscriber.next_notification().await.unwrap();
@@ -436,10 +371,7 @@ async fn updates_reach_subscribers_and_no_one_else() {
         (m2.as_str(), p2["uri"].as_str()),
         ("notifications/resources/updated", Some("docs://readme"))
     );
-    assert_eq!(
-        p2["_meta"]["io.modelcontextprotocol/subscriptionId"],
-        "listen-1"
-    );
+    assert_eq!(p2["_meta"]["io.modelcontextprotocol/subscriptionId"], "listen-1");
 
     // The bystander hears only about what it subscribed to.
     service.resource_updated("docs://dir");
@@ -460,13 +392,112 @@ async fn updates_reach_subscribers_and_no_one_else() {
     service.resource_updated("docs://readme");
     service.resource_updated("docs://dir");
     let (_, p4) = bystander.next_notification().await.unwrap();
-    assert_eq!(
-        p4["uri"], "docs://dir",
-        "the bystander never heard about docs://readme"
-    );
+    assert_eq!(p4["uri"], "docs://dir", "the bystander never heard about docs://readme");
     let (_, p5) = subscriber.next_notification().await.unwrap();
     assert_eq!(
         p5["uri"], "docs://dir",
         "after unsubscribing, docs://readme is not heard of"
     );
+}
+
+/// Turn the `greet` prompt on or off, from inside a tool.
+#[mcp::tool]
+async fn toggle_greet(ctx: mcp::Context, on: bool) -> mcp::Result<String> {
+    ctx.service().set_prompt_enabled("greet", on)?;
+    Ok(format!("greet is {}", if on { "on" } else { "off" }))
+}
+
+/// Echo, added while serving.
+#[mcp::tool]
+async fn late(text: String) -> String {
+    text
+}
+
+#[tokio::test]
+async fn lists_change_while_serving_and_clients_hear_it() {
+    let service = server().tools(mcp::tools![toggle_greet]).build().unwrap();
+    let connect_to = |era: Era| {
+        let (ours, theirs) = mcp::transport::memory::pair();
+        let s = service.clone();
+        tokio::spawn(async move { s.serve(theirs).await });
+        async move { Client::connect(ours, ClientOptions::default().era(era)).await.unwrap() }
+    };
+    let handshake = connect_to(ERAS[1]).await;
+    let stateless = connect_to(Era::Stateless).await;
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}});
+    let listen = |id: &str, notifications: Value| {
+        serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": id, "method": "subscriptions/listen",
+            "params": {"notifications": notifications, "_meta": meta}}))
+        .unwrap()
+    };
+    stateless
+        .send_raw(listen("tools-only", json!({"toolsListChanged": true})))
+        .await
+        .unwrap();
+    let (_, ack) = stateless.next_notification().await.unwrap();
+    assert_eq!(ack["notifications"], json!({"toolsListChanged": true}));
+
+    // Add a tool: both clients hear it, and it is listed and callable.
+    service.add_tool(__mcp_tool_late()).unwrap();
+    assert_eq!(
+        handshake.next_notification().await.unwrap().0,
+        "notifications/tools/list_changed"
+    );
+    let (method, params) = stateless.next_notification().await.unwrap();
+    assert_eq!(method, "notifications/tools/list_changed");
+    assert_eq!(params["_meta"]["io.modelcontextprotocol/subscriptionId"], "tools-only");
+    let names: Vec<String> = handshake
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, ["toggle_greet", "late"]);
+    assert_eq!(
+        stateless
+            .call_tool("late", json!({"text": "hi"}))
+            .await
+            .unwrap()
+            .text_content(),
+        "hi"
+    );
+
+    // A clashing name is refused and changes nothing.
+    let err = service.add_tool(__mcp_tool_late()).unwrap_err().to_string();
+    assert!(err.contains("two tools are named `late`"), "{err}");
+    assert_eq!(handshake.list_all_tools().await.unwrap().len(), 2);
+
+    // Disable a prompt from a tool: not listed, not gettable; the handshake client hears about
+    // prompts, the stateless listener (tools only) does not.
+    handshake.call_tool("toggle_greet", json!({"on": false})).await.unwrap();
+    assert_eq!(
+        handshake.next_notification().await.unwrap().0,
+        "notifications/prompts/list_changed"
+    );
+    let prompts: Vec<String> = stateless
+        .list_prompts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(prompts, ["review", "broken"]);
+    let (c, _) = code(stateless.get_prompt("greet", json!({})).await.unwrap_err());
+    assert_eq!(c, -32602);
+    handshake.call_tool("toggle_greet", json!({"on": true})).await.unwrap();
+    assert_eq!(
+        handshake.next_notification().await.unwrap().0,
+        "notifications/prompts/list_changed"
+    );
+    assert_eq!(stateless.list_prompts().await.unwrap().len(), 3);
+
+    // Remove a tool: the next thing the tools-only listener hears is that removal.
+    assert!(service.remove_tool("late").unwrap());
+    assert!(!service.remove_tool("late").unwrap());
+    let (method, _) = stateless.next_notification().await.unwrap();
+    assert_eq!(method, "notifications/tools/list_changed");
+    let (c, _) = code(handshake.call_tool("late", json!({"text": "x"})).await.unwrap_err());
+    assert_eq!(c, -32602);
+    assert_eq!(service.tool_names(), ["toggle_greet"]);
 }

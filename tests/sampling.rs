@@ -4,9 +4,7 @@ mod support;
 
 use mcp::client::{Client, ClientOptions, Era};
 use mcp::protocol::ErrorObject;
-use mcp::{
-    Context, Elicitation, InputRequired, JsonSchema, ProtocolVersion, State, UrlElicitation,
-};
+use mcp::{Context, Elicitation, InputRequired, JsonSchema, ProtocolVersion, State, UrlElicitation};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -63,11 +61,7 @@ async fn lookup(word: String) -> String {
 /// Let the model use `lookup`.
 #[mcp::tool]
 async fn research(ctx: Context, question: String) -> mcp::Result<String> {
-    Ok(ctx
-        .sample(question)
-        .tools(mcp::tools![lookup])
-        .await?
-        .text())
+    Ok(ctx.sample(question).tools(mcp::tools![lookup]).await?.text())
 }
 
 #[derive(Deserialize, JsonSchema, Debug, PartialEq)]
@@ -123,9 +117,7 @@ struct Nested {
 /// Asks for a form no client can render.
 #[mcp::tool]
 async fn bad_form(ctx: Context) -> mcp::Result<String> {
-    ctx.elicit::<Nested>("?")
-        .await
-        .map(|_| "accepted".to_owned())
+    ctx.elicit::<Nested>("?").await.map(|_| "accepted".to_owned())
 }
 
 /// Send the user to a page.
@@ -133,8 +125,7 @@ async fn bad_form(ctx: Context) -> mcp::Result<String> {
 async fn pay(ctx: Context) -> mcp::Result<String> {
     Ok(format!(
         "{:?}",
-        ctx.elicit_url("Pay here", "https://example.com/pay")
-            .await?
+        ctx.elicit_url("Pay here", "https://example.com/pay").await?
     ))
 }
 
@@ -174,7 +165,11 @@ async fn manual(ctx: Context) -> mcp::Result<mcp::ToolOutput> {
     }
     Ok(mcp::ToolOutput::InputRequired(
         InputRequired::new()
-            .request("confirm", "elicitation/create", json!({"mode": "form", "message": "Sure?", "requestedSchema": {"type": "object", "properties": {}}}))
+            .request(
+                "confirm",
+                "elicitation/create",
+                json!({"mode": "form", "message": "Sure?", "requestedSchema": {"type": "object", "properties": {}}}),
+            )
             .state("state-ok"),
     ))
 }
@@ -183,8 +178,7 @@ fn server() -> mcp::Server {
     mcp::Server::new("sampling-test", "1")
         .state(Runs::default())
         .tools(mcp::tools![
-            summarize, both, chain, research, city, polite, signup, bad_form, pay, roots, chatty,
-            manual
+            summarize, both, chain, research, city, polite, signup, bad_form, pay, roots, chatty, manual
         ])
 }
 
@@ -202,9 +196,7 @@ fn echo_sampler(calls: Arc<AtomicUsize>) -> ClientOptions {
 }
 
 async fn connect(server: mcp::Server, era: Era, options: ClientOptions) -> Client {
-    Client::connect(support::start(server), options.era(era))
-        .await
-        .unwrap()
+    Client::connect(support::start(server), options.era(era)).await.unwrap()
 }
 
 #[tokio::test]
@@ -212,10 +204,7 @@ async fn one_sample_reaches_the_clients_model_and_comes_back() {
     for era in ERAS {
         let calls = Arc::new(AtomicUsize::new(0));
         let c = connect(server(), era, echo_sampler(calls.clone())).await;
-        let r = c
-            .call_tool("summarize", json!({"text": "long story"}))
-            .await
-            .unwrap();
+        let r = c.call_tool("summarize", json!({"text": "long story"})).await.unwrap();
         assert_eq!(
             r.text_content(),
             "summary: echo: Summarize: long story (by echo-1)",
@@ -235,10 +224,7 @@ async fn concurrent_samples_are_one_round_of_two_input_requests() {
         .unwrap();
     assert_eq!(first["resultType"], "input_required");
     let requests = first["inputRequests"].as_object().unwrap();
-    assert_eq!(
-        requests.keys().collect::<Vec<_>>(),
-        ["sample-1", "sample-2"]
-    );
+    assert_eq!(requests.keys().collect::<Vec<_>>(), ["sample-1", "sample-2"]);
     assert_eq!(requests["sample-1"]["method"], "sampling/createMessage");
     assert!(first["requestState"].is_string());
     assert!(
@@ -294,10 +280,7 @@ async fn the_tool_loop_runs_server_tools_for_the_clients_model() {
             })
             .sampling_with_tools();
         let c = connect(server(), era, options).await;
-        let r = c
-            .call_tool("research", json!({"question": "meaning?"}))
-            .await
-            .unwrap();
+        let r = c.call_tool("research", json!({"question": "meaning?"})).await.unwrap();
         assert_eq!(r.text_content(), "answer: life means 42", "{era:?}");
     }
 }
@@ -346,10 +329,7 @@ async fn a_missing_capability_is_a_typed_error_then_minus_32021_or_an_error_resu
         panic!("expected a protocol error, got {err}")
     };
     assert_eq!(e.code.0, -32021);
-    assert_eq!(
-        e.data.unwrap()["requiredCapabilities"],
-        json!({"sampling": {}})
-    );
+    assert_eq!(e.data.unwrap()["requiredCapabilities"], json!({"sampling": {}}));
     let needs_tools = connect(server(), Era::Stateless, echo_sampler(Arc::default())).await;
     let mcp::Error::Protocol(e) = needs_tools
         .call_tool("research", json!({"question": "?"}))
@@ -364,10 +344,7 @@ async fn a_missing_capability_is_a_typed_error_then_minus_32021_or_an_error_resu
     );
 
     let handshake = connect(server(), ERAS[1], ClientOptions::default()).await;
-    let r = handshake
-        .call_tool("summarize", json!({"text": "x"}))
-        .await
-        .unwrap();
+    let r = handshake.call_tool("summarize", json!({"text": "x"})).await.unwrap();
     assert!(r.is_error);
     assert!(
         r.text_content().contains("`sampling` capability"),
@@ -378,10 +355,7 @@ async fn a_missing_capability_is_a_typed_error_then_minus_32021_or_an_error_resu
     for era in ERAS {
         let c = connect(server(), era, ClientOptions::default()).await;
         assert_eq!(
-            c.call_tool("polite", json!({}))
-                .await
-                .unwrap()
-                .text_content(),
+            c.call_tool("polite", json!({})).await.unwrap().text_content(),
             "no sampling, answering myself"
         );
     }
@@ -392,10 +366,7 @@ async fn a_client_that_never_answers_times_out_and_is_told_so() {
     let server = server().client_request_timeout(Duration::from_millis(200));
     let options = ClientOptions::default().on_sampling(|_| std::future::pending());
     let c = connect(server, ERAS[1], options).await;
-    let r = c
-        .call_tool("summarize", json!({"text": "x"}))
-        .await
-        .unwrap();
+    let r = c.call_tool("summarize", json!({"text": "x"})).await.unwrap();
     assert!(r.is_error);
     assert_eq!(r.text_content(), "timed out waiting for an answer");
     let (method, params) = c.next_notification().await.unwrap();
@@ -410,11 +381,8 @@ async fn cancelling_a_call_suspended_on_sampling_cancels_its_sampling_request() 
     let call = tokio::spawn({
         let c = c.clone();
         async move {
-            c.raw_request(
-                "tools/call",
-                json!({"name": "summarize", "arguments": {"text": "x"}}),
-            )
-            .await
+            c.raw_request("tools/call", json!({"name": "summarize", "arguments": {"text": "x"}}))
+                .await
         }
     });
     // Wait until the server's sampling request is out, then cancel the tool call (the client's
@@ -430,13 +398,7 @@ async fn cancelling_a_call_suspended_on_sampling_cancels_its_sampling_request() 
     );
     call.abort();
     // The server serves on.
-    assert_eq!(
-        c.call_tool("chatty", json!({}))
-            .await
-            .unwrap()
-            .text_content(),
-        "done"
-    );
+    assert_eq!(c.call_tool("chatty", json!({})).await.unwrap().text_content(), "done");
 }
 
 #[tokio::test]
@@ -448,10 +410,7 @@ async fn request_state_is_sealed_bound_once_and_expires() {
     )
     .await;
     let first = c
-        .request(
-            "tools/call",
-            json!({"name": "summarize", "arguments": {"text": "x"}}),
-        )
+        .request("tools/call", json!({"name": "summarize", "arguments": {"text": "x"}}))
         .await
         .unwrap();
     let state = first["requestState"].as_str().unwrap().to_owned();
@@ -463,17 +422,11 @@ async fn request_state_is_sealed_bound_once_and_expires() {
     let e = c
         .request(
             "tools/call",
-            retry(
-                std::str::from_utf8(&tampered).unwrap_or("x"),
-                json!({"text": "x"}),
-            ),
+            retry(std::str::from_utf8(&tampered).unwrap_or("x"), json!({"text": "x"})),
         )
         .await
         .unwrap_err();
-    assert!(
-        matches!(e, mcp::Error::Protocol(ref o) if o.code.0 == -32602),
-        "{e}"
-    );
+    assert!(matches!(e, mcp::Error::Protocol(ref o) if o.code.0 == -32602), "{e}");
     let e = c
         .request("tools/call", retry(&state, json!({"text": "other"})))
         .await
@@ -491,10 +444,7 @@ async fn request_state_is_sealed_bound_once_and_expires() {
     assert!(e.to_string().contains("already used"), "{e}");
 
     let late = c
-        .request(
-            "tools/call",
-            json!({"name": "summarize", "arguments": {"text": "x"}}),
-        )
+        .request("tools/call", json!({"name": "summarize", "arguments": {"text": "x"}}))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
@@ -517,17 +467,16 @@ async fn missing_answers_get_a_new_round_and_extra_ones_are_ignored() {
         .unwrap();
     let one = json!({"role": "assistant", "content": {"type": "text", "text": "A"}, "model": "m"});
     let second = c
-        .request("tools/call", json!({"name": "both", "arguments": {},
-            "inputResponses": {"sample-1": one, "unasked": {"x": 1}}, "requestState": first["requestState"]}))
+        .request(
+            "tools/call",
+            json!({"name": "both", "arguments": {},
+            "inputResponses": {"sample-1": one, "unasked": {"x": 1}}, "requestState": first["requestState"]}),
+        )
         .await
         .unwrap();
     assert_eq!(second["resultType"], "input_required");
     assert_eq!(
-        second["inputRequests"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .collect::<Vec<_>>(),
+        second["inputRequests"].as_object().unwrap().keys().collect::<Vec<_>>(),
         ["sample-2"]
     );
     let two = json!({"role": "assistant", "content": {"type": "text", "text": "B"}, "model": "m"});
@@ -546,15 +495,14 @@ async fn missing_answers_get_a_new_round_and_extra_ones_are_ignored() {
         .await
         .unwrap();
     let e = c
-        .request("tools/call", json!({"name": "both", "arguments": {},
-            "inputResponses": {"sample-1": {"text": "no role"}}, "requestState": again["requestState"]}))
+        .request(
+            "tools/call",
+            json!({"name": "both", "arguments": {},
+            "inputResponses": {"sample-1": {"text": "no role"}}, "requestState": again["requestState"]}),
+        )
         .await
         .unwrap_err();
-    assert!(
-        e.to_string()
-            .contains("not a sampling/createMessage result"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("not a sampling/createMessage result"), "{e}");
 }
 
 #[tokio::test]
@@ -580,11 +528,7 @@ async fn another_instance_with_the_same_key_replays_the_handler_from_the_top() {
         .await
         .unwrap();
     assert_eq!(
-        r1["inputRequests"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .collect::<Vec<_>>(),
+        r1["inputRequests"].as_object().unwrap().keys().collect::<Vec<_>>(),
         ["sample-1"]
     );
     let r2 = on_b
@@ -592,11 +536,7 @@ async fn another_instance_with_the_same_key_replays_the_handler_from_the_top() {
         .await
         .unwrap();
     assert_eq!(
-        r2["inputRequests"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .collect::<Vec<_>>(),
+        r2["inputRequests"].as_object().unwrap().keys().collect::<Vec<_>>(),
         ["sample-2"]
     );
     // Round 3 goes back to A, whose parked call from round 1 is now stale: B's state continues B's call.
@@ -660,10 +600,7 @@ async fn elicitation_accept_decline_cancel_and_url_mode() {
         ] {
             let c = connect(server(), era, elicitor(action)).await;
             assert_eq!(
-                c.call_tool("signup", json!({}))
-                    .await
-                    .unwrap()
-                    .text_content(),
+                c.call_tool("signup", json!({})).await.unwrap().text_content(),
                 expected,
                 "{era:?}"
             );
@@ -682,26 +619,18 @@ async fn elicitation_accept_decline_cancel_and_url_mode() {
         let c = connect(server(), era, elicitor("accept")).await;
         let r = c.call_tool("bad_form", json!({})).await.unwrap();
         assert!(r.is_error);
-        assert!(
-            r.text_content().contains("field `inner`"),
-            "{}",
-            r.text_content()
-        );
+        assert!(r.text_content().contains("field `inner`"), "{}", r.text_content());
     }
 }
 
 #[tokio::test]
 async fn roots_come_from_the_client() {
     for era in ERAS {
-        let options = ClientOptions::default().on_roots(|_| async {
-            Ok(json!({"roots": [{"uri": "file:///a"}, {"uri": "file:///b", "name": "b"}]}))
-        });
+        let options = ClientOptions::default()
+            .on_roots(|_| async { Ok(json!({"roots": [{"uri": "file:///a"}, {"uri": "file:///b", "name": "b"}]})) });
         let c = connect(server(), era, options).await;
         assert_eq!(
-            c.call_tool("roots", json!({}))
-                .await
-                .unwrap()
-                .text_content(),
+            c.call_tool("roots", json!({})).await.unwrap().text_content(),
             "file:///a,file:///b"
         );
     }
@@ -760,15 +689,9 @@ async fn a_hand_written_input_required_gets_its_sealed_state_back() {
         .await
         .unwrap();
     assert_eq!(first["resultType"], "input_required");
-    assert_eq!(
-        first["inputRequests"]["confirm"]["method"],
-        "elicitation/create"
-    );
+    assert_eq!(first["inputRequests"]["confirm"]["method"], "elicitation/create");
     let state = first["requestState"].as_str().unwrap();
-    assert_ne!(
-        state, "state-ok",
-        "the handler's state is sealed, not sent as is"
-    );
+    assert_ne!(state, "state-ok", "the handler's state is sealed, not sent as is");
     let done = c
         .request("tools/call", json!({"name": "manual", "arguments": {}, "inputResponses": {"confirm": {"action": "accept"}}, "requestState": state}))
         .await
@@ -782,10 +705,7 @@ async fn a_hand_written_input_required_gets_its_sealed_state_back() {
     )
     .await;
     assert_eq!(
-        auto.call_tool("manual", json!({}))
-            .await
-            .unwrap()
-            .text_content(),
+        auto.call_tool("manual", json!({})).await.unwrap().text_content(),
         "state-ok: \"decline\""
     );
     let _ = ErrorObject::invalid_params("unused");

@@ -197,11 +197,7 @@ fn schemas_match_their_snapshots() {
             )),
         }
     }
-    assert!(
-        mismatched.is_empty(),
-        "schemas changed:\n{}",
-        mismatched.join("\n")
-    );
+    assert!(mismatched.is_empty(), "schemas changed:\n{}", mismatched.join("\n"));
 }
 
 #[tokio::test]
@@ -216,21 +212,11 @@ async fn every_example_is_accepted_or_refused_as_its_snapshot_says() {
     let client = support::client(server, Era::Stateless).await;
     for (name, valid, invalid) in cases {
         for v in valid.as_array().unwrap() {
-            let r = client
-                .call_tool(&name, json!({ "value": v }))
-                .await
-                .unwrap();
-            assert!(
-                !r.is_error,
-                "{name}: {v} should be accepted, got {}",
-                r.text_content()
-            );
+            let r = client.call_tool(&name, json!({ "value": v })).await.unwrap();
+            assert!(!r.is_error, "{name}: {v} should be accepted, got {}", r.text_content());
         }
         for v in invalid.as_array().unwrap() {
-            let r = client
-                .call_tool(&name, json!({ "value": v }))
-                .await
-                .unwrap();
+            let r = client.call_tool(&name, json!({ "value": v })).await.unwrap();
             assert!(r.is_error, "{name}: {v} should be refused");
         }
     }

@@ -39,24 +39,15 @@ async fn the_quickstart_serves_both_eras_over_stdio_and_exits_on_eof() {
             ProtocolVersion::V2024_11_05,
         ),
     ] {
-        let client = Client::spawn(
-            tokio::process::Command::new(&bin),
-            ClientOptions::default().era(era),
-        )
-        .await
-        .unwrap();
+        let client = Client::spawn(tokio::process::Command::new(&bin), ClientOptions::default().era(era))
+            .await
+            .unwrap();
         assert_eq!(client.protocol_version(), version);
         assert_eq!(client.server_info().unwrap().name, "quickstart");
-        let r = client
-            .call_tool("add", json!({"a": 2, "b": 3}))
-            .await
-            .unwrap();
+        let r = client.call_tool("add", json!({"a": 2, "b": 3})).await.unwrap();
         assert_eq!(r.structured_content, Some(json!({"result": 5})));
         // Shared state across calls.
-        client
-            .call_tool("increment", json!({"by": 4}))
-            .await
-            .unwrap();
+        client.call_tool("increment", json!({"by": 4})).await.unwrap();
         let peek = client.call_tool("peek", json!({})).await.unwrap();
         assert_eq!(peek.structured_content, Some(json!({"result": 4})));
         client.close().await.unwrap();
@@ -86,9 +77,7 @@ async fn stdout_carries_only_protocol_and_eof_ends_the_process() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut answers = Vec::new();
     while let Some(line) = lines.next_line().await.unwrap() {
-        answers.push(
-            serde_json::from_str::<Value>(&line).expect("every stdout line is a JSON-RPC message"),
-        );
+        answers.push(serde_json::from_str::<Value>(&line).expect("every stdout line is a JSON-RPC message"));
     }
     assert_eq!(answers.len(), 2, "{answers:?}");
     assert_eq!(
@@ -105,12 +94,7 @@ async fn slow() -> &'static str {
     "done"
 }
 
-fn line_server(
-    limit: usize,
-) -> (
-    tokio::io::DuplexStream,
-    tokio::task::JoinHandle<mcp::Result<()>>,
-) {
+fn line_server(limit: usize) -> (tokio::io::DuplexStream, tokio::task::JoinHandle<mcp::Result<()>>) {
     let (ours, theirs) = tokio::io::duplex(1 << 20);
     let (read, write) = tokio::io::split(theirs);
     let transport = LineTransport::new(read, write).max_message_bytes(limit);
@@ -123,8 +107,7 @@ async fn an_oversized_line_is_refused_without_buffering_and_the_next_one_is_serv
     let (ours, server) = line_server(1024);
     let (read, mut write) = tokio::io::split(ours);
     let mut lines = BufReader::new(read).lines();
-    let mut huge =
-        b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"pad\":\"".to_vec();
+    let mut huge = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"pad\":\"".to_vec();
     huge.extend(std::iter::repeat_n(b'x', 100_000));
     huge.extend_from_slice(b"\"}}\n");
     write.write_all(&huge).await.unwrap();
@@ -142,10 +125,7 @@ async fn an_oversized_line_is_refused_without_buffering_and_the_next_one_is_serv
         "{first}"
     );
     let second: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
-    assert_eq!(
-        (second["id"].clone(), second["result"].clone()),
-        (json!(2), json!({}))
-    );
+    assert_eq!((second["id"].clone(), second["result"].clone()), (json!(2), json!({})));
     // Both halves gone: the server reads end of input and returns.
     drop((write, lines));
     tokio::time::timeout(Duration::from_secs(10), server)

@@ -101,14 +101,7 @@ async fn raw_schema(q: Option<String>) -> String {
 /// Reads the context, taken by reference under another name.
 #[mcp::tool]
 async fn whoami(c: &Context, suffix: String) -> String {
-    format!(
-        "{}{suffix}",
-        if c.is_stateless() {
-            "stateless"
-        } else {
-            "handshake"
-        }
-    )
+    format!("{}{suffix}", if c.is_stateless() { "stateless" } else { "handshake" })
 }
 
 /// Shared gate: `wait` blocks until `open` is called.
@@ -152,9 +145,7 @@ impl Account {
 fn server() -> mcp::Server {
     mcp::Server::new("tools-test", "1.0.0")
         .state(Gate::default())
-        .state(Account {
-            owner: "ada".into(),
-        })
+        .state(Account { owner: "ada".into() })
         .tools(mcp::tools![
             hello,
             repeat,
@@ -212,10 +203,7 @@ async fn definitions_come_from_the_code() {
             ),
             (Some(true), Some(false), Some(true), Some(false))
         );
-        assert!(
-            repeat.output_schema.is_none(),
-            "a string result has no output schema"
-        );
+        assert!(repeat.output_schema.is_none(), "a string result has no output schema");
 
         let mirror = find("mirror");
         assert_eq!(mirror.icons[0].src, "https://example.com/mirror.png");
@@ -224,10 +212,7 @@ async fn definitions_come_from_the_code() {
         assert_eq!(mirror.output_schema.unwrap()["required"], json!(["x", "y"]));
 
         let evens = find("evens");
-        assert_eq!(
-            evens.output_schema.unwrap()["properties"]["result"]["type"],
-            "array"
-        );
+        assert_eq!(evens.output_schema.unwrap()["properties"]["result"]["type"], "array");
 
         assert_eq!(
             find("raw_schema").input_schema,
@@ -251,13 +236,7 @@ async fn definitions_come_from_the_code() {
 async fn results_convert_from_what_the_tool_returns() {
     for era in ERAS {
         let c = support::client(server(), era).await;
-        assert_eq!(
-            c.call_tool("hello", json!(null))
-                .await
-                .unwrap()
-                .text_content(),
-            "hello"
-        );
+        assert_eq!(c.call_tool("hello", json!(null)).await.unwrap().text_content(), "hello");
         assert_eq!(
             c.call_tool("repeat-word", json!({"word": "ab"}))
                 .await
@@ -280,10 +259,7 @@ async fn results_convert_from_what_the_tool_returns() {
             "abab"
         );
 
-        let m = c
-            .call_tool("mirror", json!({"p": {"x": 1, "y": -2}}))
-            .await
-            .unwrap();
+        let m = c.call_tool("mirror", json!({"p": {"x": 1, "y": -2}})).await.unwrap();
         assert_eq!(m.structured_content, Some(json!({"x": -1, "y": 2})));
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&m.text_content()).unwrap(),
@@ -334,10 +310,7 @@ async fn results_convert_from_what_the_tool_returns() {
             "hi, ada"
         );
         assert_eq!(
-            c.call_tool("owner_len", json!({}))
-                .await
-                .unwrap()
-                .structured_content,
+            c.call_tool("owner_len", json!({})).await.unwrap().structured_content,
             Some(json!({"result": 3}))
         );
     }
@@ -348,10 +321,7 @@ async fn bad_arguments_are_tool_errors_naming_each_argument() {
     for era in ERAS {
         let c = support::client(server(), era).await;
         let r = c
-            .call_tool(
-                "repeat-word",
-                json!({"word": 5, "times": -1, "extra": true, "more": 1}),
-            )
+            .call_tool("repeat-word", json!({"word": 5, "times": -1, "extra": true, "more": 1}))
             .await
             .unwrap();
         assert!(r.is_error);
@@ -391,18 +361,11 @@ async fn a_panicking_tool_is_an_error_result_and_harms_nothing_else() {
         let r = c.call_tool("explode", json!({})).await.unwrap();
         assert!(r.is_error);
         assert!(
-            r.text_content()
-                .contains("the tool `explode` failed: it panicked"),
+            r.text_content().contains("the tool `explode` failed: it panicked"),
             "{}",
             r.text_content()
         );
-        assert_eq!(
-            c.call_tool("hello", json!({}))
-                .await
-                .unwrap()
-                .text_content(),
-            "hello"
-        );
+        assert_eq!(c.call_tool("hello", json!({})).await.unwrap().text_content(), "hello");
     }
 }
 
@@ -444,10 +407,7 @@ async fn a_server_missing_state_or_with_clashing_names_does_not_start() {
 
 #[tokio::test]
 async fn all_tools_collects_every_free_function_of_the_crate_by_name() {
-    let names: Vec<String> = mcp::all_tools!()
-        .iter()
-        .map(|t| t.name().to_owned())
-        .collect();
+    let names: Vec<String> = mcp::all_tools!().iter().map(|t| t.name().to_owned()).collect();
     assert_eq!(
         names,
         [
@@ -495,21 +455,11 @@ async fn a_thousand_tools_dispatch_by_name_and_list_from_one_serialisation() {
     let c = mcp::client::Client::connect(ours, mcp::client::ClientOptions::default())
         .await
         .unwrap();
-    assert_eq!(
-        c.call_tool("tool_0999", json!({}))
-            .await
-            .unwrap()
-            .text_content(),
-        "999"
-    );
+    assert_eq!(c.call_tool("tool_0999", json!({})).await.unwrap().text_content(), "999");
     // The result of tools/list is the page serialised when the server was built, byte for byte.
     let listed = c.request("tools/list", json!({})).await.unwrap();
-    let cached: serde_json::Value = serde_json::from_slice(
-        service
-            .cached_tools_page(ProtocolVersion::V2026_07_28, 0)
-            .unwrap(),
-    )
-    .unwrap();
+    let cached: serde_json::Value =
+        serde_json::from_slice(&service.cached_tools_page(ProtocolVersion::V2026_07_28, 0).unwrap()).unwrap();
     assert_eq!(listed, cached);
     assert_eq!(listed["tools"].as_array().unwrap().len(), 1000);
 }

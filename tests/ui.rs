@@ -14,9 +14,7 @@ fn ui() {
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();
     if !version.starts_with(&format!("rustc {PINNED_RUSTC} ")) {
-        eprintln!(
-            "skipped: the expected compiler messages were made with rustc {PINNED_RUSTC}, this is {version}"
-        );
+        eprintln!("skipped: the expected compiler messages were made with rustc {PINNED_RUSTC}, this is {version}");
         return;
     }
     let t = trybuild::TestCases::new();

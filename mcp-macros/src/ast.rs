@@ -84,11 +84,17 @@ impl<'a> HandlerFn<'a> {
                 }
                 FnArg::Typed(pt) => {
                     let Pat::Ident(pi) = &*pt.pat else {
-                        cx.error_spanned_by(&pt.pat, format!("a {word} parameter must be a plain name: its name is the argument's name"));
+                        cx.error_spanned_by(
+                            &pt.pat,
+                            format!("a {word} parameter must be a plain name: its name is the argument's name"),
+                        );
                         continue;
                     };
                     if pi.by_ref.is_some() || pi.subpat.is_some() {
-                        cx.error_spanned_by(&pt.pat, format!("a {word} parameter must be a plain name: its name is the argument's name"));
+                        cx.error_spanned_by(
+                            &pt.pat,
+                            format!("a {word} parameter must be a plain name: its name is the argument's name"),
+                        );
                         continue;
                     }
                     let (ty, by_ref) = match &*pt.ty {
@@ -110,10 +116,7 @@ impl<'a> HandlerFn<'a> {
                         other => (other, false),
                     };
                     if let Type::ImplTrait(_) = ty {
-                        cx.error_spanned_by(
-                            ty,
-                            format!("a {word} parameter cannot be `impl Trait`: name the type"),
-                        );
+                        cx.error_spanned_by(ty, format!("a {word} parameter cannot be `impl Trait`: name the type"));
                     }
                     let name = pi.ident.to_string().trim_start_matches("r#").to_owned();
                     params.push(Param {
@@ -131,7 +134,10 @@ impl<'a> HandlerFn<'a> {
         for (name, text, span) in &docs.arguments {
             match params.iter_mut().find(|p| &p.name == name) {
                 Some(p) => p.description = Some(text.clone()),
-                None => cx.error_at(*span, format!("the doc comment describes argument `{name}`, but the function has no such parameter")),
+                None => cx.error_at(
+                    *span,
+                    format!("the doc comment describes argument `{name}`, but the function has no such parameter"),
+                ),
             }
         }
         for (ident, text) in &attrs.args {
@@ -148,10 +154,7 @@ impl<'a> HandlerFn<'a> {
             ReturnType::Default => None,
             ReturnType::Type(_, ty) => {
                 if let Type::ImplTrait(_) = &**ty {
-                    cx.error_spanned_by(
-                        ty,
-                        format!("a {word}'s return type must be named, not `impl Trait`"),
-                    );
+                    cx.error_spanned_by(ty, format!("a {word}'s return type must be named, not `impl Trait`"));
                 }
                 Some(&**ty)
             }
@@ -270,9 +273,7 @@ fn template_variables(template: &str) -> Result<Vec<String>, String> {
             .iter()
             .any(|n| n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
         {
-            return Err(format!(
-                "`{template}`: `{{{expr}}}` is not a list of variable names"
-            ));
+            return Err(format!("`{template}`: `{{{expr}}}` is not a list of variable names"));
         }
         if names.len() > 1 && op != Some('?') {
             return Err(format!(

@@ -101,17 +101,12 @@ pub(crate) struct Attr<'c, T> {
 
 impl<'c, T> Attr<'c, T> {
     fn none(cx: &'c Ctxt, name: Symbol) -> Self {
-        Self {
-            cx,
-            name,
-            value: None,
-        }
+        Self { cx, name, value: None }
     }
 
     fn set(&mut self, span: Span, value: T) {
         if self.value.is_some() {
-            self.cx
-                .error_at(span, format!("duplicate `{}` key", self.name.0));
+            self.cx.error_at(span, format!("duplicate `{}` key", self.name.0));
         } else {
             self.value = Some((value, span));
         }
@@ -210,8 +205,7 @@ impl Attrs {
                 for e in array.elems {
                     match e {
                         Expr::Lit(syn::ExprLit {
-                            lit: syn::Lit::Str(s),
-                            ..
+                            lit: syn::Lit::Str(s), ..
                         }) => list.push(s),
                         other => {
                             return Err(syn::Error::new_spanned(
@@ -234,9 +228,7 @@ impl Attrs {
                 let mut list = Vec::new();
                 meta.parse_nested_meta(|inner| {
                     let Some(ident) = inner.path.get_ident().cloned() else {
-                        return Err(
-                            inner.error("expected an argument name: args(name = \"description\")")
-                        );
+                        return Err(inner.error("expected an argument name: args(name = \"description\")"));
                     };
                     list.push((ident, inner.value()?.parse::<LitStr>()?));
                     Ok(())
@@ -246,9 +238,7 @@ impl Attrs {
                 let mut list = Vec::new();
                 meta.parse_nested_meta(|inner| {
                     let Some(ident) = inner.path.get_ident().cloned() else {
-                        return Err(
-                            inner.error("expected an argument name: complete(name = completer_fn)")
-                        );
+                        return Err(inner.error("expected an argument name: complete(name = completer_fn)"));
                     };
                     list.push((ident, inner.value()?.parse::<Path>()?));
                     Ok(())
@@ -286,10 +276,7 @@ impl Attrs {
 }
 
 /// Splits off a resource's leading URI literal: `("notes://{id}", mime = "…")`.
-fn leading_literal(
-    cx: &Ctxt,
-    args: proc_macro2::TokenStream,
-) -> (Option<LitStr>, proc_macro2::TokenStream) {
+fn leading_literal(cx: &Ctxt, args: proc_macro2::TokenStream) -> (Option<LitStr>, proc_macro2::TokenStream) {
     let mut tokens = args.into_iter();
     let first = tokens.next();
     let lit = first
@@ -305,9 +292,7 @@ fn leading_literal(
     };
     match tokens.next() {
         None => (Some(lit), proc_macro2::TokenStream::new()),
-        Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == ',' => {
-            (Some(lit), tokens.collect())
-        }
+        Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == ',' => (Some(lit), tokens.collect()),
         Some(other) => {
             cx.error_spanned_by(other, "expected `,` after the resource's URI");
             (Some(lit), proc_macro2::TokenStream::new())

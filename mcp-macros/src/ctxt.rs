@@ -37,11 +37,7 @@ impl Ctxt {
 
     /// All errors combined into one, or `Ok` if there were none.
     pub(crate) fn check(self) -> Result<(), syn::Error> {
-        let errors = self
-            .errors
-            .borrow_mut()
-            .take()
-            .expect("errors already checked");
+        let errors = self.errors.borrow_mut().take().expect("errors already checked");
         let mut iter = errors.into_iter();
         let Some(mut first) = iter.next() else {
             return Ok(());

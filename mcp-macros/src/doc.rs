@@ -30,9 +30,7 @@ pub(crate) fn parse(attrs: &[Attribute]) -> Docs {
             continue;
         };
         match &nv.value {
-            Expr::Lit(ExprLit {
-                lit: Lit::Str(s), ..
-            }) => {
+            Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => {
                 let value = s.value();
                 for line in value.lines() {
                     lines.push((line.strip_prefix(' ').unwrap_or(line).to_owned(), s.span()));
@@ -47,9 +45,7 @@ pub(crate) fn parse(attrs: &[Attribute]) -> Docs {
     }
     if !literal_only {
         return Docs {
-            description: Some(Description::Tokens(quote!(
-                ::core::concat!(#(#exprs, "\n"),*)
-            ))),
+            description: Some(Description::Tokens(quote!(::core::concat!(#(#exprs, "\n"),*)))),
             arguments: Vec::new(),
         };
     }
@@ -87,10 +83,7 @@ pub(crate) fn parse(attrs: &[Attribute]) -> Docs {
 
 /// `* `name` - text`, `- name: text`, `* name — text`.
 fn argument_line(line: &str) -> Option<(String, String)> {
-    let rest = line
-        .strip_prefix('*')
-        .or_else(|| line.strip_prefix('-'))?
-        .trim_start();
+    let rest = line.strip_prefix('*').or_else(|| line.strip_prefix('-'))?.trim_start();
     let (name, rest) = if let Some(r) = rest.strip_prefix('`') {
         let end = r.find('`')?;
         (&r[..end], &r[end + 1..])
@@ -103,9 +96,6 @@ fn argument_line(line: &str) -> Option<(String, String)> {
     if name.is_empty() {
         return None;
     }
-    let text = rest
-        .trim_start()
-        .trim_start_matches(['-', ':', '–', '—'])
-        .trim();
+    let text = rest.trim_start().trim_start_matches(['-', ':', '–', '—']).trim();
     Some((name.to_owned(), text.to_owned()))
 }

@@ -93,11 +93,7 @@ pub(crate) fn handler(model: &HandlerFn<'_>) -> TokenStream {
         };
         declares.push(declare);
         extracts.push(extract);
-        call_args.push(if p.by_ref {
-            quote!(&#var)
-        } else {
-            quote!(#var)
-        });
+        call_args.push(if p.by_ref { quote!(&#var) } else { quote!(#var) });
         bindings.push(var);
     }
     let reject = match kind {
@@ -204,22 +200,13 @@ pub(crate) fn handler(model: &HandlerFn<'_>) -> TokenStream {
             }
         }
         Kind::Resource => {
-            let uri = model
-                .attrs
-                .uri
-                .as_ref()
-                .map(syn::LitStr::value)
-                .unwrap_or_default();
+            let uri = model.attrs.uri.as_ref().map(syn::LitStr::value).unwrap_or_default();
             let mime = opt_str(model.attrs.mime.as_ref().map(|(l, _)| l.value()).as_deref());
             let size = match &model.attrs.size {
                 Some((lit, _)) => quote!(#private::Some(#lit)),
                 None => quote!(#private::None),
             };
-            let allow_traversal = model
-                .attrs
-                .allow_traversal
-                .as_ref()
-                .is_some_and(|(b, _)| *b);
+            let allow_traversal = model.attrs.allow_traversal.as_ref().is_some_and(|(b, _)| *b);
             let check = quote_spanned!(ret_span=> #private::assert_resource_result::<#ret_ty>(););
             let respond = quote_spanned!(respond_span=> #private::respond_resource);
             quote! {
@@ -305,10 +292,7 @@ fn name_guard(kind: Kind, name: &str, span: Span) -> TokenStream {
             other => encoded.push_str(&format!("_{:x}_", other as u32)),
         }
     }
-    let guard = Ident::new(
-        &format!("__mcp_more_than_one_{}_is_named_{encoded}", kind.word()),
-        span,
-    );
+    let guard = Ident::new(&format!("__mcp_more_than_one_{}_is_named_{encoded}", kind.word()), span);
     quote_spanned! {span=>
         #[doc(hidden)]
         #[allow(non_upper_case_globals, dead_code)]
@@ -318,12 +302,7 @@ fn name_guard(kind: Kind, name: &str, span: Span) -> TokenStream {
 
 /// What is emitted when the attribute has errors: the function as written, the errors, and a
 /// descriptor stub so that code naming it (`tools![..]`) still type-checks.
-pub(crate) fn fallback(
-    kind: Kind,
-    item: &ItemFn,
-    krate: &Path,
-    errors: &TokenStream,
-) -> TokenStream {
+pub(crate) fn fallback(kind: Kind, item: &ItemFn, krate: &Path, errors: &TokenStream) -> TokenStream {
     let vis = &item.vis;
     let descriptor = descriptor_ident(kind, &item.sig.ident);
     let def_ty = def_type(kind, &quote!(#krate::__private));

@@ -69,10 +69,7 @@ fn handler_impl(
         Err(_) => {
             let e = syn::Error::new_spanned(
                 item,
-                format!(
-                    "{} goes on a function: `async fn name(args..) -> T`",
-                    kind.attribute()
-                ),
+                format!("{} goes on a function: `async fn name(args..) -> T`", kind.attribute()),
             );
             let errors = e.to_compile_error();
             return quote::quote!(#item #errors);

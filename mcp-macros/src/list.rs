@@ -17,10 +17,7 @@ pub(crate) fn list(kind: Kind, input: TokenStream) -> syn::Result<TokenStream> {
     for path in paths {
         let key = quote!(#path).to_string();
         if seen.contains(&key) {
-            let e = syn::Error::new_spanned(
-                &path,
-                format!("`{}` is listed twice", key.replace(' ', "")),
-            );
+            let e = syn::Error::new_spanned(&path, format!("`{}` is listed twice", key.replace(' ', "")));
             match &mut errors {
                 Some(all) => all.combine(e),
                 None => errors = Some(e),
@@ -29,10 +26,7 @@ pub(crate) fn list(kind: Kind, input: TokenStream) -> syn::Result<TokenStream> {
         }
         seen.push(key);
         let mut descriptor = path.clone();
-        let last = descriptor
-            .segments
-            .last_mut()
-            .expect("a path has a segment");
+        let last = descriptor.segments.last_mut().expect("a path has a segment");
         last.ident = descriptor_ident(kind, &last.ident);
         calls.push(quote!(#descriptor()));
     }

@@ -48,10 +48,7 @@ impl fmt::Display for Error {
             Self::Timeout => f.write_str("timed out waiting for an answer"),
             Self::Config(m) => write!(f, "invalid server configuration: {m}"),
             Self::Message(m) => f.write_str(m),
-            Self::MissingCapability(c) => write!(
-                f,
-                "the client did not declare the `{c}` capability this needs"
-            ),
+            Self::MissingCapability(c) => write!(f, "the client did not declare the `{c}` capability this needs"),
         }
     }
 }

@@ -11,25 +11,19 @@ pub mod server;
 pub mod transport;
 
 pub use error::{Error, Result};
-pub use protocol::{
-    CallToolResult, Content, Icon, Implementation, ProtocolVersion, Tool, ToolAnnotations,
-};
+pub use protocol::{CallToolResult, Content, Icon, Implementation, ProtocolVersion, Tool, ToolAnnotations};
 pub use protocol::{CreateMessageResult, Root, SamplingContent, SamplingMessage};
 pub use protocol::{
-    GetPromptResult, Prompt, PromptArgument, PromptMessage, ReadResourceResult, Resource,
-    ResourceContents, ResourceTemplate, Role,
+    GetPromptResult, Prompt, PromptArgument, PromptMessage, ReadResourceResult, Resource, ResourceContents,
+    ResourceTemplate, Role,
 };
 pub use server::completion::Completer;
 pub use server::context::{Context, LogLevel};
 pub use server::extract::{Declaration, FromCallParts, FromToolCall, State};
 pub use server::prompt::{IntoPromptResult, PromptDef, PromptOutput};
 pub use server::resource::{IntoResourceResult, ResourceDef, ResourceOutput};
-pub use server::sampling::{
-    Elicit, Elicitation, IncludeContext, Sample, SampleReply, UrlElicitation,
-};
-pub use server::tool::{
-    InputRequired, IntoToolResult, Json, Output, ToolCall, ToolDef, ToolOutput,
-};
+pub use server::sampling::{Elicit, Elicitation, IncludeContext, Sample, SampleReply, UrlElicitation};
+pub use server::tool::{InputRequired, IntoToolResult, Json, Output, ToolCall, ToolDef, ToolOutput};
 pub use server::{CacheScope, Server, Service};
 
 /// What generated code names. Not a stable API: only the macros use it.
@@ -39,8 +33,7 @@ pub mod __private {
     pub use crate::server::extract::{Declaration, FromToolCall};
     pub use crate::server::tool::IntoToolResult;
     pub use crate::server::tool::{
-        AutoTool, ToolCall, ToolDef, ToolFuture, ToolInfo, ToolOutput, collect_tools,
-        output_schema, respond,
+        AutoTool, ToolCall, ToolDef, ToolFuture, ToolInfo, ToolOutput, collect_tools, output_schema, respond,
     };
     pub use ::core::module_path;
     pub use ::core::option::Option::{self, None, Some};
@@ -53,12 +46,12 @@ pub mod __private {
     pub use crate::server::completion::completer;
     pub use crate::server::extract::{FromCallParts, FromStrArg, ViaArgument};
     pub use crate::server::prompt::{
-        AutoPrompt, IntoPromptResult, PromptDef, PromptFuture, PromptInfo, collect_prompts,
-        reject_prompt, respond_prompt,
+        AutoPrompt, IntoPromptResult, PromptDef, PromptFuture, PromptInfo, collect_prompts, reject_prompt,
+        respond_prompt,
     };
     pub use crate::server::resource::{
-        AutoResource, IntoResourceResult, ResourceDef, ResourceFuture, ResourceInfo,
-        collect_resources, reject_resource, respond_resource,
+        AutoResource, IntoResourceResult, ResourceDef, ResourceFuture, ResourceInfo, collect_resources,
+        reject_resource, respond_resource,
     };
 
     /// Checks, at the return type, that a prompt may return it.

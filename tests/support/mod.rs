@@ -49,9 +49,7 @@ impl Raw {
     /// The next frame the server sends, within ten seconds (a bound on a hang, not a timing).
     pub async fn recv(&mut self) -> Value {
         match tokio::time::timeout(Duration::from_secs(10), self.reader.read_frame()).await {
-            Ok(Ok(Some(ReadFrame::Message(bytes)))) => {
-                serde_json::from_slice(&bytes).expect("the server sends JSON")
-            }
+            Ok(Ok(Some(ReadFrame::Message(bytes)))) => serde_json::from_slice(&bytes).expect("the server sends JSON"),
             other => panic!("expected a frame from the server, got {other:?}"),
         }
     }
@@ -66,7 +64,11 @@ impl Raw {
     /// Runs the handshake at `version`.
     pub async fn initialize(&mut self, version: &str) -> Value {
         let r = self
-            .call(0, "initialize", json!({"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}))
+            .call(
+                0,
+                "initialize",
+                json!({"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}),
+            )
             .await;
         self.send_json(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
             .await;

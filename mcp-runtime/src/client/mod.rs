@@ -19,8 +19,7 @@ use crate::error::{Error, Result};
 use crate::protocol::jsonrpc::{self, encode_notification, encode_request};
 use crate::protocol::types::meta_keys;
 use crate::protocol::{
-    CallToolResult, ErrorObject, Frame, Implementation, Incoming, ListToolsResult, ProtocolVersion,
-    RequestId, Tool,
+    CallToolResult, ErrorObject, Frame, Implementation, Incoming, ListToolsResult, ProtocolVersion, RequestId, Tool,
 };
 use crate::transport::stdio::LineTransport;
 use crate::transport::{FrameReader, FrameWriter, ReadFrame, Transport};
@@ -50,11 +49,8 @@ pub enum Era {
 
 /// Answers a request the server sends the client (sampling, elicitation, roots): its params in,
 /// its result (or a JSON-RPC error) out.
-pub type Handler = Arc<
-    dyn Fn(Value) -> Pin<Box<dyn Future<Output = std::result::Result<Value, ErrorObject>> + Send>>
-        + Send
-        + Sync,
->;
+pub type Handler =
+    Arc<dyn Fn(Value) -> Pin<Box<dyn Future<Output = std::result::Result<Value, ErrorObject>> + Send>> + Send + Sync>;
 
 /// How a client connects.
 #[derive(Clone)]
@@ -125,19 +121,14 @@ impl ClientOptions {
         F: Fn(Value) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<Value, ErrorObject>> + Send + 'static,
     {
-        let declared = self
-            .capabilities
-            .get("sampling")
-            .cloned()
-            .unwrap_or_else(|| json!({}));
+        let declared = self.capabilities.get("sampling").cloned().unwrap_or_else(|| json!({}));
         self.on("sampling/createMessage", "sampling", declared, f)
     }
 
     /// Declares `sampling.tools`: the sampling handler understands tools.
     #[must_use]
     pub fn sampling_with_tools(mut self) -> Self {
-        self.capabilities
-            .insert("sampling".into(), json!({ "tools": {} }));
+        self.capabilities.insert("sampling".into(), json!({ "tools": {} }));
         self
     }
 
@@ -149,12 +140,7 @@ impl ClientOptions {
         F: Fn(Value) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<Value, ErrorObject>> + Send + 'static,
     {
-        self.on(
-            "elicitation/create",
-            "elicitation",
-            json!({ "form": {}, "url": {} }),
-            f,
-        )
+        self.on("elicitation/create", "elicitation", json!({ "form": {}, "url": {} }), f)
     }
 
     /// Answers the server's `roots/list` with `f`, and declares `roots`.
@@ -291,10 +277,7 @@ impl Client {
         let supports = result
             .get("supportedVersions")
             .and_then(Value::as_array)
-            .is_some_and(|v| {
-                v.iter()
-                    .any(|s| s.as_str() == Some(ProtocolVersion::LATEST.as_str()))
-            });
+            .is_some_and(|v| v.iter().any(|s| s.as_str() == Some(ProtocolVersion::LATEST.as_str())));
         if !supports {
             return Err(Error::Protocol(ErrorObject::invalid_request(
                 "the server supports no stateless protocol version",
@@ -328,23 +311,13 @@ impl Client {
     fn set_negotiated(&self, version: ProtocolVersion, result: &Value) {
         let server_info = result
             .get("serverInfo")
-            .or_else(|| {
-                result
-                    .get("_meta")
-                    .and_then(|m| m.get(meta_keys::SERVER_INFO))
-            })
+            .or_else(|| result.get("_meta").and_then(|m| m.get(meta_keys::SERVER_INFO)))
             .and_then(|v| serde_json::from_value(v.clone()).ok());
         let _ = self.inner.negotiated.set(Negotiated {
             version,
             server_info,
-            capabilities: result
-                .get("capabilities")
-                .cloned()
-                .unwrap_or_else(|| json!({})),
-            instructions: result
-                .get("instructions")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+            capabilities: result.get("capabilities").cloned().unwrap_or_else(|| json!({})),
+            instructions: result.get("instructions").and_then(Value::as_str).map(str::to_owned),
         });
     }
 
@@ -371,10 +344,7 @@ impl Client {
 
     /// What the connection settled on.
     pub fn negotiated(&self) -> &Negotiated {
-        self.inner
-            .negotiated
-            .get()
-            .expect("a connected client has negotiated")
+        self.inner.negotiated.get().expect("a connected client has negotiated")
     }
 
     /// The protocol version in use.
@@ -486,12 +456,7 @@ impl Client {
     }
 
     /// [`call_tool`](Client::call_tool) with a `_meta` (a `progressToken`, say).
-    pub async fn call_tool_with(
-        &self,
-        name: &str,
-        arguments: Value,
-        meta: Option<Value>,
-    ) -> Result<CallToolResult> {
+    pub async fn call_tool_with(&self, name: &str, arguments: Value, meta: Option<Value>) -> Result<CallToolResult> {
         let mut params = json!({ "name": name, "arguments": arguments });
         if let Some(meta) = meta {
             params["_meta"] = meta;
@@ -516,10 +481,7 @@ impl Client {
                 .into_iter()
                 .flatten()
             {
-                let method = request
-                    .get("method")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
+                let method = request.get("method").and_then(Value::as_str).unwrap_or_default();
                 let request_params = request.get("params").cloned().unwrap_or_else(|| json!({}));
                 responses.insert(key.clone(), self.answer(method, request_params).await?);
             }
@@ -527,10 +489,7 @@ impl Client {
             match result.get("requestState") {
                 Some(state) => params["requestState"] = state.clone(),
                 None => {
-                    params
-                        .as_object_mut()
-                        .expect("an object")
-                        .remove("requestState");
+                    params.as_object_mut().expect("an object").remove("requestState");
                 }
             }
         }
@@ -546,16 +505,9 @@ impl Client {
     }
 
     /// Gets a prompt with its (string) arguments.
-    pub async fn get_prompt(
-        &self,
-        name: &str,
-        arguments: Value,
-    ) -> Result<crate::protocol::GetPromptResult> {
+    pub async fn get_prompt(&self, name: &str, arguments: Value) -> Result<crate::protocol::GetPromptResult> {
         let v = self
-            .request_with_input(
-                "prompts/get",
-                json!({ "name": name, "arguments": arguments }),
-            )
+            .request_with_input("prompts/get", json!({ "name": name, "arguments": arguments }))
             .await?;
         Ok(serde_json::from_value(v)?)
     }
@@ -567,15 +519,12 @@ impl Client {
 
     /// Every resource template, following `nextCursor`.
     pub async fn list_resource_templates(&self) -> Result<Vec<crate::protocol::ResourceTemplate>> {
-        self.list_all("resources/templates/list", "resourceTemplates")
-            .await
+        self.list_all("resources/templates/list", "resourceTemplates").await
     }
 
     /// Reads a resource.
     pub async fn read_resource(&self, uri: &str) -> Result<crate::protocol::ReadResourceResult> {
-        let v = self
-            .request_with_input("resources/read", json!({ "uri": uri }))
-            .await?;
+        let v = self.request_with_input("resources/read", json!({ "uri": uri })).await?;
         Ok(serde_json::from_value(v)?)
     }
 
@@ -591,11 +540,7 @@ impl Client {
         Ok(v.get("completion").cloned().unwrap_or(Value::Null))
     }
 
-    async fn list_all<T: serde::de::DeserializeOwned>(
-        &self,
-        method: &str,
-        key: &str,
-    ) -> Result<Vec<T>> {
+    async fn list_all<T: serde::de::DeserializeOwned>(&self, method: &str, key: &str) -> Result<Vec<T>> {
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
@@ -686,35 +631,20 @@ async fn read_loop<R: FrameReader>(mut reader: R, inner: Arc<Inner>) {
         }
     }
     // The server is gone: every waiting request fails with `Closed`.
-    inner
-        .pending
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clear();
+    inner.pending.lock().unwrap_or_else(PoisonError::into_inner).clear();
 }
 
 async fn handle(inner: &Inner, message: Incoming) {
     match message {
         Incoming::Response { id, outcome } => {
-            let waiter = inner
-                .pending
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&id);
+            let waiter = inner.pending.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
             if let Some(tx) = waiter {
                 let _ = tx.send(outcome);
             }
         }
-        Incoming::Invalid {
-            id: Some(id),
-            error,
-        } => {
+        Incoming::Invalid { id: Some(id), error } => {
             // An error the server sent about one of our requests, with an id we can match.
-            let waiter = inner
-                .pending
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&id);
+            let waiter = inner.pending.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
             if let Some(tx) = waiter {
                 let _ = tx.send(Err(error));
             }
@@ -726,10 +656,7 @@ async fn handle(inner: &Inner, message: Incoming) {
             }
             let Some(h) = inner.options.handler_for(&method).cloned() else {
                 let error = ErrorObject::method_not_found(&method);
-                let _ = inner
-                    .out
-                    .send(jsonrpc::encode_error(Some(&id), &error))
-                    .await;
+                let _ = inner.out.send(jsonrpc::encode_error(Some(&id), &error)).await;
                 return;
             };
             // Answered on a task of its own: a handler may take long (a person, a model).
@@ -743,9 +670,7 @@ async fn handle(inner: &Inner, message: Incoming) {
             });
         }
         Incoming::Notification { method, params } => {
-            let _ = inner
-                .notifications
-                .send((method, params.unwrap_or(Value::Null)));
+            let _ = inner.notifications.send((method, params.unwrap_or(Value::Null)));
         }
         Incoming::Invalid { id: None, .. } => {}
     }

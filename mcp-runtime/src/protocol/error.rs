@@ -72,10 +72,7 @@ impl ErrorObject {
 
     /// `-32601` for `method`.
     pub fn method_not_found(method: &str) -> Self {
-        Self::new(
-            ErrorCode::METHOD_NOT_FOUND,
-            format!("Method not found: {method}"),
-        )
+        Self::new(ErrorCode::METHOD_NOT_FOUND, format!("Method not found: {method}"))
     }
 
     /// `-32600` with a message.

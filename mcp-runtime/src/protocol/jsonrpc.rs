@@ -183,10 +183,7 @@ pub fn classify(value: Value) -> Incoming {
             && !p.is_object()
             && !p.is_array()
         {
-            return invalid(
-                id,
-                "Invalid Request: `params` must be an object or an array",
-            );
+            return invalid(id, "Invalid Request: `params` must be an object or an array");
         }
         return match id {
             Some(id) => Incoming::Request {
@@ -209,10 +206,7 @@ pub fn classify(value: Value) -> Incoming {
             outcome: Ok(result),
         },
         (None, Some(error)) => match serde_json::from_value::<ErrorObject>(error) {
-            Ok(e) => Incoming::Response {
-                id,
-                outcome: Err(e),
-            },
+            Ok(e) => Incoming::Response { id, outcome: Err(e) },
             Err(e) => invalid(Some(id), format!("Invalid Request: malformed `error`: {e}")),
         },
         _ => invalid(
@@ -358,10 +352,7 @@ mod tests {
         ));
         assert!(matches!(
             one(r#"{"jsonrpc":"2.0","id":7,"error":{"code":-1,"message":"no"}}"#),
-            Incoming::Response {
-                outcome: Err(_),
-                ..
-            }
+            Incoming::Response { outcome: Err(_), .. }
         ));
     }
 
@@ -375,26 +366,14 @@ mod tests {
             code(&one(r#"{"jsonrpc":"2.0","id":null,"method":"x"}"#)),
             (None, -32600)
         );
-        assert_eq!(
-            code(&one(r#"{"jsonrpc":"2.0","id":1.5,"method":"x"}"#)),
-            (None, -32600)
-        );
-        assert_eq!(
-            code(&one(r#"{"jsonrpc":"2.0","id":{},"method":"x"}"#)),
-            (None, -32600)
-        );
+        assert_eq!(code(&one(r#"{"jsonrpc":"2.0","id":1.5,"method":"x"}"#)), (None, -32600));
+        assert_eq!(code(&one(r#"{"jsonrpc":"2.0","id":{},"method":"x"}"#)), (None, -32600));
         assert_eq!(
             code(&one(r#"{"jsonrpc":"1.0","id":3,"method":"x"}"#)),
             (Some(3.into()), -32600)
         );
-        assert_eq!(
-            code(&one(r#"{"id":3,"method":"x"}"#)),
-            (Some(3.into()), -32600)
-        );
-        assert_eq!(
-            code(&one(r#"{"jsonrpc":"2.0","id":3,"method":7}"#)).1,
-            -32600
-        );
+        assert_eq!(code(&one(r#"{"id":3,"method":"x"}"#)), (Some(3.into()), -32600));
+        assert_eq!(code(&one(r#"{"jsonrpc":"2.0","id":3,"method":7}"#)).1, -32600);
         assert_eq!(
             code(&one(r#"{"jsonrpc":"2.0","id":3,"method":"x","params":5}"#)).1,
             -32600
@@ -412,8 +391,7 @@ mod tests {
 
     #[test]
     fn a_batch_is_classified_item_by_item() {
-        let Frame::Batch(items) = parse_frame(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}, 5]"#)
-        else {
+        let Frame::Batch(items) = parse_frame(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}, 5]"#) else {
             panic!("expected a batch")
         };
         assert!(matches!(items[0], Incoming::Request { .. }));

@@ -47,11 +47,7 @@ pub enum SamplingContent {
         /// The result's content.
         content: Vec<Content>,
         /// Structured output, if any.
-        #[serde(
-            default,
-            rename = "structuredContent",
-            skip_serializing_if = "Option::is_none"
-        )]
+        #[serde(default, rename = "structuredContent", skip_serializing_if = "Option::is_none")]
         structured_content: Option<Value>,
         /// Whether the tool failed.
         #[serde(default, rename = "isError", skip_serializing_if = "Option::is_none")]
@@ -75,10 +71,7 @@ pub struct SamplingMessage {
     /// Who speaks.
     pub role: Role,
     /// One block or several (serialised as one object when there is one).
-    #[serde(
-        serialize_with = "one_or_many_ser",
-        deserialize_with = "one_or_many_de"
-    )]
+    #[serde(serialize_with = "one_or_many_ser", deserialize_with = "one_or_many_de")]
     pub content: Vec<SamplingContent>,
 }
 
@@ -161,10 +154,7 @@ pub struct CreateMessageResult {
     /// Who speaks (the assistant).
     pub role: Role,
     /// What the model said.
-    #[serde(
-        serialize_with = "one_or_many_ser",
-        deserialize_with = "one_or_many_de"
-    )]
+    #[serde(serialize_with = "one_or_many_ser", deserialize_with = "one_or_many_de")]
     pub content: Vec<SamplingContent>,
     /// The model that answered.
     pub model: String,
@@ -235,10 +225,9 @@ mod tests {
         .unwrap();
         assert_eq!(back.content.len(), 2);
         assert_eq!(back.text(), "a");
-        let single: CreateMessageResult = serde_json::from_value(
-            json!({"role":"assistant","model":"m","content":{"type":"text","text":"b"}}),
-        )
-        .unwrap();
+        let single: CreateMessageResult =
+            serde_json::from_value(json!({"role":"assistant","model":"m","content":{"type":"text","text":"b"}}))
+                .unwrap();
         assert_eq!(single.text(), "b");
     }
 }

@@ -263,11 +263,7 @@ impl Content {
     }
 
     /// An embedded text resource.
-    pub fn embedded_text(
-        uri: impl Into<String>,
-        mime_type: impl Into<String>,
-        text: impl Into<String>,
-    ) -> Self {
+    pub fn embedded_text(uri: impl Into<String>, mime_type: impl Into<String>, text: impl Into<String>) -> Self {
         Self::Resource {
             resource: ResourceContents::Text {
                 uri: uri.into(),
@@ -280,11 +276,7 @@ impl Content {
     }
 
     /// An embedded binary resource (encoded to base64 here).
-    pub fn embedded_blob(
-        uri: impl Into<String>,
-        mime_type: impl Into<String>,
-        bytes: impl AsRef<[u8]>,
-    ) -> Self {
+    pub fn embedded_blob(uri: impl Into<String>, mime_type: impl Into<String>, bytes: impl AsRef<[u8]>) -> Self {
         Self::Resource {
             resource: ResourceContents::Blob {
                 uri: uri.into(),
@@ -410,10 +402,7 @@ impl ClientCapabilities {
 
     /// Whether the client declared `sampling.tools` (sampling with tool use).
     pub fn sampling_tools(&self) -> bool {
-        self.0
-            .get("sampling")
-            .and_then(|s| s.get("tools"))
-            .is_some()
+        self.0.get("sampling").and_then(|s| s.get("tools")).is_some()
     }
 
     /// Whether the client declared `elicitation` (form mode is implied by `{}`).
@@ -467,8 +456,7 @@ mod tests {
             json!({"type":"resource_link","uri":"file:///a","name":"a"})
         );
         let back: Content =
-            serde_json::from_value(json!({"type":"audio","data":"AA==","mimeType":"audio/wav"}))
-                .unwrap();
+            serde_json::from_value(json!({"type":"audio","data":"AA==","mimeType":"audio/wav"})).unwrap();
         assert!(matches!(back, Content::Audio { .. }));
     }
 
@@ -556,11 +544,7 @@ pub struct ReadResourceResult {
 
 impl ResourceContents {
     /// Text contents.
-    pub fn text(
-        uri: impl Into<String>,
-        mime_type: Option<String>,
-        text: impl Into<String>,
-    ) -> Self {
+    pub fn text(uri: impl Into<String>, mime_type: Option<String>, text: impl Into<String>) -> Self {
         Self::Text {
             uri: uri.into(),
             mime_type,
@@ -570,11 +554,7 @@ impl ResourceContents {
     }
 
     /// Binary contents (encoded to base64 here).
-    pub fn blob(
-        uri: impl Into<String>,
-        mime_type: Option<String>,
-        bytes: impl AsRef<[u8]>,
-    ) -> Self {
+    pub fn blob(uri: impl Into<String>, mime_type: Option<String>, bytes: impl AsRef<[u8]>) -> Self {
         Self::Blob {
             uri: uri.into(),
             mime_type,

@@ -70,7 +70,7 @@ pub struct RequestParts {
     /// Set when a handler asked for a capability the client lacks (for `-32021`).
     pub(crate) missing_capability: Mutex<Option<Value>>,
     pub(crate) client_timeout: Duration,
-    pub(crate) events: tokio::sync::broadcast::Sender<super::Event>,
+    pub(crate) service: super::Service,
 }
 
 impl fmt::Debug for RequestParts {
@@ -197,19 +197,14 @@ impl Context {
     /// continuation, and the handler runs again from the top with the answers it already had.
     /// Skip side effects that must not happen twice when this is true.
     pub fn is_replay(&self) -> bool {
-        matches!(
-            &self.parts.exchange,
-            Exchange::Stateless { replay: true, .. }
-        )
+        matches!(&self.parts.exchange, Exchange::Stateless { replay: true, .. })
     }
 
     /// The retry's `inputResponses`, as sent (stateless era). For handlers that return
     /// [`InputRequired`](crate::InputRequired) themselves.
     pub fn input_responses(&self) -> Option<&Map<String, Value>> {
         match &self.parts.exchange {
-            Exchange::Stateless {
-                input_responses, ..
-            } => input_responses.as_ref(),
+            Exchange::Stateless { input_responses, .. } => input_responses.as_ref(),
             Exchange::Handshake(_) => None,
         }
     }
@@ -225,10 +220,13 @@ impl Context {
 
     /// Tells every client subscribed to `uri` that the resource changed.
     pub fn resource_updated(&self, uri: impl Into<String>) {
-        let _ = self
-            .parts
-            .events
-            .send(super::Event::ResourceUpdated(uri.into()));
+        self.parts.service.resource_updated(uri);
+    }
+
+    /// The server serving this request: to add, remove, enable or disable tools, prompts and
+    /// resources while serving (clients hear that the lists changed).
+    pub fn service(&self) -> &super::Service {
+        &self.parts.service
     }
 
     /// Whether the client cancelled this request.
@@ -342,10 +340,7 @@ impl Context {
         prefix: &str,
     ) -> Result<Value> {
         match &self.parts.exchange {
-            Exchange::Handshake(conn) => {
-                conn.client_request(method, &params, self.parts.client_timeout)
-                    .await
-            }
+            Exchange::Handshake(conn) => conn.client_request(method, &params, self.parts.client_timeout).await,
             Exchange::Stateless { mrtr, .. } => {
                 let key = key.unwrap_or_else(|| mrtr.auto_key(prefix));
                 Ok(mrtr.request(key, method, params).await)

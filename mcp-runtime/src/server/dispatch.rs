@@ -12,13 +12,13 @@ use super::resource::{self, ResourceOutput};
 use super::seal::{Payload, hex, random, request_digest};
 use super::tool::{InputRequired, ToolCall, ToolFuture, ToolOutput};
 use super::uri_template::Refused;
-use super::{Core, close_modern, decode_cursor};
+use super::{Core, ListKind, close_modern, decode_cursor};
 use crate::error::{Error, Result};
 use crate::protocol::jsonrpc::{self, encode_error, encode_result, encode_result_value};
 use crate::protocol::types::meta_keys;
 use crate::protocol::{
-    CallToolResult, ClientCapabilities, ErrorCode, ErrorObject, Frame, Implementation, Incoming,
-    ProtocolVersion, RequestId,
+    CallToolResult, ClientCapabilities, ErrorCode, ErrorObject, Frame, Implementation, Incoming, ProtocolVersion,
+    RequestId,
 };
 use crate::transport::{FrameReader, FrameWriter, ReadFrame, Transport};
 use serde_json::{Map, Value, json};
@@ -185,8 +185,8 @@ pub(crate) struct Connection {
     next_out_id: AtomicI64,
     /// Handshake era: the URIs this client subscribed to.
     subscriptions: Mutex<std::collections::HashSet<String>>,
-    /// Stateless era: open `subscriptions/listen` requests and the URIs each follows.
-    listens: Mutex<HashMap<RequestId, Vec<String>>>,
+    /// Stateless era: open `subscriptions/listen` requests and what each follows.
+    listens: Mutex<HashMap<RequestId, Listen>>,
 }
 
 /// Removes an outbound request that was never answered, and tells the client it is cancelled.
@@ -206,10 +206,8 @@ impl Drop for OutGuard<'_> {
             .is_some();
         if unanswered {
             let params = json!({ "requestId": self.id, "reason": "no longer needed" });
-            self.conn.send_now(jsonrpc::encode_notification(
-                "notifications/cancelled",
-                &params,
-            ));
+            self.conn
+                .send_now(jsonrpc::encode_notification("notifications/cancelled", &params));
         }
     }
 }
@@ -249,12 +247,7 @@ impl Connection {
     }
 
     /// Sends a request to the client and waits for its answer (handshake era).
-    pub(crate) async fn client_request(
-        &self,
-        method: &str,
-        params: &Value,
-        timeout: Duration,
-    ) -> Result<Value> {
+    pub(crate) async fn client_request(&self, method: &str, params: &Value, timeout: Duration) -> Result<Value> {
         let id = RequestId::Number(self.next_out_id.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = oneshot::channel();
         self.pending_out
@@ -265,8 +258,7 @@ impl Connection {
             conn: self,
             id: id.clone(),
         };
-        self.send(jsonrpc::encode_request(&id, method, params))
-            .await;
+        self.send(jsonrpc::encode_request(&id, method, params)).await;
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(Ok(v))) => Ok(v),
             Ok(Ok(Err(e))) => Err(Error::Protocol(e)),
@@ -287,10 +279,7 @@ impl Connection {
     }
 
     async fn handle_batch(self: &Arc<Self>, items: Vec<Incoming>) {
-        let allowed = self
-            .session
-            .get()
-            .is_some_and(|s| s.version.allows_batches());
+        let allowed = self.session.get().is_some_and(|s| s.version.allows_batches());
         if !allowed {
             let error = ErrorObject::invalid_request(
                 "Invalid Request: JSON-RPC batches belong to protocol version 2025-03-26 only; send one message at a time",
@@ -322,11 +311,7 @@ impl Connection {
         });
     }
 
-    fn responder(
-        self: &Arc<Self>,
-        id: RequestId,
-        collect: Option<oneshot::Sender<Vec<u8>>>,
-    ) -> Responder {
+    fn responder(self: &Arc<Self>, id: RequestId, collect: Option<oneshot::Sender<Vec<u8>>>) -> Responder {
         Responder {
             id,
             conn: Arc::clone(self),
@@ -335,11 +320,7 @@ impl Connection {
     }
 
     /// Handles one message; returns the answer when it is ready now.
-    fn handle(
-        self: &Arc<Self>,
-        message: Incoming,
-        collect: Option<oneshot::Sender<Vec<u8>>>,
-    ) -> Option<Vec<u8>> {
+    fn handle(self: &Arc<Self>, message: Incoming, collect: Option<oneshot::Sender<Vec<u8>>>) -> Option<Vec<u8>> {
         match message {
             Incoming::Request { id, method, params } => self.request(id, &method, params, collect),
             Incoming::Notification { method, params } => {
@@ -371,10 +352,7 @@ impl Connection {
         params: Option<Value>,
         collect: Option<oneshot::Sender<Vec<u8>>>,
     ) -> Option<Vec<u8>> {
-        let meta = params
-            .as_ref()
-            .and_then(|p| p.get("_meta"))
-            .and_then(Value::as_object);
+        let meta = params.as_ref().and_then(|p| p.get("_meta")).and_then(Value::as_object);
         if let Some(meta) = meta.filter(|m| m.contains_key(meta_keys::PROTOCOL_VERSION)) {
             return match stateless_request(meta) {
                 Ok(req) => self.route(id, method, params, req, collect),
@@ -395,13 +373,8 @@ impl Connection {
                     };
                     self.route(id, method, params, req, collect)
                 }
-                None if HANDSHAKE_METHODS.contains(&method) => {
-                    Some(encode_error(Some(&id), &missing_meta(method)))
-                }
-                None => Some(encode_error(
-                    Some(&id),
-                    &ErrorObject::method_not_found(method),
-                )),
+                None if HANDSHAKE_METHODS.contains(&method) => Some(encode_error(Some(&id), &missing_meta(method))),
+                None => Some(encode_error(Some(&id), &ErrorObject::method_not_found(method))),
             },
         }
     }
@@ -417,41 +390,41 @@ impl Connection {
     ) -> Option<Vec<u8>> {
         let core = &self.core;
         let stateless = req.version.is_stateless();
-        let has_prompts = !core.prompts.is_empty();
-        let has_resources = !core.resources.is_empty();
-        let pages =
-            |p: &(Vec<Vec<u8>>, Vec<Vec<u8>>)| if stateless { p.1.clone() } else { p.0.clone() };
+        let catalog = core.catalog();
+        let offers = |kind: &str, present: bool| present || core.capabilities.get(kind).is_some();
+        let has_tools = offers("tools", !catalog.tools.is_empty());
+        let has_prompts = offers("prompts", !catalog.prompts.is_empty());
+        let has_resources = offers("resources", !catalog.resources.is_empty());
         match method {
             "server/discover" if stateless => Some(encode_result(&id, &core.discover)),
-            "tools/list" if !core.tools.is_empty() => {
-                let p = if stateless {
-                    &core.tools_pages_modern
-                } else {
-                    &core.tools_pages_legacy
-                };
-                Some(list_page(&id, params.as_ref(), p))
-            }
-            "tools/call" if !core.tools.is_empty() => self.call_tool(id, params, req, collect),
-            "prompts/list" if has_prompts => {
-                Some(list_page(&id, params.as_ref(), &pages(&core.prompt_pages)))
-            }
+            "tools/list" if has_tools => Some(list_page(
+                &id,
+                params.as_ref(),
+                era_pages(&catalog.tool_pages, stateless),
+            )),
+            "tools/call" if has_tools => self.call_tool(id, params, req, collect),
+            "prompts/list" if has_prompts => Some(list_page(
+                &id,
+                params.as_ref(),
+                era_pages(&catalog.prompt_pages, stateless),
+            )),
             "prompts/get" if has_prompts => self.get_prompt(id, params, req, collect),
             "resources/list" if has_resources => Some(list_page(
                 &id,
                 params.as_ref(),
-                &pages(&core.resource_pages),
+                era_pages(&catalog.resource_pages, stateless),
             )),
             "resources/templates/list" if has_resources => Some(list_page(
                 &id,
                 params.as_ref(),
-                &pages(&core.template_pages),
+                era_pages(&catalog.template_pages, stateless),
             )),
             "resources/read" if has_resources => self.read_resource(id, params, req, collect),
             "resources/subscribe" | "resources/unsubscribe" if has_resources && !stateless => {
                 Some(self.subscribe(&id, method == "resources/subscribe", params.as_ref()))
             }
             "subscriptions/listen" if stateless => self.listen(&id, params.as_ref()),
-            "completion/complete" if core.capabilities.get("completions").is_some() => {
+            "completion/complete" if core.capabilities.get("completions").is_some() || catalog.has_completions() => {
                 self.complete(id, params, req.version, collect)
             }
             "logging/setLevel" if !stateless => Some(self.set_level(&id, params.as_ref())),
@@ -465,24 +438,15 @@ impl Connection {
                     ),
                 ),
             )),
-            _ => Some(encode_error(
-                Some(&id),
-                &ErrorObject::method_not_found(method),
-            )),
+            _ => Some(encode_error(Some(&id), &ErrorObject::method_not_found(method))),
         }
     }
 
     fn subscribe(&self, id: &RequestId, on: bool, params: Option<&Value>) -> Vec<u8> {
         let Some(uri) = params.and_then(|p| p.get("uri")).and_then(Value::as_str) else {
-            return encode_error(
-                Some(id),
-                &ErrorObject::invalid_params("`uri` must be a string"),
-            );
+            return encode_error(Some(id), &ErrorObject::invalid_params("`uri` must be a string"));
         };
-        let mut subs = self
-            .subscriptions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut subs = self.subscriptions.lock().unwrap_or_else(PoisonError::into_inner);
         if on {
             subs.insert(uri.to_owned());
         } else {
@@ -493,34 +457,35 @@ impl Connection {
 
     /// `subscriptions/listen` (stateless era): acknowledge what is honoured, then stream it.
     fn listen(&self, id: &RequestId, params: Option<&Value>) -> Option<Vec<u8>> {
-        let wanted = params
-            .and_then(|p| p.get("notifications"))
-            .and_then(Value::as_object);
-        let uris: Vec<String> = wanted
-            .and_then(|w| w.get("resourceSubscriptions"))
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
-        // List-changed streams are not offered (`listChanged: false`): only resource updates.
-        let honoured = if self.core.resources.is_empty() {
-            json!({})
-        } else {
-            json!({ "resourceSubscriptions": uris })
-        };
-        let accepted = if self.core.resources.is_empty() {
-            Vec::new()
-        } else {
-            uris
-        };
+        let wanted = params.and_then(|p| p.get("notifications")).and_then(Value::as_object);
+        let asked = |flag: &str| wanted.and_then(|w| w.get(flag)).and_then(Value::as_bool) == Some(true);
+        let mut honoured = Map::new();
+        let mut listen = Listen::default();
+        for (kind, capability) in [
+            (ListKind::Tools, "tools"),
+            (ListKind::Prompts, "prompts"),
+            (ListKind::Resources, "resources"),
+        ] {
+            let flag = kind.names().1;
+            if asked(flag) && self.core.capabilities.get(capability).is_some() {
+                honoured.insert(flag.into(), json!(true));
+                listen.lists.push(kind);
+            }
+        }
+        if self.core.capabilities.get("resources").is_some() {
+            listen.uris = wanted
+                .and_then(|w| w.get("resourceSubscriptions"))
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .unwrap_or_default();
+            if !listen.uris.is_empty() {
+                honoured.insert("resourceSubscriptions".into(), json!(listen.uris));
+            }
+        }
         self.listens
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(id.clone(), accepted);
+            .insert(id.clone(), listen);
         let params = json!({
             "notifications": honoured,
             "_meta": { meta_keys::SUBSCRIPTION_ID: id },
@@ -529,6 +494,16 @@ impl Connection {
             "notifications/subscriptions/acknowledged",
             &params,
         ))
+    }
+
+    /// The open `subscriptions/listen` requests that want an event.
+    fn listeners(&self, wants: impl Fn(&Listen) -> bool) -> Vec<RequestId> {
+        let listens = self.listens.lock().unwrap_or_else(PoisonError::into_inner);
+        listens
+            .iter()
+            .filter(|(_, l)| wants(l))
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     /// Forwards server events to this connection's subscribers until the task is aborted.
@@ -544,25 +519,21 @@ impl Connection {
                         .contains(&uri)
                     {
                         let params = json!({ "uri": uri });
-                        self.send_now(jsonrpc::encode_notification(
-                            "notifications/resources/updated",
-                            &params,
-                        ));
+                        self.send_now(jsonrpc::encode_notification("notifications/resources/updated", &params));
                     }
-                    let listeners: Vec<RequestId> = self
-                        .listens
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .iter()
-                        .filter(|(_, uris)| uris.contains(&uri))
-                        .map(|(id, _)| id.clone())
-                        .collect();
-                    for listener in listeners {
+                    for listener in self.listeners(|l| l.uris.contains(&uri)) {
                         let params = json!({ "uri": uri, "_meta": { meta_keys::SUBSCRIPTION_ID: listener } });
-                        self.send_now(jsonrpc::encode_notification(
-                            "notifications/resources/updated",
-                            &params,
-                        ));
+                        self.send_now(jsonrpc::encode_notification("notifications/resources/updated", &params));
+                    }
+                }
+                Ok(super::Event::ListChanged(kind)) => {
+                    let method = kind.names().0;
+                    if self.session.get().is_some() {
+                        self.send_now(jsonrpc::encode_notification(method, &json!({})));
+                    }
+                    for listener in self.listeners(|l| l.lists.contains(&kind)) {
+                        let params = json!({ "_meta": { meta_keys::SUBSCRIPTION_ID: listener } });
+                        self.send_now(jsonrpc::encode_notification(method, &params));
                     }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
@@ -586,26 +557,21 @@ impl Connection {
                 "completion/complete: `argument.name` must be a string",
             ));
         };
-        let value = params["argument"]["value"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let core = &self.core;
+        let value = params["argument"]["value"].as_str().unwrap_or_default().to_owned();
+        let catalog = self.core.catalog();
         let completers = match reference["type"].as_str() {
             Some("ref/prompt") => {
                 let name = reference["name"].as_str().unwrap_or_default();
-                match core.prompt_index.get(name) {
-                    Some(&i) => &core.prompts[i].completers,
+                match catalog.prompt_index.get(name) {
+                    Some(&i) => &catalog.prompts[i].completers,
                     None => {
-                        return fail(ErrorObject::invalid_params(format!(
-                            "Unknown prompt: {name}"
-                        )));
+                        return fail(ErrorObject::invalid_params(format!("Unknown prompt: {name}")));
                     }
                 }
             }
             Some("ref/resource") => {
                 let uri = reference["uri"].as_str().unwrap_or_default();
-                match core.resources.iter().find(|r| r.uri() == uri) {
+                match catalog.resources.iter().find(|r| r.uri() == uri) {
                     Some(r) => &r.completers,
                     None => {
                         return fail(ErrorObject::invalid_params(format!(
@@ -631,12 +597,7 @@ impl Connection {
                 Some(c) => c.complete(value).await,
                 None => json!({ "values": [], "total": 0, "hasMore": false }),
             };
-            let reply = encode_plain(
-                &core,
-                &responder.id,
-                version,
-                &json!({ "completion": completion }),
-            );
+            let reply = encode_plain(&core, &responder.id, version, &json!({ "completion": completion }));
             responder.send(reply).await;
         });
         None
@@ -644,10 +605,7 @@ impl Connection {
 
     fn initialize(&self, id: &RequestId, params: Option<&Value>) -> Vec<u8> {
         let Some(params) = params.and_then(Value::as_object) else {
-            return encode_error(
-                Some(id),
-                &ErrorObject::invalid_params("initialize needs params"),
-            );
+            return encode_error(Some(id), &ErrorObject::invalid_params("initialize needs params"));
         };
         let Some(requested) = params.get("protocolVersion").and_then(Value::as_str) else {
             return encode_error(
@@ -675,9 +633,7 @@ impl Connection {
         if self.session.set(session).is_err() {
             return encode_error(
                 Some(id),
-                &ErrorObject::invalid_request(
-                    "Invalid Request: the connection is already initialized",
-                ),
+                &ErrorObject::invalid_request("Invalid Request: the connection is already initialized"),
             );
         }
         let core = &self.core;
@@ -696,16 +652,12 @@ impl Connection {
         let level = params.and_then(|p| p.get("level")).and_then(Value::as_str);
         match level.and_then(|l| LOG_LEVELS.iter().position(|x| *x == l)) {
             Some(i) => {
-                self.log_level
-                    .store(u8::try_from(i).unwrap_or(0), Ordering::Relaxed);
+                self.log_level.store(u8::try_from(i).unwrap_or(0), Ordering::Relaxed);
                 encode_result(id, b"{}")
             }
             None => encode_error(
                 Some(id),
-                &ErrorObject::invalid_params(format!(
-                    "`level` must be one of {}",
-                    LOG_LEVELS.join(", ")
-                )),
+                &ErrorObject::invalid_params(format!("`level` must be one of {}", LOG_LEVELS.join(", "))),
             ),
         }
     }
@@ -724,21 +676,12 @@ impl Connection {
                 ErrorObject::invalid_params("tools/call needs params with a `name`"),
             );
         };
-        let Some(name) = params
-            .get("name")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-        else {
-            return fail(
-                &id,
-                ErrorObject::invalid_params("tools/call: `name` must be a string"),
-            );
+        let Some(name) = params.get("name").and_then(Value::as_str).map(str::to_owned) else {
+            return fail(&id, ErrorObject::invalid_params("tools/call: `name` must be a string"));
         };
-        let Some(&index) = self.core.tool_index.get(name.as_str()) else {
-            return fail(
-                &id,
-                ErrorObject::invalid_params(format!("Unknown tool: {name}")),
-            );
+        let catalog = self.core.catalog();
+        let Some(&index) = catalog.tool_index.get(name.as_str()) else {
+            return fail(&id, ErrorObject::invalid_params(format!("Unknown tool: {name}")));
         };
         let args = match params.remove("arguments") {
             None | Some(Value::Null) => Map::new(),
@@ -750,7 +693,7 @@ impl Connection {
                 );
             }
         };
-        let entry = &self.core.tools[index];
+        let entry = &catalog.tools[index];
         let identity = json!({ "name": name, "arguments": args });
         let handler = Arc::clone(&entry.def.handler);
         let (tool_name, wrap) = (Arc::clone(&entry.name), entry.def.wrap);
@@ -786,21 +729,12 @@ impl Connection {
                 ErrorObject::invalid_params("prompts/get needs params with a `name`"),
             );
         };
-        let Some(name) = params
-            .get("name")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-        else {
-            return fail(
-                &id,
-                ErrorObject::invalid_params("prompts/get: `name` must be a string"),
-            );
+        let Some(name) = params.get("name").and_then(Value::as_str).map(str::to_owned) else {
+            return fail(&id, ErrorObject::invalid_params("prompts/get: `name` must be a string"));
         };
-        let Some(&index) = self.core.prompt_index.get(&name) else {
-            return fail(
-                &id,
-                ErrorObject::invalid_params(format!("Unknown prompt: {name}")),
-            );
+        let catalog = self.core.catalog();
+        let Some(&index) = catalog.prompt_index.get(&name) else {
+            return fail(&id, ErrorObject::invalid_params(format!("Unknown prompt: {name}")));
         };
         let args = match params.remove("arguments") {
             None | Some(Value::Null) => Map::new(),
@@ -812,7 +746,7 @@ impl Connection {
                 );
             }
         };
-        let def = &self.core.prompts[index];
+        let def = &catalog.prompts[index];
         let identity = json!({ "name": name, "arguments": args });
         let handler = Arc::clone(&def.handler);
         let prompt_name: Arc<str> = Arc::from(name.as_str());
@@ -827,9 +761,7 @@ impl Connection {
             move |parts| {
                 let call = ToolCall::new(prompt_name, args, parts, false);
                 Box::pin(async move {
-                    Outcome::Prompt(
-                        catch(|| handler(call), || PromptOutput::Error(panicked("prompt"))).await,
-                    )
+                    Outcome::Prompt(catch(|| handler(call), || PromptOutput::Error(panicked("prompt"))).await)
                 })
             },
         )
@@ -855,29 +787,24 @@ impl Connection {
                 ErrorObject::invalid_params("resources/read: `uri` must be a string"),
             );
         };
-        let core = &self.core;
-        let found = match core.resource_index.get(&uri) {
+        let catalog = self.core.catalog();
+        let found = match catalog.resource_index.get(&uri) {
             Some(&i) => Some((i, Map::new())),
             None => {
                 let mut found = None;
-                for &i in &core.templates {
+                for &i in &catalog.templates {
                     let resource::Kind::Template {
                         parsed,
                         allow_traversal,
                         ..
-                    } = &core.resources[i].kind
+                    } = &catalog.resources[i].kind
                     else {
                         continue;
                     };
                     match parsed.match_uri(&uri, *allow_traversal) {
                         None => {}
                         Some(Ok(vars)) => {
-                            found = Some((
-                                i,
-                                vars.into_iter()
-                                    .map(|(k, v)| (k, Value::String(v)))
-                                    .collect(),
-                            ));
+                            found = Some((i, vars.into_iter().map(|(k, v)| (k, Value::String(v))).collect()));
                             break;
                         }
                         Some(Err(Refused::Unsafe(var))) => {
@@ -896,7 +823,7 @@ impl Connection {
         let Some((index, vars)) = found else {
             return Some(encode_error(Some(&id), &not_found(req.version, &uri)));
         };
-        let def = &core.resources[index];
+        let def = &catalog.resources[index];
         let identity = json!({ "uri": uri });
         let handler = Arc::clone(&def.handler);
         let mime = def.mime_type.clone();
@@ -915,11 +842,7 @@ impl Connection {
                 call.uri = Some(uri);
                 call.mime = mime;
                 Box::pin(async move {
-                    let output = catch(
-                        || handler(call),
-                        || ResourceOutput::Error(panicked("resource")),
-                    )
-                    .await;
+                    let output = catch(|| handler(call), || ResourceOutput::Error(panicked("resource"))).await;
                     Outcome::Resource(output, uri_for_outcome)
                 })
             },
@@ -967,9 +890,7 @@ impl Connection {
                 Some(_) => {
                     return fail(
                         &id,
-                        ErrorObject::invalid_params(format!(
-                            "{method}: `inputResponses` must be an object"
-                        )),
+                        ErrorObject::invalid_params(format!("{method}: `inputResponses` must be an object")),
                     );
                 }
             };
@@ -1024,9 +945,7 @@ impl Connection {
                 Some(_) => {
                     return fail(
                         &id,
-                        ErrorObject::invalid_params(format!(
-                            "{method}: `requestState` must be a string"
-                        )),
+                        ErrorObject::invalid_params(format!("{method}: `requestState` must be a string")),
                     );
                 }
             }
@@ -1059,24 +978,16 @@ impl Connection {
             cancel: Arc::clone(&cancel),
             missing_capability: Mutex::new(None),
             client_timeout: self.core.options.client_timeout,
-            events: self.core.events.clone(),
+            service: super::Service {
+                core: Arc::clone(&self.core),
+            },
         });
         let future = make(Arc::clone(&parts));
         let responder = self.responder(id.clone(), collect);
         let core = Arc::clone(&self.core);
         let own_abort = Arc::new(OnceLock::new());
-        let mut in_flight = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let task = tokio::spawn(drive(
-            core,
-            parts,
-            future,
-            responder,
-            digest,
-            Arc::clone(&own_abort),
-        ));
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        let task = tokio::spawn(drive(core, parts, future, responder, digest, Arc::clone(&own_abort)));
         let _ = own_abort.set(task.abort_handle());
         in_flight.insert(id, (task.abort_handle(), cancel));
         None
@@ -1104,9 +1015,8 @@ impl Connection {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(id.clone(), (parked.abort.clone(), parked.cancel));
-        if let Err(
-            mpsc::error::TrySendError::Closed(retry) | mpsc::error::TrySendError::Full(retry),
-        ) = parked.retry.try_send(retry)
+        if let Err(mpsc::error::TrySendError::Closed(retry) | mpsc::error::TrySendError::Full(retry)) =
+            parked.retry.try_send(retry)
         {
             // The parked call ended in the meantime.
             self.finish(&id);
@@ -1120,10 +1030,7 @@ impl Connection {
     }
 
     fn finish(&self, id: &RequestId) {
-        let mut in_flight = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
         in_flight.remove(id);
         if in_flight.is_empty() {
             self.idle.notify_waiters();
@@ -1148,11 +1055,7 @@ impl Connection {
                         cancel.cancel();
                         handle.abort();
                     }
-                    let empty = self
-                        .in_flight
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .is_empty();
+                    let empty = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).is_empty();
                     if empty {
                         self.idle.notify_waiters();
                     }
@@ -1169,12 +1072,7 @@ impl Connection {
             let notified = self.idle.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self
-                .in_flight
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .is_empty()
-            {
+            if self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).is_empty() {
                 return;
             }
             tokio::select! {
@@ -1188,21 +1086,20 @@ impl Connection {
     }
 
     fn abort_all(&self) {
-        for (_, (handle, cancel)) in self
-            .in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .drain()
-        {
+        for (_, (handle, cancel)) in self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).drain() {
             cancel.cancel();
             handle.abort();
         }
         // Outbound requests can no longer be answered.
-        self.pending_out
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        self.pending_out.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }
+}
+
+/// What one `subscriptions/listen` request follows.
+#[derive(Default)]
+struct Listen {
+    uris: Vec<String>,
+    lists: Vec<ListKind>,
 }
 
 /// Aborts a task when dropped.
@@ -1212,6 +1109,11 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// The pages of a list as one era sends them.
+fn era_pages(pages: &super::catalog::Pages, stateless: bool) -> &[Vec<u8>] {
+    if stateless { &pages.1 } else { &pages.0 }
 }
 
 /// One page of a cached list, by the request's cursor.
@@ -1297,28 +1199,20 @@ async fn drive(
             ..Payload::default()
         });
         if let Some(abort) = own_abort.get() {
-            core.parked
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(
-                    continuation.clone(),
-                    Parked {
-                        retry: retry_tx.clone(),
-                        mrtr: Arc::clone(&mrtr),
-                        abort: abort.clone(),
-                        cancel: Arc::clone(&parts.cancel),
-                    },
-                );
+            core.parked.lock().unwrap_or_else(PoisonError::into_inner).insert(
+                continuation.clone(),
+                Parked {
+                    retry: retry_tx.clone(),
+                    mrtr: Arc::clone(&mrtr),
+                    abort: abort.clone(),
+                    cancel: Arc::clone(&parts.cancel),
+                },
+            );
         }
         parts.round().finished = true;
         let id = responder.id.clone();
         responder
-            .send(encode_input_required(
-                &core,
-                &id,
-                &mrtr.unanswered(),
-                &state,
-            ))
+            .send(encode_input_required(&core, &id, &mrtr.unanswered(), &state))
             .await;
 
         let expires = tokio::time::Instant::now() + core.options.state_ttl;
@@ -1358,12 +1252,7 @@ async fn drive(
     }
 }
 
-fn encode_input_required(
-    core: &Core,
-    id: &RequestId,
-    requests: &Map<String, Value>,
-    state: &str,
-) -> Vec<u8> {
+fn encode_input_required(core: &Core, id: &RequestId, requests: &Map<String, Value>, state: &str) -> Vec<u8> {
     let body = json!({
         "resultType": "input_required",
         "inputRequests": requests,
@@ -1374,12 +1263,7 @@ fn encode_input_required(
 }
 
 /// A result of a kind nobody caches (`prompts/get`, `completion/complete`), in the request's era.
-fn encode_plain<T: serde::Serialize>(
-    core: &Core,
-    id: &RequestId,
-    version: ProtocolVersion,
-    result: &T,
-) -> Vec<u8> {
+fn encode_plain<T: serde::Serialize>(core: &Core, id: &RequestId, version: ProtocolVersion, result: &T) -> Vec<u8> {
     if version.is_stateless() {
         let body = serde_json::to_vec(result).expect("results serialise");
         encode_result(id, &close_modern(body, &core.modern_suffix))
@@ -1406,13 +1290,7 @@ fn panicked(kind: &str) -> ErrorObject {
 }
 
 /// The answer that ends a call of any kind.
-fn encode_outcome(
-    core: &Core,
-    parts: &RequestParts,
-    id: &RequestId,
-    outcome: Outcome,
-    digest: &str,
-) -> Vec<u8> {
+fn encode_outcome(core: &Core, parts: &RequestParts, id: &RequestId, outcome: Outcome, digest: &str) -> Vec<u8> {
     let version = parts.version;
     let missing = || {
         parts
@@ -1447,16 +1325,12 @@ fn encode_outcome(
             }
             encode_call_result(core, id, version, result)
         }
-        Outcome::Tool(ToolOutput::InputRequired(ir)) if version.is_stateless() => {
-            input_required(ir)
-        }
+        Outcome::Tool(ToolOutput::InputRequired(ir)) if version.is_stateless() => input_required(ir),
         Outcome::Tool(ToolOutput::InputRequired(_)) => encode_call_result(
             core,
             id,
             version,
-            CallToolResult::error(
-                "this tool needs input that only protocol version 2026-07-28 can carry",
-            ),
+            CallToolResult::error("this tool needs input that only protocol version 2026-07-28 can carry"),
         ),
         Outcome::Prompt(PromptOutput::Result(r)) => encode_plain(core, id, version, &r),
         Outcome::Resource(ResourceOutput::Result(r), _) => {
@@ -1467,24 +1341,19 @@ fn encode_outcome(
                 encode_result_value(id, &r)
             }
         }
-        Outcome::Resource(ResourceOutput::NotFound, uri) => {
-            encode_error(Some(id), &not_found(version, &uri))
-        }
-        Outcome::Prompt(PromptOutput::InputRequired(ir))
-        | Outcome::Resource(ResourceOutput::InputRequired(ir), _)
+        Outcome::Resource(ResourceOutput::NotFound, uri) => encode_error(Some(id), &not_found(version, &uri)),
+        Outcome::Prompt(PromptOutput::InputRequired(ir)) | Outcome::Resource(ResourceOutput::InputRequired(ir), _)
             if version.is_stateless() =>
         {
             input_required(ir)
         }
-        Outcome::Prompt(PromptOutput::InputRequired(_))
-        | Outcome::Resource(ResourceOutput::InputRequired(_), _) => encode_error(
-            Some(id),
-            &ErrorObject::internal(
-                "this handler needs input that only protocol version 2026-07-28 can carry",
-            ),
-        ),
-        Outcome::Prompt(PromptOutput::Error(e))
-        | Outcome::Resource(ResourceOutput::Error(e), _) => {
+        Outcome::Prompt(PromptOutput::InputRequired(_)) | Outcome::Resource(ResourceOutput::InputRequired(_), _) => {
+            encode_error(
+                Some(id),
+                &ErrorObject::internal("this handler needs input that only protocol version 2026-07-28 can carry"),
+            )
+        }
+        Outcome::Prompt(PromptOutput::Error(e)) | Outcome::Resource(ResourceOutput::Error(e), _) => {
             if version.is_stateless()
                 && let Some(req) = missing()
             {
@@ -1495,12 +1364,7 @@ fn encode_outcome(
     }
 }
 
-fn encode_call_result(
-    core: &Core,
-    id: &RequestId,
-    version: ProtocolVersion,
-    mut result: CallToolResult,
-) -> Vec<u8> {
+fn encode_call_result(core: &Core, id: &RequestId, version: ProtocolVersion, mut result: CallToolResult) -> Vec<u8> {
     if !version.is_stateless() {
         return encode_result_value(id, &result);
     }
@@ -1529,29 +1393,20 @@ pub(crate) struct Requester {
 
 /// Reads and checks the stateless-era keys of a request's `_meta`.
 fn stateless_request(meta: &Map<String, Value>) -> Result<Requester, ErrorObject> {
-    let Some(requested) = meta
-        .get(meta_keys::PROTOCOL_VERSION)
-        .and_then(Value::as_str)
-    else {
+    let Some(requested) = meta.get(meta_keys::PROTOCOL_VERSION).and_then(Value::as_str) else {
         return Err(ErrorObject::invalid_params(format!(
             "`_meta.{}` must be a string",
             meta_keys::PROTOCOL_VERSION
         )));
     };
-    let Some(capabilities) = meta
-        .get(meta_keys::CLIENT_CAPABILITIES)
-        .and_then(Value::as_object)
-    else {
+    let Some(capabilities) = meta.get(meta_keys::CLIENT_CAPABILITIES).and_then(Value::as_object) else {
         return Err(ErrorObject::invalid_params(format!(
             "`_meta.{}` is required (an object; `{{}}` declares no optional capability)",
             meta_keys::CLIENT_CAPABILITIES
         )));
     };
     let Some(version) = ProtocolVersion::parse(requested).filter(|v| v.is_stateless()) else {
-        let supported: Vec<&str> = ProtocolVersion::STATELESS
-            .iter()
-            .map(|v| v.as_str())
-            .collect();
+        let supported: Vec<&str> = ProtocolVersion::STATELESS.iter().map(|v| v.as_str()).collect();
         return Err(ErrorObject::new(
             ErrorCode::UNSUPPORTED_PROTOCOL_VERSION,
             format!("Unsupported protocol version: {requested}"),
@@ -1564,10 +1419,7 @@ fn stateless_request(meta: &Map<String, Value>) -> Result<Requester, ErrorObject
         .map(Arc::new);
     let log_level = match meta.get(meta_keys::LOG_LEVEL) {
         None => None,
-        Some(level) => match level
-            .as_str()
-            .and_then(|l| LOG_LEVELS.iter().position(|x| *x == l))
-        {
+        Some(level) => match level.as_str().and_then(|l| LOG_LEVELS.iter().position(|x| *x == l)) {
             Some(i) => Some(i),
             None => {
                 return Err(ErrorObject::invalid_params(format!(
@@ -1595,10 +1447,7 @@ fn missing_meta(method: &str) -> ErrorObject {
 }
 
 /// Runs a handler; a panic in it becomes `on_panic()` and harms nothing else.
-async fn catch<O>(
-    start: impl FnOnce() -> Pin<Box<dyn Future<Output = O> + Send>>,
-    on_panic: impl FnOnce() -> O,
-) -> O {
+async fn catch<O>(start: impl FnOnce() -> Pin<Box<dyn Future<Output = O> + Send>>, on_panic: impl FnOnce() -> O) -> O {
     let Ok(future) = catch_unwind(AssertUnwindSafe(start)) else {
         return on_panic();
     };
@@ -1606,11 +1455,7 @@ async fn catch<O>(
 }
 
 /// Runs a tool; a panic in it becomes an error result and harms nothing else.
-async fn run_tool(
-    handler: &(dyn Fn(ToolCall) -> ToolFuture + Send + Sync),
-    call: ToolCall,
-    name: &str,
-) -> ToolOutput {
+async fn run_tool(handler: &(dyn Fn(ToolCall) -> ToolFuture + Send + Sync), call: ToolCall, name: &str) -> ToolOutput {
     let panicked = || {
         tracing::error!(tool = name, "the tool panicked");
         ToolOutput::Result(CallToolResult::error(format!(

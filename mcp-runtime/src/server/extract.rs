@@ -63,8 +63,7 @@ impl Declaration {
 
     /// Records that the handler needs shared state of type `T` (checked when the server starts).
     pub fn needs_state<T: Any>(&mut self) {
-        self.needs_state
-            .push((TypeId::of::<T>(), std::any::type_name::<T>()));
+        self.needs_state.push((TypeId::of::<T>(), std::any::type_name::<T>()));
     }
 }
 
@@ -87,20 +86,14 @@ pub trait FromCallParts: Sized {
 impl<T: DeserializeOwned + JsonSchema> FromToolCall<ViaArgument> for T {
     fn from_tool_call(call: &mut ToolCall, name: &str) -> Result<Self, String> {
         match call.args.remove(name) {
-            Some(v) => {
-                serde_json::from_value(v).map_err(|e| format!("invalid argument `{name}`: {e}"))
-            }
-            None => {
-                T::deserialize(Missing).map_err(|_| format!("missing required argument `{name}`"))
-            }
+            Some(v) => serde_json::from_value(v).map_err(|e| format!("invalid argument `{name}`: {e}")),
+            None => T::deserialize(Missing).map_err(|_| format!("missing required argument `{name}`")),
         }
     }
 
     fn declare(declaration: &mut Declaration, name: &str, description: Option<&str>) {
         let required = T::deserialize(Missing).is_err();
-        declaration
-            .schema
-            .property::<T>(name, description, required);
+        declaration.schema.property::<T>(name, description, required);
     }
 }
 
@@ -125,14 +118,11 @@ pub trait FromStrArg<M>: Sized {
 impl<T: DeserializeOwned> FromStrArg<ViaArgument> for T {
     fn from_str_arg(call: &mut ToolCall, name: &str) -> Result<Self, String> {
         match call.args.remove(name) {
-            Some(serde_json::Value::String(s)) => T::deserialize(super::strarg::StrArg(&s))
-                .map_err(|e| format!("invalid argument `{name}`: {e}")),
-            Some(other) => {
-                serde_json::from_value(other).map_err(|e| format!("invalid argument `{name}`: {e}"))
+            Some(serde_json::Value::String(s)) => {
+                T::deserialize(super::strarg::StrArg(&s)).map_err(|e| format!("invalid argument `{name}`: {e}"))
             }
-            None => {
-                T::deserialize(Missing).map_err(|_| format!("missing required argument `{name}`"))
-            }
+            Some(other) => serde_json::from_value(other).map_err(|e| format!("invalid argument `{name}`: {e}")),
+            None => T::deserialize(Missing).map_err(|_| format!("missing required argument `{name}`")),
         }
     }
 
@@ -241,12 +231,9 @@ impl<T: fmt::Debug> fmt::Debug for State<T> {
 
 impl<T: Send + Sync + 'static> FromCallParts for State<T> {
     fn from_call_parts(ctx: &Context) -> Result<Self, String> {
-        ctx.state::<T>().map(State).ok_or_else(|| {
-            format!(
-                "the server holds no state of type `{}`",
-                std::any::type_name::<T>()
-            )
-        })
+        ctx.state::<T>()
+            .map(State)
+            .ok_or_else(|| format!("the server holds no state of type `{}`", std::any::type_name::<T>()))
     }
 
     fn declare(declaration: &mut Declaration) {

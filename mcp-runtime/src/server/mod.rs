@@ -1,5 +1,6 @@
 //! The server: registration, the dispatch table, and both protocol eras.
 
+pub(crate) mod catalog;
 pub mod completion;
 pub mod context;
 pub(crate) mod dispatch;
@@ -262,8 +263,7 @@ impl Server {
     /// Serves one client over this process's stdin and stdout until stdin closes.
     pub async fn serve_stdio(self) -> Result<()> {
         let limit = self.options.max_message_bytes;
-        self.serve(transport::stdio::stdio().max_message_bytes(limit))
-            .await
+        self.serve(transport::stdio::stdio().max_message_bytes(limit)).await
     }
 
     /// Serves one client over any transport until it closes.
@@ -277,9 +277,7 @@ impl Server {
     /// Fails on a tool name that is invalid or used twice, and on a handler that needs
     /// shared state the server does not hold.
     pub fn build(self) -> Result<Service> {
-        Core::new(self).map(|core| Service {
-            core: Arc::new(core),
-        })
+        Core::new(self).map(|core| Service { core: Arc::new(core) })
     }
 }
 
@@ -295,28 +293,173 @@ impl Service {
         dispatch::serve(Arc::clone(&self.core), transport).await
     }
 
-    /// The names of the tools, in `tools/list` order.
-    pub fn tool_names(&self) -> impl Iterator<Item = &str> {
-        self.core.tools.iter().map(|t| t.def.name())
+    /// The names of the tools served now, in `tools/list` order.
+    pub fn tool_names(&self) -> Vec<String> {
+        self.core
+            .catalog()
+            .tools
+            .iter()
+            .map(|t| t.def.name().to_owned())
+            .collect()
     }
 
-    /// Finds a tool by name, in constant time.
-    pub fn find_tool(&self, name: &str) -> Option<&ToolDef> {
-        self.core
-            .tool_index
-            .get(name)
-            .map(|&i| &self.core.tools[i].def)
+    /// Finds a tool served now by name, in constant time.
+    pub fn find_tool(&self, name: &str) -> Option<ToolDef> {
+        let catalog = self.core.catalog();
+        catalog.tool_index.get(name).map(|&i| catalog.tools[i].def.clone())
     }
 
     /// The cached `tools/list` page `page` as sent in `version` (result object only), or `None`
-    /// past the last page. Served as these bytes, never serialised again.
-    pub fn cached_tools_page(&self, version: ProtocolVersion, page: usize) -> Option<&[u8]> {
+    /// past the last page. Served as these bytes, never serialised again until the list changes.
+    pub fn cached_tools_page(&self, version: ProtocolVersion, page: usize) -> Option<Vec<u8>> {
+        let catalog = self.core.catalog();
         let pages = if version.is_stateless() {
-            &self.core.tools_pages_modern
+            &catalog.tool_pages.1
         } else {
-            &self.core.tools_pages_legacy
+            &catalog.tool_pages.0
         };
-        pages.get(page).map(Vec::as_slice)
+        pages.get(page).cloned()
+    }
+
+    /// Serves this process's stdin and stdout until stdin closes.
+    pub async fn serve_stdio(&self) -> Result<()> {
+        let limit = self.core.options.max_message_bytes;
+        self.serve(transport::stdio::stdio().max_message_bytes(limit)).await
+    }
+
+    /// Adds a tool while serving; clients hear `notifications/tools/list_changed`.
+    pub fn add_tool(&self, tool: ToolDef) -> Result<()> {
+        self.change(ListKind::Tools, |r| r.tools.push((tool, true)))
+    }
+
+    /// Removes a tool by name; `false` if there was none.
+    pub fn remove_tool(&self, name: &str) -> Result<bool> {
+        self.change_if(ListKind::Tools, |r| remove_where(&mut r.tools, |t| t.name() == name))
+    }
+
+    /// Enables or disables a tool by name: a disabled tool is neither listed nor callable.
+    /// `false` if there is no such tool.
+    pub fn set_tool_enabled(&self, name: &str, enabled: bool) -> Result<bool> {
+        self.change_if(ListKind::Tools, |r| {
+            set_where(&mut r.tools, |t| t.name() == name, enabled)
+        })
+    }
+
+    /// Adds a prompt while serving; clients hear `notifications/prompts/list_changed`.
+    pub fn add_prompt(&self, prompt: prompt::PromptDef) -> Result<()> {
+        self.change(ListKind::Prompts, |r| r.prompts.push((prompt, true)))
+    }
+
+    /// Removes a prompt by name; `false` if there was none.
+    pub fn remove_prompt(&self, name: &str) -> Result<bool> {
+        self.change_if(ListKind::Prompts, |r| {
+            remove_where(&mut r.prompts, |p| p.name() == name)
+        })
+    }
+
+    /// Enables or disables a prompt by name; `false` if there is no such prompt.
+    pub fn set_prompt_enabled(&self, name: &str, enabled: bool) -> Result<bool> {
+        self.change_if(ListKind::Prompts, |r| {
+            set_where(&mut r.prompts, |p| p.name() == name, enabled)
+        })
+    }
+
+    /// Adds a resource or template while serving; clients hear
+    /// `notifications/resources/list_changed`.
+    pub fn add_resource(&self, resource: resource::ResourceDef) -> Result<()> {
+        self.change(ListKind::Resources, |r| r.resources.push((resource, true)))
+    }
+
+    /// Removes a resource or template by its URI (or URI template); `false` if there was none.
+    pub fn remove_resource(&self, uri: &str) -> Result<bool> {
+        self.change_if(ListKind::Resources, |r| {
+            remove_where(&mut r.resources, |x| x.uri() == uri)
+        })
+    }
+
+    /// Enables or disables a resource or template by URI; `false` if there is no such one.
+    pub fn set_resource_enabled(&self, uri: &str, enabled: bool) -> Result<bool> {
+        self.change_if(ListKind::Resources, |r| {
+            set_where(&mut r.resources, |x| x.uri() == uri, enabled)
+        })
+    }
+
+    fn change(&self, kind: ListKind, f: impl FnOnce(&mut catalog::Registry)) -> Result<()> {
+        self.change_if(kind, |r| {
+            f(r);
+            true
+        })
+        .map(drop)
+    }
+
+    /// Applies a change to the registry, rebuilds the catalog once, swaps it in and announces
+    /// it; a change that would make the catalog invalid is undone and reported.
+    fn change_if(&self, kind: ListKind, f: impl FnOnce(&mut catalog::Registry) -> bool) -> Result<bool> {
+        let core = &self.core;
+        let mut registry = core.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = (
+            registry.tools.clone(),
+            registry.prompts.clone(),
+            registry.resources.clone(),
+        );
+        if !f(&mut registry) {
+            return Ok(false);
+        }
+        match catalog::Catalog::build(&registry, &core.state, core.options.page_size, &core.cacheable_suffix) {
+            Ok(catalog) => {
+                *core.catalog.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(catalog);
+                drop(registry);
+                let _ = core.events.send(Event::ListChanged(kind));
+                Ok(true)
+            }
+            Err(problems) => {
+                (registry.tools, registry.prompts, registry.resources) = before;
+                Err(Error::Config(problems.join("; ")))
+            }
+        }
+    }
+}
+
+fn remove_where<T>(items: &mut Vec<(T, bool)>, matches: impl Fn(&T) -> bool) -> bool {
+    let before = items.len();
+    items.retain(|(t, _)| !matches(t));
+    items.len() != before
+}
+
+fn set_where<T>(items: &mut [(T, bool)], matches: impl Fn(&T) -> bool, enabled: bool) -> bool {
+    let mut found = false;
+    for (t, on) in items.iter_mut() {
+        if matches(t) {
+            *on = enabled;
+            found = true;
+        }
+    }
+    found
+}
+
+impl Core {
+    /// What is served now.
+    pub(crate) fn catalog(&self) -> Arc<catalog::Catalog> {
+        Arc::clone(&self.catalog.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
+/// Which list changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ListKind {
+    Tools,
+    Prompts,
+    Resources,
+}
+
+impl ListKind {
+    /// The handshake-era notification, and the stateless `subscriptions/listen` flag.
+    pub(crate) fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Tools => ("notifications/tools/list_changed", "toolsListChanged"),
+            Self::Prompts => ("notifications/prompts/list_changed", "promptsListChanged"),
+            Self::Resources => ("notifications/resources/list_changed", "resourcesListChanged"),
+        }
     }
 }
 
@@ -326,27 +469,15 @@ pub(crate) struct ToolEntry {
 }
 
 pub(crate) struct Core {
-    pub(crate) prompts: Vec<prompt::PromptDef>,
-    pub(crate) prompt_index: HashMap<String, usize>,
-    pub(crate) resources: Vec<resource::ResourceDef>,
-    /// Fixed resources by URI.
-    pub(crate) resource_index: HashMap<String, usize>,
-    /// Templates, in the order they were added.
-    pub(crate) templates: Vec<usize>,
-    /// `(legacy, modern)` serialised pages of `prompts/list`, `resources/list` and
-    /// `resources/templates/list`.
-    pub(crate) prompt_pages: (Vec<Vec<u8>>, Vec<Vec<u8>>),
-    pub(crate) resource_pages: (Vec<Vec<u8>>, Vec<Vec<u8>>),
-    pub(crate) template_pages: (Vec<Vec<u8>>, Vec<Vec<u8>>),
+    /// What is served now; replaced whole on a change.
+    pub(crate) catalog: std::sync::RwLock<Arc<catalog::Catalog>>,
+    /// Everything registered, enabled or not: the source the catalog is built from.
+    pub(crate) registry: std::sync::Mutex<catalog::Registry>,
     /// `,"ttlMs":…,"cacheScope":…` then the modern suffix: closes a cacheable modern result.
     pub(crate) cacheable_suffix: Vec<u8>,
     pub(crate) events: tokio::sync::broadcast::Sender<Event>,
     pub(crate) info: Implementation,
     pub(crate) instructions: Option<String>,
-    pub(crate) tools: Vec<ToolEntry>,
-    pub(crate) tool_index: HashMap<Arc<str>, usize>,
-    pub(crate) tools_pages_legacy: Vec<Vec<u8>>,
-    pub(crate) tools_pages_modern: Vec<Vec<u8>>,
     pub(crate) capabilities: Value,
     pub(crate) discover: Vec<u8>,
     /// `,"resultType":"complete","_meta":{serverInfo}}`: closes a modern result object.
@@ -360,10 +491,7 @@ pub(crate) struct Core {
 
 impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Core")
-            .field("info", &self.info)
-            .field("tools", &self.tools.len())
-            .finish_non_exhaustive()
+        f.debug_struct("Core").field("info", &self.info).finish_non_exhaustive()
     }
 }
 
@@ -386,162 +514,40 @@ impl Core {
             state,
             options,
         } = server;
-        let mut problems = Vec::new();
-        let mut check_state = |what: &str, needs: &[(std::any::TypeId, &'static str)]| {
-            for (id, type_name) in needs {
-                if !state.contains(*id) {
-                    problems.push(format!("{what} needs shared state of type `{type_name}`: add it with `Server::state(..)`"));
-                }
-            }
+        let registry = catalog::Registry {
+            tools: tools.into_iter().map(|t| (t, true)).collect(),
+            prompts: prompts.into_iter().map(|p| (p, true)).collect(),
+            resources: resources.into_iter().map(|r| (r, true)).collect(),
         };
-        let mut tool_index = HashMap::with_capacity(tools.len());
-        let mut entries = Vec::with_capacity(tools.len());
-        let mut name_problems = Vec::new();
-        for def in tools {
-            let name: Arc<str> = Arc::from(def.name());
-            if !is_valid_tool_name(&name) {
-                name_problems.push(format!(
-                    "tool name `{name}` is invalid: use 1 to 128 characters of A-Z a-z 0-9 _ . -"
-                ));
-            }
-            check_state(&format!("tool `{name}`"), &def.needs_state);
-            if tool_index
-                .insert(Arc::clone(&name), entries.len())
-                .is_some()
-            {
-                name_problems.push(format!("two tools are named `{name}`"));
-            }
-            entries.push(ToolEntry { def, name });
-        }
-        let mut prompt_index = HashMap::new();
-        for (i, p) in prompts.iter().enumerate() {
-            check_state(&format!("prompt `{}`", p.name()), &p.needs_state);
-            if prompt_index.insert(p.name().to_owned(), i).is_some() {
-                name_problems.push(format!("two prompts are named `{}`", p.name()));
-            }
-        }
-        let mut resource_index = HashMap::new();
-        let mut templates = Vec::new();
-        let mut seen_templates = std::collections::HashSet::new();
-        for (i, r) in resources.iter().enumerate() {
-            check_state(&format!("resource `{}`", r.uri()), &r.needs_state);
-            match &r.kind {
-                resource::Kind::Fixed(res) => {
-                    if resource_index.insert(res.uri.clone(), i).is_some() {
-                        name_problems.push(format!("two resources have the URI `{}`", res.uri));
-                    }
-                }
-                resource::Kind::Template { template, .. } => {
-                    if !seen_templates.insert(template.uri_template.clone()) {
-                        name_problems.push(format!(
-                            "two resource templates are `{}`",
-                            template.uri_template
-                        ));
-                    }
-                    templates.push(i);
-                }
-            }
-        }
-        problems.extend(name_problems);
-        if !problems.is_empty() {
-            return Err(Error::Config(problems.join("; ")));
-        }
 
         let server_info_json = serde_json::to_value(&info).expect("implementation info serialises");
+        let ttl_ms = u64::try_from(options.cache_ttl.as_millis()).unwrap_or(u64::MAX);
+        let scope = options.cache_scope.as_str();
+        let mut modern_suffix = br#""resultType":"complete","_meta":{"io.modelcontextprotocol/serverInfo":"#.to_vec();
+        serde_json::to_writer(&mut modern_suffix, &server_info_json).expect("serialises");
+        modern_suffix.extend_from_slice(b"}}");
+        let mut cacheable_suffix = format!(r#""ttlMs":{ttl_ms},"cacheScope":"{scope}","#).into_bytes();
+        cacheable_suffix.extend_from_slice(&modern_suffix);
+
+        let catalog = catalog::Catalog::build(&registry, &state, options.page_size, &cacheable_suffix)
+            .map_err(|problems| Error::Config(problems.join("; ")))?;
+
+        // What exists when the server starts decides what it advertises; lists may change later.
         let mut capabilities = serde_json::Map::new();
-        if !entries.is_empty() {
-            capabilities.insert("tools".into(), json!({ "listChanged": false }));
+        if !catalog.tools.is_empty() {
+            capabilities.insert("tools".into(), json!({ "listChanged": true }));
         }
-        if !prompts.is_empty() {
-            capabilities.insert("prompts".into(), json!({ "listChanged": false }));
+        if !catalog.prompts.is_empty() {
+            capabilities.insert("prompts".into(), json!({ "listChanged": true }));
         }
-        if !resources.is_empty() {
-            capabilities.insert(
-                "resources".into(),
-                json!({ "subscribe": true, "listChanged": false }),
-            );
+        if !catalog.resources.is_empty() {
+            capabilities.insert("resources".into(), json!({ "subscribe": true, "listChanged": true }));
         }
-        if prompts.iter().any(|p| !p.completers.is_empty())
-            || resources.iter().any(|r| !r.completers.is_empty())
-        {
+        if catalog.has_completions() {
             capabilities.insert("completions".into(), json!({}));
         }
         capabilities.insert("logging".into(), json!({}));
         let capabilities = Value::Object(capabilities);
-
-        let ttl_ms = u64::try_from(options.cache_ttl.as_millis()).unwrap_or(u64::MAX);
-        let scope = options.cache_scope.as_str();
-        let mut modern_suffix =
-            br#""resultType":"complete","_meta":{"io.modelcontextprotocol/serverInfo":"#.to_vec();
-        serde_json::to_writer(&mut modern_suffix, &server_info_json).expect("serialises");
-        modern_suffix.extend_from_slice(b"}}");
-        let mut cacheable_suffix =
-            format!(r#""ttlMs":{ttl_ms},"cacheScope":"{scope}","#).into_bytes();
-        cacheable_suffix.extend_from_slice(&modern_suffix);
-
-        let page_size = options.page_size.unwrap_or(usize::MAX);
-        let paginate = |key: &str, items: Vec<Value>| -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-            let chunks: Vec<&[Value]> = if items.is_empty() {
-                vec![&[][..]]
-            } else {
-                items.chunks(page_size.min(items.len())).collect()
-            };
-            let pages = chunks.len();
-            let mut legacy_pages = Vec::with_capacity(pages);
-            let mut modern_pages = Vec::with_capacity(pages);
-            for (i, chunk) in chunks.into_iter().enumerate() {
-                let mut page = serde_json::Map::new();
-                page.insert(key.into(), Value::Array(chunk.to_vec()));
-                if i + 1 < pages {
-                    page.insert("nextCursor".into(), json!(encode_cursor(i + 1)));
-                }
-                let body = serde_json::to_vec(&page).expect("serialises");
-                modern_pages.push(close_modern(body.clone(), &cacheable_suffix));
-                legacy_pages.push(body);
-            }
-            (legacy_pages, modern_pages)
-        };
-        let to_values = |v: Vec<Value>| v;
-        let (tools_pages_legacy, tools_pages_modern) = paginate(
-            "tools",
-            to_values(
-                entries
-                    .iter()
-                    .map(|e| serde_json::to_value(&e.def.tool).expect("serialises"))
-                    .collect(),
-            ),
-        );
-        let prompt_pages = paginate(
-            "prompts",
-            prompts
-                .iter()
-                .map(|p| serde_json::to_value(&p.prompt).expect("serialises"))
-                .collect(),
-        );
-        let resource_pages = paginate(
-            "resources",
-            resources
-                .iter()
-                .filter_map(|r| match &r.kind {
-                    resource::Kind::Fixed(res) => {
-                        Some(serde_json::to_value(res).expect("serialises"))
-                    }
-                    resource::Kind::Template { .. } => None,
-                })
-                .collect(),
-        );
-        let template_pages = paginate(
-            "resourceTemplates",
-            templates
-                .iter()
-                .filter_map(|&i| match &resources[i].kind {
-                    resource::Kind::Template { template, .. } => {
-                        Some(serde_json::to_value(template).expect("serialises"))
-                    }
-                    resource::Kind::Fixed(_) => None,
-                })
-                .collect(),
-        );
 
         let mut discover = serde_json::Map::new();
         discover.insert("supportedVersions".into(), json!(ProtocolVersion::ALL));
@@ -549,28 +555,15 @@ impl Core {
         if let Some(i) = &instructions {
             discover.insert("instructions".into(), json!(i));
         }
-        let discover = close_modern(
-            serde_json::to_vec(&discover).expect("serialises"),
-            &cacheable_suffix,
-        );
+        let discover = close_modern(serde_json::to_vec(&discover).expect("serialises"), &cacheable_suffix);
 
         Ok(Self {
-            prompts,
-            prompt_index,
-            resources,
-            resource_index,
-            templates,
-            prompt_pages,
-            resource_pages,
-            template_pages,
+            catalog: std::sync::RwLock::new(Arc::new(catalog)),
+            registry: std::sync::Mutex::new(registry),
             cacheable_suffix,
             events: tokio::sync::broadcast::channel(256).0,
             info,
             instructions,
-            tools: entries,
-            tool_index,
-            tools_pages_legacy,
-            tools_pages_modern,
             capabilities,
             discover,
             modern_suffix,
@@ -588,6 +581,8 @@ impl Core {
 pub(crate) enum Event {
     /// The resource at this URI changed.
     ResourceUpdated(String),
+    /// A list changed.
+    ListChanged(ListKind),
 }
 
 impl Service {

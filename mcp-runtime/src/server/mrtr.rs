@@ -147,12 +147,8 @@ fn check_shape(method: &str, answer: &Value) -> Result<(), &'static str> {
         "sampling/createMessage" if !(has("role") && has("content") && has("model")) => {
             Err("it needs role, content and model")
         }
-        "elicitation/create" if !answer.get("action").is_some_and(Value::is_string) => {
-            Err("it needs an action")
-        }
-        "roots/list" if !answer.get("roots").is_some_and(Value::is_array) => {
-            Err("it needs a roots array")
-        }
+        "elicitation/create" if !answer.get("action").is_some_and(Value::is_string) => Err("it needs an action"),
+        "roots/list" if !answer.get("roots").is_some_and(Value::is_array) => Err("it needs a roots array"),
         _ if !answer.is_object() => Err("it must be an object"),
         _ => Ok(()),
     }
@@ -165,10 +161,7 @@ mod tests {
 
     #[tokio::test]
     async fn known_answers_return_at_once_and_others_wait_for_delivery() {
-        let m = std::sync::Arc::new(Mrtr::new(Map::from_iter([(
-            "a".to_owned(),
-            json!({"roots": []}),
-        )])));
+        let m = std::sync::Arc::new(Mrtr::new(Map::from_iter([("a".to_owned(), json!({"roots": []}))])));
         assert_eq!(
             m.request("a".into(), "roots/list", json!({})).await,
             json!({"roots": []})
@@ -180,10 +173,7 @@ mod tests {
         while !m.has_unanswered() {
             tokio::task::yield_now().await;
         }
-        assert_eq!(
-            m.unanswered()["b"],
-            json!({"method": "roots/list", "params": {}})
-        );
+        assert_eq!(m.unanswered()["b"], json!({"method": "roots/list", "params": {}}));
         assert!(
             m.deliver(&Map::from_iter([("b".to_owned(), json!({"nope": 1}))]))
                 .is_err()

@@ -5,9 +5,7 @@ use super::extract::Declaration;
 use super::prompt::meta_map;
 use super::tool::{InputRequired, Json, ToolCall};
 use super::uri_template::UriTemplate;
-use crate::protocol::{
-    ErrorObject, ReadResourceResult, Resource, ResourceContents, ResourceTemplate,
-};
+use crate::protocol::{ErrorObject, ReadResourceResult, Resource, ResourceContents, ResourceTemplate};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;

@@ -4,9 +4,7 @@ use super::context::Context;
 use super::schema;
 use super::tool::{ToolCall, ToolDef, ToolOutput};
 use crate::error::{Error, Result};
-use crate::protocol::{
-    CreateMessageResult, ElicitAction, ElicitResult, Role, Root, SamplingContent, SamplingMessage,
-};
+use crate::protocol::{CreateMessageResult, ElicitAction, ElicitResult, Role, Root, SamplingContent, SamplingMessage};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -154,8 +152,7 @@ impl Sample {
 
     /// How much capability matters, 0 to 1.
     pub fn intelligence_priority(mut self, p: f64) -> Self {
-        self.preferences
-            .insert("intelligencePriority".into(), json!(p));
+        self.preferences.insert("intelligencePriority".into(), json!(p));
         self
     }
 
@@ -237,10 +234,7 @@ impl Sample {
                     _ => None,
                 }) {
                     Some((input, id)) => (Ok(input), Some(id)),
-                    None => (
-                        Err("the reply did not call `final_answer`".to_owned()),
-                        None,
-                    ),
+                    None => (Err("the reply did not call `final_answer`".to_owned()), None),
                 }
             } else {
                 (
@@ -255,8 +249,7 @@ impl Sample {
                 } else {
                     v
                 };
-                serde_json::from_value::<T>(v)
-                    .map_err(|e| format!("the answer does not match the schema: {e}"))
+                serde_json::from_value::<T>(v).map_err(|e| format!("the answer does not match the schema: {e}"))
             });
             match parsed {
                 Ok(t) => return Ok(t),
@@ -276,9 +269,7 @@ impl Sample {
                                 is_error: Some(true),
                             }],
                         },
-                        None => {
-                            SamplingMessage::user(format!("{why}. Reply again with only the JSON."))
-                        }
+                        None => SamplingMessage::user(format!("{why}. Reply again with only the JSON.")),
                     });
                 }
             }
@@ -290,8 +281,7 @@ impl Sample {
 
     fn params(&self, tools: Option<Vec<Value>>, tool_choice: Option<Value>) -> Result<Value> {
         let caps = self.ctx.client_capabilities();
-        self.ctx
-            .require(caps.sampling(), "sampling", json!({"sampling": {}}))?;
+        self.ctx.require(caps.sampling(), "sampling", json!({"sampling": {}}))?;
         if tools.is_some() {
             self.ctx.require(
                 caps.sampling_tools(),
@@ -323,17 +313,10 @@ impl Sample {
         }
         if let Some(ic) = self.include_context {
             let wants_context = ic != IncludeContext::None;
-            let has_context = caps
-                .0
-                .get("sampling")
-                .and_then(|s| s.get("context"))
-                .is_some();
+            let has_context = caps.0.get("sampling").and_then(|s| s.get("context")).is_some();
             if wants_context {
-                self.ctx.require(
-                    has_context,
-                    "sampling.context",
-                    json!({"sampling": {"context": {}}}),
-                )?;
+                self.ctx
+                    .require(has_context, "sampling.context", json!({"sampling": {"context": {}}}))?;
             }
             let name = match ic {
                 IncludeContext::None => "none",
@@ -359,10 +342,7 @@ impl Sample {
                 format!("{k}-{}", round + 1)
             }
         });
-        let answer = self
-            .ctx
-            .ask("sampling/createMessage", params, key, "sample")
-            .await?;
+        let answer = self.ctx.ask("sampling/createMessage", params, key, "sample").await?;
         serde_json::from_value(answer)
             .map_err(|e| Error::Message(format!("the client's sampling answer is malformed: {e}")))
     }
@@ -389,9 +369,7 @@ impl Sample {
                 .content
                 .iter()
                 .filter_map(|c| match c {
-                    SamplingContent::ToolUse { id, name, input } => {
-                        Some((id.clone(), name.clone(), input.clone()))
-                    }
+                    SamplingContent::ToolUse { id, name, input } => Some((id.clone(), name.clone(), input.clone())),
                     _ => None,
                 })
                 .collect();
@@ -430,12 +408,7 @@ impl Sample {
         let Value::Object(args) = input else {
             return failed("the tool's input must be an object".into());
         };
-        let call = ToolCall::new(
-            std::sync::Arc::from(name),
-            args,
-            self.ctx.parts.clone(),
-            tool.wrap,
-        );
+        let call = ToolCall::new(std::sync::Arc::from(name), args, self.ctx.parts.clone(), tool.wrap);
         match (tool.handler)(call).await {
             ToolOutput::Result(r) => SamplingContent::ToolResult {
                 tool_use_id: id,
@@ -515,10 +488,7 @@ impl Context {
     /// flat object of strings, numbers, integers, booleans, string enums and lists of string
     /// enums (what clients can render); anything else is refused before sending, naming the
     /// field. Needs the client's `elicitation` capability. Never ask for secrets this way.
-    pub fn elicit<T: DeserializeOwned + JsonSchema>(
-        &self,
-        message: impl Into<String>,
-    ) -> Elicit<T> {
+    pub fn elicit<T: DeserializeOwned + JsonSchema>(&self, message: impl Into<String>) -> Elicit<T> {
         Elicit {
             ctx: self.clone(),
             message: message.into(),
@@ -529,32 +499,17 @@ impl Context {
 
     /// Asks the user to open `url` (for what must not pass through the client: credentials,
     /// payment). Needs the client's `elicitation.url` capability.
-    pub async fn elicit_url(
-        &self,
-        message: impl Into<String>,
-        url: impl Into<String>,
-    ) -> Result<UrlElicitation> {
+    pub async fn elicit_url(&self, message: impl Into<String>, url: impl Into<String>) -> Result<UrlElicitation> {
         let caps = self.client_capabilities();
-        let has_url = caps
-            .0
-            .get("elicitation")
-            .and_then(|e| e.get("url"))
-            .is_some();
-        self.require(
-            has_url,
-            "elicitation.url",
-            json!({"elicitation": {"url": {}}}),
-        )?;
+        let has_url = caps.0.get("elicitation").and_then(|e| e.get("url")).is_some();
+        self.require(has_url, "elicitation.url", json!({"elicitation": {"url": {}}}))?;
         let mut params = json!({ "mode": "url", "message": message.into(), "url": url.into() });
         if !self.is_stateless() {
             params["elicitationId"] = json!(super::seal::hex(&super::seal::random::<16>()));
         }
-        let answer = self
-            .ask("elicitation/create", params, None, "elicit")
-            .await?;
-        let result: ElicitResult = serde_json::from_value(answer).map_err(|e| {
-            Error::Message(format!("the client's elicitation answer is malformed: {e}"))
-        })?;
+        let answer = self.ask("elicitation/create", params, None, "elicit").await?;
+        let result: ElicitResult = serde_json::from_value(answer)
+            .map_err(|e| Error::Message(format!("the client's elicitation answer is malformed: {e}")))?;
         Ok(match result.action {
             ElicitAction::Accept => UrlElicitation::Accept,
             ElicitAction::Decline => UrlElicitation::Decline,
@@ -564,15 +519,10 @@ impl Context {
 
     /// The client's roots (`file://` URIs it exposes). Needs the client's `roots` capability.
     pub async fn roots(&self) -> Result<Vec<Root>> {
-        self.require(
-            self.client_capabilities().roots(),
-            "roots",
-            json!({"roots": {}}),
-        )?;
+        self.require(self.client_capabilities().roots(), "roots", json!({"roots": {}}))?;
         let answer = self.ask("roots/list", json!({}), None, "roots").await?;
         let roots = answer.get("roots").cloned().unwrap_or(Value::Null);
-        serde_json::from_value(roots)
-            .map_err(|e| Error::Message(format!("the client's roots are malformed: {e}")))
+        serde_json::from_value(roots).map_err(|e| Error::Message(format!("the client's roots are malformed: {e}")))
     }
 }
 
@@ -590,22 +540,16 @@ impl<T: DeserializeOwned + JsonSchema> Elicit<T> {
             .0
             .get("elicitation")
             .is_some_and(|e| e.get("form").is_some() || e.get("url").is_none());
-        self.ctx
-            .require(form, "elicitation", json!({"elicitation": {}}))?;
+        self.ctx.require(form, "elicitation", json!({"elicitation": {}}))?;
         let params = json!({ "mode": "form", "message": self.message, "requestedSchema": schema });
-        let answer = self
-            .ctx
-            .ask("elicitation/create", params, self.key, "elicit")
-            .await?;
-        let result: ElicitResult = serde_json::from_value(answer).map_err(|e| {
-            Error::Message(format!("the client's elicitation answer is malformed: {e}"))
-        })?;
+        let answer = self.ctx.ask("elicitation/create", params, self.key, "elicit").await?;
+        let result: ElicitResult = serde_json::from_value(answer)
+            .map_err(|e| Error::Message(format!("the client's elicitation answer is malformed: {e}")))?;
         Ok(match result.action {
             ElicitAction::Accept => {
                 let content = Value::Object(result.content.unwrap_or_default());
-                let value = serde_json::from_value(content).map_err(|e| {
-                    Error::Message(format!("the user's answer does not fit the form: {e}"))
-                })?;
+                let value = serde_json::from_value(content)
+                    .map_err(|e| Error::Message(format!("the user's answer does not fit the form: {e}")))?;
                 Elicitation::Accept(value)
             }
             ElicitAction::Decline => Elicitation::Decline,
@@ -642,9 +586,9 @@ pub(crate) fn form_schema<T: JsonSchema>() -> std::result::Result<Value, String>
         let ty = s.get("type").and_then(Value::as_str);
         let ok = match ty {
             Some("string" | "number" | "integer" | "boolean") => true,
-            Some("array") => s.get("items").is_some_and(|i| {
-                i.get("enum").is_some() || i.get("anyOf").is_some() || i.get("oneOf").is_some()
-            }),
+            Some("array") => s
+                .get("items")
+                .is_some_and(|i| i.get("enum").is_some() || i.get("anyOf").is_some() || i.get("oneOf").is_some()),
             _ => s.get("oneOf").is_some_and(|alts| {
                 alts.as_array()
                     .is_some_and(|a| a.iter().all(|x| x.get("const").is_some()))

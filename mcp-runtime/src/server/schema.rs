@@ -74,12 +74,7 @@ impl ObjectSchema {
     }
 
     /// Adds a property of type `T`.
-    pub fn property<T: JsonSchema + ?Sized>(
-        &mut self,
-        name: &str,
-        description: Option<&str>,
-        required: bool,
-    ) {
+    pub fn property<T: JsonSchema + ?Sized>(&mut self, name: &str, description: Option<&str>, required: bool) {
         let mut schema = subschema::<T>(&mut self.generator);
         if !required {
             strip_null(&mut schema);
@@ -149,22 +144,12 @@ pub fn simplify(v: &mut Value) {
             {
                 o.remove("format");
             }
-            if let (Some(Value::Object(props)), required) = (o.get("properties"), o.get("required"))
-            {
+            if let (Some(Value::Object(props)), required) = (o.get("properties"), o.get("required")) {
                 let required: Vec<String> = required
                     .and_then(Value::as_array)
-                    .map(|r| {
-                        r.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect()
-                    })
+                    .map(|r| r.iter().filter_map(Value::as_str).map(str::to_owned).collect())
                     .unwrap_or_default();
-                let optional: Vec<String> = props
-                    .keys()
-                    .filter(|k| !required.contains(k))
-                    .cloned()
-                    .collect();
+                let optional: Vec<String> = props.keys().filter(|k| !required.contains(k)).cloned().collect();
                 if let Some(Value::Object(props)) = o.get_mut("properties") {
                     for k in optional {
                         if let Some(p) = props.get_mut(&k) {
@@ -197,8 +182,7 @@ fn strip_null(schema: &mut Value) {
     for key in ["anyOf", "oneOf"] {
         if let Some(Value::Array(alts)) = o.get_mut(key) {
             alts.retain(|a| {
-                a.get("type").and_then(Value::as_str) != Some("null")
-                    || a.as_object().is_some_and(|m| m.len() > 1)
+                a.get("type").and_then(Value::as_str) != Some("null") || a.as_object().is_some_and(|m| m.len() > 1)
             });
             if alts.len() == 1 {
                 let only = alts.remove(0);

@@ -59,9 +59,7 @@ impl fmt::Display for Refusal {
         f.write_str(match self {
             Self::Malformed => "invalid requestState: not a state this server issued",
             Self::Tampered => "invalid requestState: its integrity check failed",
-            Self::Expired => {
-                "invalid requestState: it has expired; call again without requestState"
-            }
+            Self::Expired => "invalid requestState: it has expired; call again without requestState",
             Self::OtherRequest => "invalid requestState: it was issued for a different request",
             Self::Reused => "invalid requestState: it was already used",
         })
@@ -77,17 +75,13 @@ pub(crate) struct Sealer {
 
 impl fmt::Debug for Sealer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sealer")
-            .field("ttl", &self.ttl)
-            .finish_non_exhaustive()
+        f.debug_struct("Sealer").field("ttl", &self.ttl).finish_non_exhaustive()
     }
 }
 
 /// Seconds since the Unix epoch.
 pub(crate) fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// Random bytes from the operating system.
@@ -157,10 +151,7 @@ impl Sealer {
         if used.len() > 4096 {
             used.retain(|_, expires| *expires > now);
         }
-        if used
-            .insert(payload.nonce.clone(), payload.expires)
-            .is_some()
-        {
+        if used.insert(payload.nonce.clone(), payload.expires).is_some() {
             return Err(Refusal::Reused);
         }
         Ok(payload)
@@ -206,10 +197,7 @@ mod tests {
         let (body, tag) = token.split_once('.').unwrap();
         let mut forged: Value = serde_json::from_slice(&base64::decode(body).unwrap()).unwrap();
         forged["a"] = json!({"k": "forged"});
-        let forged = format!(
-            "{}.{tag}",
-            base64::encode(&serde_json::to_vec(&forged).unwrap())
-        );
+        let forged = format!("{}.{tag}", base64::encode(&serde_json::to_vec(&forged).unwrap()));
         assert_eq!(s.open(&forged, &d).unwrap_err(), Refusal::Tampered);
         let other = Sealer::new(Some([8; 32]), Duration::from_secs(60));
         assert_eq!(other.open(&token, &d).unwrap_err(), Refusal::Tampered);

@@ -63,9 +63,7 @@ impl InputRequired {
 
 impl IntoToolResult for InputRequired {
     fn into_tool_result(self, _: Output) -> CallToolResult {
-        CallToolResult::error(
-            "this tool needs input that only protocol version 2026-07-28 can carry",
-        )
+        CallToolResult::error("this tool needs input that only protocol version 2026-07-28 can carry")
     }
 
     fn into_tool_output(self, _: Output) -> ToolOutput {
@@ -269,12 +267,7 @@ impl fmt::Debug for ToolCall {
 }
 
 impl ToolCall {
-    pub(crate) fn new(
-        name: Arc<str>,
-        args: Map<String, Value>,
-        parts: Arc<RequestParts>,
-        wrap: bool,
-    ) -> Self {
+    pub(crate) fn new(name: Arc<str>, args: Map<String, Value>, parts: Arc<RequestParts>, wrap: bool) -> Self {
         Self {
             args,
             ctx: Context::new(parts),
@@ -376,11 +369,7 @@ impl ToolCall {
     fn unknown_arguments(&mut self) {
         let unknown: Vec<&String> = self.args.keys().collect();
         if !unknown.is_empty() {
-            let list = unknown
-                .iter()
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let list = unknown.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
             self.errors.push(format!(
                 "unknown argument{} {list}",
                 if unknown.len() > 1 { "s" } else { "" }
@@ -415,11 +404,7 @@ impl Output {
     /// A structured result: `value` as `structuredContent` (wrapped if need be) and as JSON text.
     pub fn structured(self, value: Value) -> CallToolResult {
         let text = value.to_string();
-        let structured = if self.wrap {
-            json!({ "result": value })
-        } else {
-            value
-        };
+        let structured = if self.wrap { json!({ "result": value }) } else { value };
         CallToolResult {
             content: vec![Content::text(text)],
             structured_content: Some(structured),
@@ -467,9 +452,9 @@ impl IntoToolResult for ToolOutput {
     fn into_tool_result(self, _: Output) -> CallToolResult {
         match self {
             Self::Result(r) => r,
-            Self::InputRequired(_) => CallToolResult::error(
-                "this tool needs input that only protocol version 2026-07-28 can carry",
-            ),
+            Self::InputRequired(_) => {
+                CallToolResult::error("this tool needs input that only protocol version 2026-07-28 can carry")
+            }
         }
     }
 
@@ -521,9 +506,7 @@ macro_rules! structured_scalars {
     )*};
 }
 
-structured_scalars!(
-    bool, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64
-);
+structured_scalars!(bool, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64);
 
 /// Structured output: `T` is sent as `structuredContent` (and as JSON text), and its schema is
 /// the tool's `outputSchema`.
@@ -536,9 +519,7 @@ impl<T: Serialize + JsonSchema> IntoToolResult for Json<T> {
     fn into_tool_result(self, output: Output) -> CallToolResult {
         match serde_json::to_value(&self.0) {
             Ok(v) => output.structured(v),
-            Err(e) => {
-                CallToolResult::error(format!("the tool's result could not be serialised: {e}"))
-            }
+            Err(e) => CallToolResult::error(format!("the tool's result could not be serialised: {e}")),
         }
     }
 

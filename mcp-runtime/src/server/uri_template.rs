@@ -53,9 +53,7 @@ impl UriTemplate {
                 .iter()
                 .any(|n| n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
             {
-                return Err(format!(
-                    "`{source}`: `{{{expr}}}` is not a list of variable names"
-                ));
+                return Err(format!("`{source}`: `{{{expr}}}` is not a list of variable names"));
             }
             match op {
                 Some('?') => parts.push(Part::Query(names)),
@@ -197,10 +195,7 @@ mod tests {
 
     #[test]
     fn simple_reserved_and_query_variables() {
-        assert_eq!(
-            vars("notes://{id}", "notes://42"),
-            Some(vec![pair("id", "42")])
-        );
+        assert_eq!(vars("notes://{id}", "notes://42"), Some(vec![pair("id", "42")]));
         assert_eq!(
             vars("notes://{id}", "notes://a/b"),
             None,

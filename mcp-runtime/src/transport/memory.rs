@@ -47,9 +47,10 @@ impl FrameReader for MemoryReader {
 impl FrameWriter for MemoryWriter {
     async fn write_frames(&mut self, frames: &mut Vec<Vec<u8>>) -> io::Result<()> {
         for frame in frames.drain(..) {
-            self.0.send(frame).await.map_err(|_| {
-                io::Error::new(io::ErrorKind::BrokenPipe, "the other end is closed")
-            })?;
+            self.0
+                .send(frame)
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the other end is closed"))?;
         }
         Ok(())
     }

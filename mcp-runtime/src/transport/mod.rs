@@ -33,10 +33,7 @@ pub trait FrameReader: Send + 'static {
 /// The sending half of a transport.
 pub trait FrameWriter: Send + 'static {
     /// Sends every frame in `frames` (draining it), then flushes once.
-    fn write_frames(
-        &mut self,
-        frames: &mut Vec<Vec<u8>>,
-    ) -> impl Future<Output = io::Result<()>> + Send;
+    fn write_frames(&mut self, frames: &mut Vec<Vec<u8>>) -> impl Future<Output = io::Result<()>> + Send;
 }
 
 /// A bidirectional transport.

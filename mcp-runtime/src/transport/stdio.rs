@@ -4,9 +4,7 @@ use super::{DEFAULT_MAX_MESSAGE_BYTES, FrameReader, FrameWriter, ReadFrame, Tran
 use std::io;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
-use tokio::io::{
-    AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter, ReadBuf,
-};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter, ReadBuf};
 use tokio::sync::mpsc;
 
 /// Messages as lines over a reader and a writer. [`stdio()`] makes one on the process's stdin
@@ -103,11 +101,7 @@ impl Default for Stdin {
 }
 
 impl AsyncRead for Stdin {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         loop {
             if self.pos < self.chunk.len() {
                 let n = buf.remaining().min(self.chunk.len() - self.pos);
@@ -189,10 +183,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> FrameReader for LineReader<R> {
                 }
             }
             if too_large {
-                return Ok(Some(ReadFrame::TooLarge {
-                    size,
-                    limit: self.max,
-                }));
+                return Ok(Some(ReadFrame::TooLarge { size, limit: self.max }));
             }
             if line.last() == Some(&b'\r') {
                 line.pop();
@@ -238,11 +229,7 @@ mod tests {
 
     #[tokio::test]
     async fn splits_lines_skips_blanks_and_refuses_long_ones() {
-        let got = frames(
-            b"{\"a\":1}\r\n\n  \n{\"b\":2}\n0123456789abcdef\n{\"c\":3}",
-            10,
-        )
-        .await;
+        let got = frames(b"{\"a\":1}\r\n\n  \n{\"b\":2}\n0123456789abcdef\n{\"c\":3}", 10).await;
         let shown: Vec<String> = got
             .iter()
             .map(|f| match f {
@@ -250,9 +237,6 @@ mod tests {
                 ReadFrame::TooLarge { size, .. } => format!("too large: {size}"),
             })
             .collect();
-        assert_eq!(
-            shown,
-            ["{\"a\":1}", "{\"b\":2}", "too large: 16", "{\"c\":3}"]
-        );
+        assert_eq!(shown, ["{\"a\":1}", "{\"b\":2}", "too large: 16", "{\"c\":3}"]);
     }
 }

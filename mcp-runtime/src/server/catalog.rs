@@ -1,0 +1,198 @@
+//! What the server offers right now: the registry of tools, prompts and resources (each enabled
+//! or not), and the catalog built from it, with its lookup tables and serialised list pages.
+//!
+//! Requests read the current catalog (one `Arc` clone); a change builds a new one once and
+//! swaps it in, so lists are serialised once per change, never per request.
+
+use super::extract::StateMap;
+use super::prompt::PromptDef;
+use super::resource::{self, ResourceDef};
+use super::tool::ToolDef;
+use super::{ToolEntry, close_modern, encode_cursor, is_valid_tool_name};
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// Everything registered, enabled or not.
+#[derive(Default)]
+pub(crate) struct Registry {
+    pub(crate) tools: Vec<(ToolDef, bool)>,
+    pub(crate) prompts: Vec<(PromptDef, bool)>,
+    pub(crate) resources: Vec<(ResourceDef, bool)>,
+}
+
+/// `(handshake era, stateless era)` pages of one list, serialised.
+pub(crate) type Pages = (Vec<Vec<u8>>, Vec<Vec<u8>>);
+
+/// What is served now.
+pub(crate) struct Catalog {
+    pub(crate) tools: Vec<ToolEntry>,
+    pub(crate) tool_index: HashMap<Arc<str>, usize>,
+    pub(crate) tool_pages: Pages,
+    pub(crate) prompts: Vec<PromptDef>,
+    pub(crate) prompt_index: HashMap<String, usize>,
+    pub(crate) prompt_pages: Pages,
+    pub(crate) resources: Vec<ResourceDef>,
+    /// Fixed resources by URI.
+    pub(crate) resource_index: HashMap<String, usize>,
+    /// Templates, in the order they were added.
+    pub(crate) templates: Vec<usize>,
+    pub(crate) resource_pages: Pages,
+    pub(crate) template_pages: Pages,
+}
+
+impl Catalog {
+    /// Builds the catalog of what is enabled, or says everything that is wrong with it.
+    pub(crate) fn build(
+        registry: &Registry,
+        state: &StateMap,
+        page_size: Option<usize>,
+        cacheable_suffix: &[u8],
+    ) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        let mut check_state = |what: &str, needs: &[(std::any::TypeId, &'static str)]| {
+            for (id, type_name) in needs {
+                if !state.contains(*id) {
+                    problems.push(format!(
+                        "{what} needs shared state of type `{type_name}`: add it with `Server::state(..)`"
+                    ));
+                }
+            }
+        };
+        let mut names = Vec::new();
+        let mut tools = Vec::new();
+        let mut tool_index = HashMap::new();
+        for (def, _) in registry.tools.iter().filter(|(_, on)| *on) {
+            let name: Arc<str> = Arc::from(def.name());
+            if !is_valid_tool_name(&name) {
+                names.push(format!(
+                    "tool name `{name}` is invalid: use 1 to 128 characters of A-Z a-z 0-9 _ . -"
+                ));
+            }
+            check_state(&format!("tool `{name}`"), &def.needs_state);
+            if tool_index.insert(Arc::clone(&name), tools.len()).is_some() {
+                names.push(format!("two tools are named `{name}`"));
+            }
+            tools.push(ToolEntry { def: def.clone(), name });
+        }
+        let prompts: Vec<PromptDef> = registry
+            .prompts
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(p, _)| p.clone())
+            .collect();
+        let mut prompt_index = HashMap::new();
+        for (i, p) in prompts.iter().enumerate() {
+            check_state(&format!("prompt `{}`", p.name()), &p.needs_state);
+            if prompt_index.insert(p.name().to_owned(), i).is_some() {
+                names.push(format!("two prompts are named `{}`", p.name()));
+            }
+        }
+        let resources: Vec<ResourceDef> = registry
+            .resources
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(r, _)| r.clone())
+            .collect();
+        let mut resource_index = HashMap::new();
+        let mut templates = Vec::new();
+        let mut seen = HashSet::new();
+        for (i, r) in resources.iter().enumerate() {
+            check_state(&format!("resource `{}`", r.uri()), &r.needs_state);
+            match &r.kind {
+                resource::Kind::Fixed(res) => {
+                    if resource_index.insert(res.uri.clone(), i).is_some() {
+                        names.push(format!("two resources have the URI `{}`", res.uri));
+                    }
+                }
+                resource::Kind::Template { template, .. } => {
+                    if !seen.insert(template.uri_template.clone()) {
+                        names.push(format!("two resource templates are `{}`", template.uri_template));
+                    }
+                    templates.push(i);
+                }
+            }
+        }
+        problems.extend(names);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+
+        let page_size = page_size.unwrap_or(usize::MAX);
+        let paginate = |key: &str, items: Vec<Value>| -> Pages {
+            let chunks: Vec<&[Value]> = if items.is_empty() {
+                vec![&[][..]]
+            } else {
+                items.chunks(page_size.min(items.len())).collect()
+            };
+            let pages = chunks.len();
+            let mut legacy = Vec::with_capacity(pages);
+            let mut modern = Vec::with_capacity(pages);
+            for (i, chunk) in chunks.into_iter().enumerate() {
+                let mut page = serde_json::Map::new();
+                page.insert(key.into(), Value::Array(chunk.to_vec()));
+                if i + 1 < pages {
+                    page.insert("nextCursor".into(), json!(encode_cursor(i + 1)));
+                }
+                let body = serde_json::to_vec(&page).expect("serialises");
+                modern.push(close_modern(body.clone(), cacheable_suffix));
+                legacy.push(body);
+            }
+            (legacy, modern)
+        };
+        let value = |v: &dyn erased::Ser| v.to_value();
+        let tool_pages = paginate("tools", tools.iter().map(|e| value(&e.def.tool)).collect());
+        let prompt_pages = paginate("prompts", prompts.iter().map(|p| value(&p.prompt)).collect());
+        let resource_pages = paginate(
+            "resources",
+            resources
+                .iter()
+                .filter_map(|r| match &r.kind {
+                    resource::Kind::Fixed(res) => Some(value(res)),
+                    resource::Kind::Template { .. } => None,
+                })
+                .collect(),
+        );
+        let template_pages = paginate(
+            "resourceTemplates",
+            templates
+                .iter()
+                .filter_map(|&i| match &resources[i].kind {
+                    resource::Kind::Template { template, .. } => Some(value(template)),
+                    resource::Kind::Fixed(_) => None,
+                })
+                .collect(),
+        );
+        Ok(Self {
+            tools,
+            tool_index,
+            tool_pages,
+            prompts,
+            prompt_index,
+            prompt_pages,
+            resources,
+            resource_index,
+            templates,
+            resource_pages,
+            template_pages,
+        })
+    }
+
+    /// Whether any prompt or resource has a completer.
+    pub(crate) fn has_completions(&self) -> bool {
+        self.prompts.iter().any(|p| !p.completers.is_empty()) || self.resources.iter().any(|r| !r.completers.is_empty())
+    }
+}
+
+mod erased {
+    /// Serialises any definition to JSON (a small object-safe wrapper over `Serialize`).
+    pub(super) trait Ser {
+        fn to_value(&self) -> serde_json::Value;
+    }
+
+    impl<T: serde::Serialize> Ser for T {
+        fn to_value(&self) -> serde_json::Value {
+            serde_json::to_value(self).expect("definitions serialise")
+        }
+    }
+}
