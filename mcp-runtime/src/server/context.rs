@@ -33,6 +33,8 @@ pub(crate) enum Exchange {
 /// The request being answered now. In the stateless era each round is a new request, with its
 /// own progress token and log level.
 pub(crate) struct Round {
+    /// The request answered in this round.
+    pub(crate) request_id: RequestId,
     pub(crate) conn: Arc<Connection>,
     pub(crate) progress_token: Option<Value>,
     /// Index into the log levels; `None`: this request asked for no logs.
@@ -251,7 +253,7 @@ impl Context {
     /// Sends a log message to the client, if it asked for this level: by `logging/setLevel`
     /// (handshake era) or by this request's `_meta` log level (stateless era: nothing unless asked).
     pub fn log(&self, level: LogLevel, data: impl Serialize) {
-        let (conn, threshold) = {
+        let (conn, threshold, related) = {
             let round = self.parts.round();
             if round.finished {
                 return;
@@ -260,11 +262,11 @@ impl Context {
                 Exchange::Handshake(conn) => Some(conn.log_level()),
                 Exchange::Stateless { .. } => round.log_level,
             };
-            (Arc::clone(&round.conn), threshold)
+            (Arc::clone(&round.conn), threshold, round.request_id.clone())
         };
         if threshold.is_some_and(|t| level.index() >= t) {
             let params = json!({ "level": level.as_str(), "data": data });
-            conn.send_now(encode_notification("notifications/message", &params));
+            conn.send_now(encode_notification("notifications/message", &params), Some(&related));
         }
     }
 
@@ -296,7 +298,7 @@ impl Context {
     /// Reports progress, if the request carried a `progressToken`. Values that do not increase
     /// are not sent (the protocol requires progress to increase).
     pub fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
-        let (conn, token) = {
+        let (conn, token, related) = {
             let mut round = self.parts.round();
             let Some(token) = round.progress_token.clone() else {
                 return;
@@ -305,7 +307,7 @@ impl Context {
                 return;
             }
             round.last_progress = Some(progress);
-            (Arc::clone(&round.conn), token)
+            (Arc::clone(&round.conn), token, round.request_id.clone())
         };
         let mut params = json!({ "progressToken": token, "progress": progress });
         if let Some(t) = total {
@@ -314,7 +316,7 @@ impl Context {
         if let Some(m) = message {
             params["message"] = json!(m);
         }
-        conn.send_now(encode_notification("notifications/progress", &params));
+        conn.send_now(encode_notification("notifications/progress", &params), Some(&related));
     }
 
     /// Fails with [`Error::MissingCapability`] unless the client declared `name`; the failure
@@ -340,7 +342,11 @@ impl Context {
         prefix: &str,
     ) -> Result<Value> {
         match &self.parts.exchange {
-            Exchange::Handshake(conn) => conn.client_request(method, &params, self.parts.client_timeout).await,
+            Exchange::Handshake(conn) => {
+                let related = self.parts.round().request_id.clone();
+                conn.client_request(method, &params, self.parts.client_timeout, Some(related))
+                    .await
+            }
             Exchange::Stateless { mrtr, .. } => {
                 let key = key.unwrap_or_else(|| mrtr.auto_key(prefix));
                 Ok(mrtr.request(key, method, params).await)

@@ -55,7 +55,7 @@ pub(crate) async fn serve<T: Transport>(core: Arc<Core>, transport: T) -> Result
     let (tx, rx) = mpsc::channel::<Vec<u8>>(1024);
     let shutdown = Arc::new(Notify::new());
     let mut writer_task = tokio::spawn(write_loop(writer, rx, Arc::clone(&shutdown)));
-    let conn = Arc::new(Connection::new(core, tx));
+    let conn = Arc::new(Connection::new(core, Out::Stream(tx)));
     let events = tokio::spawn(Arc::clone(&conn).forward_events());
     let _stop_events = AbortOnDrop(events.abort_handle());
     let mut result = Ok(());
@@ -151,7 +151,7 @@ impl Responder {
             Some(tx) => {
                 let _ = tx.send(reply);
             }
-            None => self.conn.send(reply).await,
+            None => self.conn.send_for(reply, &self.id, true).await,
         }
     }
 }
@@ -173,9 +173,73 @@ pub(crate) struct Parked {
 
 type PendingOut = HashMap<RequestId, oneshot::Sender<Result<Value, ErrorObject>>>;
 
+/// Where a connection's outgoing messages go.
+pub(crate) enum Out {
+    /// One stream for everything, in order (stdio, in-memory).
+    Stream(mpsc::Sender<Vec<u8>>),
+    /// Streamable HTTP: each request's messages on that request's own stream, the rest on the
+    /// session's GET stream.
+    Routed(Arc<Router>),
+}
+
+/// A message for an HTTP request's stream, and whether it is that request's answer (the last).
+pub(crate) type Routed = (Vec<u8>, bool);
+
+/// Streams of the requests in flight over HTTP, and the stream for everything else.
+#[derive(Default)]
+pub(crate) struct Router {
+    pub(crate) streams: Mutex<HashMap<RequestId, mpsc::Sender<Routed>>>,
+    pub(crate) standalone: Mutex<Option<mpsc::Sender<Routed>>>,
+}
+
+impl Router {
+    fn target(&self, related: Option<&RequestId>, last: bool) -> Option<mpsc::Sender<Routed>> {
+        if let Some(id) = related {
+            let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+            let found = if last {
+                streams.remove(id)
+            } else {
+                streams.get(id).cloned()
+            };
+            if found.is_some() {
+                return found;
+            }
+        }
+        self.standalone.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+impl Out {
+    async fn send(&self, bytes: Vec<u8>, related: Option<&RequestId>, last: bool) {
+        match self {
+            // A send fails only when the writer has stopped; the serve loop sees that itself.
+            Self::Stream(tx) => {
+                let _ = tx.send(bytes).await;
+            }
+            Self::Routed(router) => {
+                if let Some(tx) = router.target(related, last) {
+                    let _ = tx.send((bytes, last)).await;
+                }
+            }
+        }
+    }
+
+    fn try_send(&self, bytes: Vec<u8>, related: Option<&RequestId>) {
+        let full = match self {
+            Self::Stream(tx) => matches!(tx.try_send(bytes), Err(mpsc::error::TrySendError::Full(_))),
+            Self::Routed(router) => router
+                .target(related, false)
+                .is_some_and(|tx| matches!(tx.try_send((bytes, false)), Err(mpsc::error::TrySendError::Full(_)))),
+        };
+        if full {
+            tracing::warn!("dropped a notification: the client is not reading fast enough");
+        }
+    }
+}
+
 pub(crate) struct Connection {
-    core: Arc<Core>,
-    out: mpsc::Sender<Vec<u8>>,
+    pub(crate) core: Arc<Core>,
+    out: Out,
     session: OnceLock<Session>,
     initialized: AtomicBool,
     log_level: AtomicU8,
@@ -193,6 +257,7 @@ pub(crate) struct Connection {
 struct OutGuard<'a> {
     conn: &'a Connection,
     id: RequestId,
+    related: Option<RequestId>,
 }
 
 impl Drop for OutGuard<'_> {
@@ -206,14 +271,16 @@ impl Drop for OutGuard<'_> {
             .is_some();
         if unanswered {
             let params = json!({ "requestId": self.id, "reason": "no longer needed" });
-            self.conn
-                .send_now(jsonrpc::encode_notification("notifications/cancelled", &params));
+            self.conn.send_now(
+                jsonrpc::encode_notification("notifications/cancelled", &params),
+                self.related.as_ref(),
+            );
         }
     }
 }
 
 impl Connection {
-    fn new(core: Arc<Core>, out: mpsc::Sender<Vec<u8>>) -> Self {
+    pub(crate) fn new(core: Arc<Core>, out: Out) -> Self {
         Self {
             core,
             out,
@@ -229,16 +296,19 @@ impl Connection {
         }
     }
 
+    /// Sends a message that belongs to no request in particular.
     async fn send(&self, bytes: Vec<u8>) {
-        // A send fails only when the writer has stopped; the serve loop sees that itself.
-        let _ = self.out.send(bytes).await;
+        self.out.send(bytes, None, false).await;
+    }
+
+    /// Sends a message about request `related` (on its stream, over HTTP); `last` for its answer.
+    pub(crate) async fn send_for(&self, bytes: Vec<u8>, related: &RequestId, last: bool) {
+        self.out.send(bytes, Some(related), last).await;
     }
 
     /// Queues a notification without waiting; dropped (and logged) if the client is not reading.
-    pub(crate) fn send_now(&self, bytes: Vec<u8>) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.out.try_send(bytes) {
-            tracing::warn!("dropped a notification: the client is not reading fast enough");
-        }
+    pub(crate) fn send_now(&self, bytes: Vec<u8>, related: Option<&RequestId>) {
+        self.out.try_send(bytes, related);
     }
 
     /// The handshake-era log level, as an index into the levels.
@@ -247,7 +317,13 @@ impl Connection {
     }
 
     /// Sends a request to the client and waits for its answer (handshake era).
-    pub(crate) async fn client_request(&self, method: &str, params: &Value, timeout: Duration) -> Result<Value> {
+    pub(crate) async fn client_request(
+        &self,
+        method: &str,
+        params: &Value,
+        timeout: Duration,
+        related: Option<RequestId>,
+    ) -> Result<Value> {
         let id = RequestId::Number(self.next_out_id.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = oneshot::channel();
         self.pending_out
@@ -257,8 +333,11 @@ impl Connection {
         let _guard = OutGuard {
             conn: self,
             id: id.clone(),
+            related: related.clone(),
         };
-        self.send(jsonrpc::encode_request(&id, method, params)).await;
+        self.out
+            .send(jsonrpc::encode_request(&id, method, params), related.as_ref(), false)
+            .await;
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(Ok(v))) => Ok(v),
             Ok(Ok(Err(e))) => Err(Error::Protocol(e)),
@@ -519,21 +598,27 @@ impl Connection {
                         .contains(&uri)
                     {
                         let params = json!({ "uri": uri });
-                        self.send_now(jsonrpc::encode_notification("notifications/resources/updated", &params));
+                        self.send_now(
+                            jsonrpc::encode_notification("notifications/resources/updated", &params),
+                            None,
+                        );
                     }
                     for listener in self.listeners(|l| l.uris.contains(&uri)) {
                         let params = json!({ "uri": uri, "_meta": { meta_keys::SUBSCRIPTION_ID: listener } });
-                        self.send_now(jsonrpc::encode_notification("notifications/resources/updated", &params));
+                        self.send_now(
+                            jsonrpc::encode_notification("notifications/resources/updated", &params),
+                            Some(&listener),
+                        );
                     }
                 }
                 Ok(super::Event::ListChanged(kind)) => {
                     let method = kind.names().0;
                     if self.session.get().is_some() {
-                        self.send_now(jsonrpc::encode_notification(method, &json!({})));
+                        self.send_now(jsonrpc::encode_notification(method, &json!({})), None);
                     }
                     for listener in self.listeners(|l| l.lists.contains(&kind)) {
                         let params = json!({ "_meta": { meta_keys::SUBSCRIPTION_ID: listener } });
-                        self.send_now(jsonrpc::encode_notification(method, &params));
+                        self.send_now(jsonrpc::encode_notification(method, &params), Some(&listener));
                     }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
@@ -969,6 +1054,7 @@ impl Connection {
             state: Arc::clone(&self.core.state),
             exchange,
             round: Mutex::new(Round {
+                request_id: id.clone(),
                 conn: Arc::clone(self),
                 progress_token,
                 log_level: req.log_level,
@@ -1243,6 +1329,7 @@ async fn drive(
         {
             let mut round = parts.round();
             round.conn = Arc::clone(&retry.responder.conn);
+            round.request_id = retry.responder.id.clone();
             round.progress_token = retry.progress_token;
             round.log_level = retry.log_level;
             round.last_progress = None;
