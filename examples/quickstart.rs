@@ -1,5 +1,5 @@
-//! A stdio MCP server with a few tools. Run it with `cargo run --example quickstart`, or point
-//! any MCP client at the binary.
+//! An MCP server with a few tools. `cargo run --example quickstart` serves stdio; with
+//! `-- --http 127.0.0.1:3000` it serves Streamable HTTP at `http://127.0.0.1:3000/mcp`.
 //!
 //! `summarize` asks the *client's* model for a completion and `reset` asks its user to confirm:
 //! the server needs no model of its own, in either protocol era.
@@ -128,7 +128,7 @@ async fn peek(counter: State<Counter>) -> u64 {
 
 #[tokio::main]
 async fn main() -> mcp::Result<()> {
-    mcp::Server::new("quickstart", env!("CARGO_PKG_VERSION"))
+    let server = mcp::Server::new("quickstart", env!("CARGO_PKG_VERSION"))
         .instructions("Arithmetic, summaries by your own model, and a shared counter.")
         .state(Counter::default())
         .tools(mcp::tools![
@@ -140,7 +140,10 @@ async fn main() -> mcp::Result<()> {
             Counter::increment,
             peek,
             reset
-        ])
-        .serve_stdio()
-        .await
+        ]);
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == "--http").and_then(|i| args.get(i + 1)) {
+        Some(addr) => server.serve_http(addr.as_str()).await,
+        None => server.serve_stdio().await,
+    }
 }

@@ -196,6 +196,14 @@ impl<'a> HandlerFn<'a> {
                 }
             }
         }
+        for (ident, _) in &attrs.headers {
+            if !params.iter().any(|p| ident == &p.name) {
+                cx.error_spanned_by(
+                    ident,
+                    format!("`headers` names `{ident}`, which is no argument of this tool"),
+                );
+            }
+        }
         for (ident, _) in &attrs.complete {
             let known = match kind {
                 Kind::Resource => variables.iter().any(|v| ident == v),

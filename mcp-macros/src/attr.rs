@@ -26,6 +26,7 @@ pub(crate) const MIME: Symbol = Symbol("mime");
 pub(crate) const SIZE: Symbol = Symbol("size");
 pub(crate) const COMPLETE: Symbol = Symbol("complete");
 pub(crate) const ALLOW_TRAVERSAL: Symbol = Symbol("allow_traversal");
+pub(crate) const HEADERS: Symbol = Symbol("headers");
 
 /// What the attribute is on.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -67,6 +68,7 @@ impl Kind {
                 META,
                 INPUT_SCHEMA,
                 ARGS,
+                HEADERS,
                 CRATE,
             ],
             Kind::Prompt => &[NAME, TITLE, DESCRIPTION, ICONS, META, ARGS, COMPLETE, CRATE],
@@ -134,6 +136,8 @@ pub(crate) struct Attrs {
     pub(crate) mime: Option<(LitStr, Span)>,
     pub(crate) size: Option<(syn::LitInt, Span)>,
     pub(crate) complete: Vec<(syn::Ident, Path)>,
+    /// `headers(arg = "Name")`: arguments mirrored into `Mcp-Param-Name` on HTTP.
+    pub(crate) headers: Vec<(syn::Ident, LitStr)>,
     pub(crate) allow_traversal: Option<(bool, Span)>,
     /// A resource's URI or URI template (the attribute's first, positional, argument).
     pub(crate) uri: Option<LitStr>,
@@ -162,6 +166,7 @@ impl Attrs {
         let mut size = Attr::none(cx, SIZE);
         let mut complete: Attr<'_, Vec<(syn::Ident, Path)>> = Attr::none(cx, COMPLETE);
         let mut allow_traversal = Attr::none(cx, ALLOW_TRAVERSAL);
+        let mut headers: Attr<'_, Vec<(syn::Ident, LitStr)>> = Attr::none(cx, HEADERS);
 
         let allowed = kind.keys();
         let parser = syn::meta::parser(|meta: ParseNestedMeta<'_>| {
@@ -234,6 +239,28 @@ impl Attrs {
                     Ok(())
                 })?;
                 arg_docs.set(span, list);
+            } else if meta.path == HEADERS {
+                let mut list = Vec::new();
+                meta.parse_nested_meta(|inner| {
+                    let Some(ident) = inner.path.get_ident().cloned() else {
+                        return Err(inner.error("expected an argument name: headers(region = \"Region\")"));
+                    };
+                    let name: LitStr = inner.value()?.parse()?;
+                    let ok = !name.value().is_empty()
+                        && name
+                            .value()
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+                    if !ok {
+                        return Err(syn::Error::new_spanned(
+                            &name,
+                            "a header name is an RFC 9110 token: letters, digits and !#$%&'*+-.^_`|~",
+                        ));
+                    }
+                    list.push((ident, name));
+                    Ok(())
+                })?;
+                headers.set(span, list);
             } else if meta.path == COMPLETE {
                 let mut list = Vec::new();
                 meta.parse_nested_meta(|inner| {
@@ -269,6 +296,7 @@ impl Attrs {
             mime: mime.get(),
             size: size.get(),
             complete: complete.get().map(|(v, _)| v).unwrap_or_default(),
+            headers: headers.get().map(|(v, _)| v).unwrap_or_default(),
             allow_traversal: allow_traversal.get(),
             uri,
         }

@@ -143,6 +143,10 @@ pub(crate) fn handler(model: &HandlerFn<'_>) -> TokenStream {
                 None => quote!(#private::None),
             };
             let output_schema = quote_spanned!(ret_span=> #private::output_schema::<#ret_ty>);
+            let headers = model.attrs.headers.iter().map(|(arg, name)| {
+                let arg = arg.to_string();
+                quote!((#arg, #name))
+            });
             let respond = quote_spanned!(respond_span=> #private::respond);
             quote! {
                 #private::ToolDef::new(
@@ -157,6 +161,7 @@ pub(crate) fn handler(model: &HandlerFn<'_>) -> TokenStream {
                         icons: &[#(#icons),*],
                         meta: #meta,
                         input_schema: #input_schema,
+                        headers: &[#(#headers),*],
                     },
                     |__mcp_decl: &mut #private::Declaration| {
                         #(#declares)*

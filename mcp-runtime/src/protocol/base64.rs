@@ -44,6 +44,19 @@ pub fn decode(input: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Decodes standard base64 strictly: padded to a multiple of four, `=` only at the end, every
+/// other character in the alphabet. `None` otherwise.
+pub fn decode_strict(input: &str) -> Option<Vec<u8>> {
+    if !input.len().is_multiple_of(4) {
+        return None;
+    }
+    let body = input.trim_end_matches('=');
+    if input.len() - body.len() > 2 || body.contains('=') {
+        return None;
+    }
+    decode(input)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -62,5 +75,9 @@ mod tests {
             assert_eq!(super::decode(coded).unwrap(), plain.as_bytes());
         }
         assert_eq!(super::decode("a$b"), None);
+        assert_eq!(super::decode_strict("SGVsbG8=").unwrap(), b"Hello");
+        assert_eq!(super::decode_strict("SGVsbG8"), None, "padding is required");
+        assert_eq!(super::decode_strict("SGVs!!!bG8="), None);
+        assert_eq!(super::decode_strict("S=VsbG8="), None);
     }
 }

@@ -319,6 +319,41 @@ impl Context {
         conn.send_now(encode_notification("notifications/progress", &params), Some(&related));
     }
 
+    /// Fails with [`Error::MissingCapability`] unless the client declared `capability`, a dotted
+    /// path such as `sampling`, `sampling.tools`, `elicitation.url` or `roots`. Returned from a
+    /// tool with `?`, it becomes `-32021` (stateless era) or an error result (handshake era).
+    pub fn require_capability(&self, capability: &str) -> Result<()> {
+        let mut at: Option<&Value> = None;
+        let mut present = true;
+        for (i, key) in capability.split('.').enumerate() {
+            let next = if i == 0 {
+                self.client_capabilities().0.get(key)
+            } else {
+                at.and_then(|v| v.get(key))
+            };
+            match next {
+                Some(v) => at = Some(v),
+                None => {
+                    present = false;
+                    break;
+                }
+            }
+        }
+        let required = capability
+            .rsplit('.')
+            .fold(json!({}), |inner, key| json!({ key: inner }));
+        self.require(present, capability, required)
+    }
+
+    /// Sends the client a request of the protocol's own kinds (`sampling/createMessage`,
+    /// `elicitation/create`, `roots/list`) as given, and returns its raw result, in either era:
+    /// for what [`sample`](Context::sample), [`elicit`](Context::elicit) and
+    /// [`roots`](Context::roots) do not cover. `key` names it among the call's input requests
+    /// (stateless era); the caller checks the client's capabilities.
+    pub async fn request(&self, method: &str, params: Value, key: Option<&str>) -> Result<Value> {
+        self.ask(method, params, key.map(str::to_owned), "request").await
+    }
+
     /// Fails with [`Error::MissingCapability`] unless the client declared `name`; the failure
     /// is remembered, so that a tool which does not handle it gets `-32021` (stateless era).
     pub(crate) fn require(&self, present: bool, name: &str, required: Value) -> Result<()> {
@@ -334,13 +369,7 @@ impl Context {
     }
 
     /// Asks the client: a request now (handshake era) or an input request (stateless era).
-    pub(crate) async fn ask(
-        &self,
-        method: &'static str,
-        params: Value,
-        key: Option<String>,
-        prefix: &str,
-    ) -> Result<Value> {
+    pub(crate) async fn ask(&self, method: &str, params: Value, key: Option<String>, prefix: &str) -> Result<Value> {
         match &self.parts.exchange {
             Exchange::Handshake(conn) => {
                 let related = self.parts.round().request_id.clone();

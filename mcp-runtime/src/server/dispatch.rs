@@ -399,7 +399,11 @@ impl Connection {
     }
 
     /// Handles one message; returns the answer when it is ready now.
-    fn handle(self: &Arc<Self>, message: Incoming, collect: Option<oneshot::Sender<Vec<u8>>>) -> Option<Vec<u8>> {
+    pub(crate) fn handle(
+        self: &Arc<Self>,
+        message: Incoming,
+        collect: Option<oneshot::Sender<Vec<u8>>>,
+    ) -> Option<Vec<u8>> {
         match message {
             Incoming::Request { id, method, params } => self.request(id, &method, params, collect),
             Incoming::Notification { method, params } => {
@@ -586,7 +590,7 @@ impl Connection {
     }
 
     /// Forwards server events to this connection's subscribers until the task is aborted.
-    async fn forward_events(self: Arc<Self>) {
+    pub(crate) async fn forward_events(self: Arc<Self>) {
         let mut rx = self.core.events.subscribe();
         loop {
             match rx.recv().await {
@@ -1115,6 +1119,21 @@ impl Connection {
         None
     }
 
+    /// Whether the session speaks 2025-03-26, the one revision with batches.
+    pub(crate) fn allows_batches(&self) -> bool {
+        self.session.get().is_some_and(|s| s.version.allows_batches())
+    }
+
+    /// Cancels a request in flight, as `notifications/cancelled` does.
+    pub(crate) fn cancel_request(&self, id: &RequestId) {
+        self.listens.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
+        let entry = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
+        if let Some((handle, cancel)) = entry {
+            cancel.cancel();
+            handle.abort();
+        }
+    }
+
     fn finish(&self, id: &RequestId) {
         let mut in_flight = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
         in_flight.remove(id);
@@ -1171,7 +1190,7 @@ impl Connection {
         }
     }
 
-    fn abort_all(&self) {
+    pub(crate) fn abort_all(&self) {
         for (_, (handle, cancel)) in self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).drain() {
             cancel.cancel();
             handle.abort();

@@ -206,9 +206,27 @@ impl FromCallParts for Context {
 
 /// Shared state of type `T`, registered with [`Server::state`](crate::Server::state).
 ///
-/// A tool that takes `State<T>` (or a method taking `&self` on `T`) can only be served by a
+/// It dereferences to `T` (even `state.0` reaches a tuple struct's field). A tool that takes
+/// `State<T>` (or a method taking `&self` on `T`) can only be served by a
 /// server that holds a `T`: the server checks this when it starts, and names what is missing.
-pub struct State<T>(pub Arc<T>);
+pub struct State<T>(Arc<T>);
+
+impl<T> State<T> {
+    /// State around a shared value.
+    pub fn new(value: Arc<T>) -> Self {
+        Self(value)
+    }
+
+    /// The shared value's `Arc` (for keeping it beyond the call).
+    pub fn arc(&self) -> &Arc<T> {
+        &self.0
+    }
+
+    /// The shared value's `Arc`.
+    pub fn into_arc(self) -> Arc<T> {
+        self.0
+    }
+}
 
 impl<T> Deref for State<T> {
     type Target = T;

@@ -284,7 +284,7 @@ impl Server {
 /// A built server: cheap to clone, serving any number of connections.
 #[derive(Clone, Debug)]
 pub struct Service {
-    core: Arc<Core>,
+    pub(crate) core: Arc<Core>,
 }
 
 impl Service {
@@ -300,6 +300,16 @@ impl Service {
             .tools
             .iter()
             .map(|t| t.def.name().to_owned())
+            .collect()
+    }
+
+    /// The names of the prompts served now, in `prompts/list` order.
+    pub fn prompt_names(&self) -> Vec<String> {
+        self.core
+            .catalog()
+            .prompts
+            .iter()
+            .map(|p| p.name().to_owned())
             .collect()
     }
 

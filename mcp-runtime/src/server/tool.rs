@@ -61,6 +61,12 @@ impl InputRequired {
     }
 }
 
+impl From<InputRequired> for ToolOutput {
+    fn from(ir: InputRequired) -> Self {
+        ToolOutput::InputRequired(ir)
+    }
+}
+
 impl IntoToolResult for InputRequired {
     fn into_tool_result(self, _: Output) -> CallToolResult {
         CallToolResult::error("this tool needs input that only protocol version 2026-07-28 can carry")
@@ -86,6 +92,32 @@ pub struct ToolDef {
     /// Whether the handler takes a `Context` (and so may ask the client for input): only then
     /// does a stateless call pay for binding a future `requestState` to its arguments.
     pub(crate) uses_context: bool,
+    /// Arguments mirrored into `Mcp-Param-*` headers (`x-mcp-header`), checked on HTTP.
+    pub(crate) header_params: Vec<HeaderParam>,
+}
+
+/// An argument a client mirrors into an `Mcp-Param-<name>` header (SEP-2243).
+#[derive(Clone, Debug)]
+pub(crate) struct HeaderParam {
+    pub(crate) argument: String,
+    pub(crate) header: String,
+}
+
+/// The `x-mcp-header` arguments of an input schema.
+fn header_params(schema: &Value) -> Vec<HeaderParam> {
+    schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(argument, s)| {
+            let header = s.get("x-mcp-header")?.as_str()?;
+            Some(HeaderParam {
+                argument: argument.clone(),
+                header: header.to_owned(),
+            })
+        })
+        .collect()
 }
 
 impl fmt::Debug for ToolDef {
@@ -110,6 +142,8 @@ pub struct ToolInfo {
     pub icons: &'static [&'static str],
     pub meta: Option<fn() -> Value>,
     pub input_schema: Option<fn() -> Value>,
+    /// `(argument, header)`: arguments mirrored into `Mcp-Param-<header>` on HTTP.
+    pub headers: &'static [(&'static str, &'static str)],
 }
 
 impl ToolDef {
@@ -123,10 +157,20 @@ impl ToolDef {
     ) -> Self {
         let mut declaration = Declaration::default();
         declare(&mut declaration);
-        let input_schema = match info.input_schema {
+        let mut input_schema = match info.input_schema {
             Some(f) => f(),
             None => declaration.schema.finish(),
         };
+        for (argument, header) in info.headers {
+            if let Some(p) = input_schema
+                .get_mut("properties")
+                .and_then(|p| p.get_mut(*argument))
+                .and_then(Value::as_object_mut)
+            {
+                p.insert("x-mcp-header".into(), json!(header));
+            }
+        }
+        let header_params = header_params(&input_schema);
         let annotations = ToolAnnotations {
             title: None,
             read_only_hint: info.read_only,
@@ -158,6 +202,7 @@ impl ToolDef {
             needs_state: declaration.needs_state,
             uses_context: declaration.uses_context,
             wrap,
+            header_params,
         }
     }
 
@@ -195,6 +240,7 @@ impl ToolDef {
         Fut: Future<Output = CallToolResult> + Send + 'static,
     {
         Self {
+            header_params: header_params(&tool.input_schema),
             tool,
             handler: Arc::new(move |call| {
                 let fut = f(call);

@@ -7,6 +7,8 @@
 use std::future::Future;
 use std::io;
 
+#[cfg(feature = "http")]
+pub mod http;
 pub mod memory;
 pub mod stdio;
 

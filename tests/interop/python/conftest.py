@@ -15,3 +15,28 @@ def example(name: str) -> str:
     if not path.exists():
         pytest.fail(f"{path} is missing: build the examples first (scripts/test does)")
     return str(path)
+
+
+import socket
+import subprocess
+import time
+
+
+@pytest.fixture
+def quickstart_http():
+    """examples/quickstart serving Streamable HTTP on a free loopback port; yields its URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([example("quickstart"), "--http", f"127.0.0.1:{port}"], stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        proc.kill()
+        proc.wait()

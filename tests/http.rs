@@ -1,0 +1,258 @@
+//! Streamable HTTP, driven in-process through the axum router.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tower::ServiceExt;
+
+/// Add two numbers.
+#[mcp::tool]
+async fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+/// Waits forever; tells `dropped` when its future is dropped.
+#[mcp::tool]
+async fn hang(flag: mcp::State<Dropped>) -> &'static str {
+    struct OnDrop(Arc<Notify>);
+    impl Drop for OnDrop {
+        fn drop(&mut self) {
+            self.0.notify_one();
+        }
+    }
+    let _guard = OnDrop(Arc::clone(&flag.0));
+    std::future::pending::<()>().await;
+    unreachable!()
+}
+
+struct Dropped(Arc<Notify>);
+
+fn router(dropped: Arc<Notify>) -> axum::Router {
+    mcp::Server::new("http-test", "1")
+        .state(Dropped(dropped))
+        .tools(mcp::tools![add, hang])
+        .build()
+        .unwrap()
+        .into_router()
+}
+
+fn meta() -> Value {
+    json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}})
+}
+
+fn post(path: &str, body: &Value, headers: &[(&str, &str)]) -> Request<Body> {
+    let mut b = Request::post(path)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream");
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(Body::from(serde_json::to_vec(body).unwrap())).unwrap()
+}
+
+fn modern_call(name: &str, arguments: Value) -> (Value, Vec<(&'static str, String)>) {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": arguments, "_meta": meta()}});
+    (
+        body,
+        vec![
+            ("mcp-protocol-version", "2026-07-28".into()),
+            ("mcp-method", "tools/call".into()),
+            ("mcp-name", name.into()),
+        ],
+    )
+}
+
+async fn send(app: &axum::Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    // An SSE body: the last `data:` line is the answer.
+    let json_text = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .next_back()
+        .map(str::to_owned)
+        .unwrap_or(text);
+    (status, headers, serde_json::from_str(&json_text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_stateless_call_is_answered_as_json() {
+    let app = router(Arc::default());
+    let (body, headers) = modern_call("add", json!({"a": 2, "b": 3}));
+    let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, resp_headers, json) = send(&app, post("/mcp", &body, &h)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(resp_headers["content-type"], "application/json");
+    assert_eq!(json["result"]["structuredContent"], json!({"result": 5}));
+    assert!(
+        resp_headers.get("mcp-session-id").is_none(),
+        "the stateless era has no sessions"
+    );
+}
+
+#[tokio::test]
+async fn mismatched_headers_and_errors_get_the_statuses_the_spec_names() {
+    let app = router(Arc::default());
+    let (body, _) = modern_call("add", json!({"a": 2, "b": 3}));
+    let wrong = [
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/list"),
+        ("mcp-name", "add"),
+    ];
+    let (status, _, json) = send(&app, post("/mcp", &body, &wrong)).await;
+    assert_eq!(
+        (status, json["error"]["code"].clone(), json["id"].clone()),
+        (StatusCode::BAD_REQUEST, json!(-32020), json!(1))
+    );
+    let unknown = json!({"jsonrpc": "2.0", "id": 2, "method": "no/such", "params": {"_meta": meta()}});
+    let (status, _, json) = send(
+        &app,
+        post(
+            "/mcp",
+            &unknown,
+            &[("mcp-protocol-version", "2026-07-28"), ("mcp-method", "no/such")],
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, json["error"]["code"].clone()),
+        (StatusCode::NOT_FOUND, json!(-32601))
+    );
+    let no_meta = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {}});
+    let (status, _, json) = send(&app, post("/mcp", &no_meta, &[])).await;
+    assert_eq!(
+        (status, json["error"]["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!(-32602))
+    );
+    let (status, _, json) = send(&app, Request::post("/mcp").body(Body::from("{oops")).unwrap()).await;
+    assert_eq!(
+        (status, json["error"]["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!(-32700))
+    );
+    let get = Request::get("/mcp").body(Body::empty()).unwrap();
+    assert_eq!(
+        app.clone().oneshot(get).await.unwrap().status(),
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+}
+
+#[tokio::test]
+async fn dns_rebinding_is_refused() {
+    let app = router(Arc::default());
+    let (body, headers) = modern_call("add", json!({"a": 1, "b": 1}));
+    let mut h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    h.push(("host", "evil.example.com"));
+    assert_eq!(send(&app, post("/mcp", &body, &h)).await.0, StatusCode::FORBIDDEN);
+    h.pop();
+    h.push(("host", "localhost:3000"));
+    h.push(("origin", "http://evil.example.com"));
+    assert_eq!(send(&app, post("/mcp", &body, &h)).await.0, StatusCode::FORBIDDEN);
+    h.pop();
+    h.push(("origin", "http://localhost:5173"));
+    assert_eq!(send(&app, post("/mcp", &body, &h)).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_and_the_next_request_is_served() {
+    let app = mcp::Server::new("s", "1")
+        .tools(mcp::tools![add])
+        .build()
+        .unwrap()
+        .into_router_with(mcp::transport::http::HttpOptions {
+            max_body_bytes: 1024,
+            ..Default::default()
+        });
+    let (mut body, headers) = modern_call("add", json!({"a": 1, "b": 1}));
+    body["params"]["arguments"]["pad"] = json!("x".repeat(4096));
+    let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(
+        send(&app, post("/mcp", &body, &h)).await.0,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    let (ok, _) = modern_call("add", json!({"a": 1, "b": 1}));
+    assert_eq!(
+        send(&app, post("/mcp", &ok, &h)).await.2["result"]["structuredContent"],
+        json!({"result": 2})
+    );
+}
+
+#[tokio::test]
+async fn sessions_begin_with_initialize_and_end_with_delete() {
+    let app = router(Arc::default());
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
+    let (status, headers, json) = send(&app, post("/mcp", &init, &[])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["result"]["protocolVersion"], "2025-11-25");
+    let session = headers["mcp-session-id"].to_str().unwrap().to_owned();
+    assert_eq!(session.len(), 64, "32 random bytes, hex");
+    let h = [
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "add", "arguments": {"a": 4, "b": 5}}});
+    assert_eq!(
+        send(&app, post("/mcp", &call, &h)).await.2["result"]["structuredContent"],
+        json!({"result": 9})
+    );
+    let unknown = [("mcp-session-id", "0000"), ("mcp-protocol-version", "2025-11-25")];
+    assert_eq!(send(&app, post("/mcp", &call, &unknown)).await.0, StatusCode::NOT_FOUND);
+    let delete = Request::delete("/mcp")
+        .header("mcp-session-id", &session)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        app.clone().oneshot(delete).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        send(&app, post("/mcp", &call, &h)).await.0,
+        StatusCode::NOT_FOUND,
+        "a deleted session is gone"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_cancels_its_stateless_call() {
+    let dropped = Arc::new(Notify::new());
+    let app = router(Arc::clone(&dropped));
+    let (body, headers) = modern_call("hang", json!({}));
+    let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // The client gives up after 100 ms: its request future is dropped, like a closed connection.
+    let gave_up = tokio::time::timeout(Duration::from_millis(100), app.clone().oneshot(post("/mcp", &body, &h))).await;
+    assert!(gave_up.is_err());
+    tokio::time::timeout(Duration::from_secs(10), dropped.notified())
+        .await
+        .expect("the tool's future was dropped");
+}
+
+#[tokio::test]
+async fn the_router_nests_under_a_prefix_of_an_existing_app() {
+    let mcp_routes = mcp::Server::new("s", "1")
+        .tools(mcp::tools![add])
+        .build()
+        .unwrap()
+        .into_router();
+    let app = axum::Router::new()
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        .nest("/api", mcp_routes);
+    let (body, headers) = modern_call("add", json!({"a": 40, "b": 2}));
+    let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(
+        send(&app, post("/api/mcp", &body, &h)).await.2["result"]["structuredContent"],
+        json!({"result": 42})
+    );
+    let health = app
+        .clone()
+        .oneshot(Request::get("/health").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}

@@ -1,0 +1,56 @@
+// The official TypeScript SDK client against examples/quickstart over Streamable HTTP
+// (handshake era, with a session): tools, and a sampling round trip on the call's SSE stream.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import net from "node:net";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { CreateMessageRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const examples = process.env.MCP_EXAMPLES_DIR ?? path.join(root, "target/debug/examples");
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(port) {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise((resolve) => {
+      const c = net.connect(port, "127.0.0.1", () => { c.end(); resolve(true); });
+      c.on("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("the server did not start");
+}
+
+test("tools and sampling over Streamable HTTP", async () => {
+  const port = await freePort();
+  const server = spawn(path.join(examples, "quickstart"), ["--http", `127.0.0.1:${port}`], { stdio: "ignore" });
+  try {
+    await waitFor(port);
+    const client = new Client({ name: "interop-http", version: "1.0.0" }, { capabilities: { sampling: {} } });
+    client.setRequestHandler(CreateMessageRequestSchema, async () => ({
+      role: "assistant", content: { type: "text", text: "TS over HTTP" }, model: "ts-model",
+    }));
+    await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`)));
+    const added = await client.callTool({ name: "add", arguments: { a: 20, b: 22 } });
+    assert.deepEqual(added.structuredContent, { result: 42 });
+    const summary = await client.callTool({ name: "summarize", arguments: { text: "x" } });
+    assert.equal(summary.content[0].text, "TS over HTTP");
+    await client.close();
+  } finally {
+    server.kill();
+  }
+});

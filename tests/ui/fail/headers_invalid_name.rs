@@ -1,0 +1,7 @@
+/// Greet.
+#[mcp::tool(headers(region = "The Region"))]
+async fn greet(region: String) -> String {
+    region
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+/// Greet.
+#[mcp::tool(headers(place = "Region"))]
+async fn greet(region: String) -> String {
+    region
+}
+
+fn main() {}
