@@ -256,3 +256,111 @@ async fn the_router_nests_under_a_prefix_of_an_existing_app() {
         .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
 }
+
+/// Who is calling.
+#[mcp::tool]
+fn whoami(ctx: mcp::Context) -> String {
+    ctx.principal().map(|p| p.subject.clone()).unwrap_or_default()
+}
+
+fn secured() -> axum::Router {
+    use mcp::transport::auth::Authorization;
+    let verifier = |token: String| async move {
+        let (subject, scopes): (&str, &[&str]) = match token.as_str() {
+            "alice-token" => ("alice", &["mcp"]),
+            "bob-token" => ("bob", &["mcp"]),
+            "reader-token" => ("carol", &[]),
+            _ => return Err("unknown token".to_owned()),
+        };
+        Ok(mcp::Principal {
+            subject: subject.into(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        })
+    };
+    let auth = Authorization::new("http://localhost/mcp", "https://auth.example.com", verifier)
+        .scopes_supported(["mcp"])
+        .require_scopes(["mcp"]);
+    mcp::Server::new("secured", "1")
+        .tools(mcp::tools![whoami])
+        .build()
+        .unwrap()
+        .into_router_with(mcp::transport::http::HttpOptions::default().authorization(auth))
+}
+
+#[tokio::test]
+async fn tokens_are_required_and_their_principal_reaches_the_tool() {
+    let app = secured();
+    let (body, headers) = modern_call("whoami", json!({}));
+    let mut h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let challenge = |hm: &axum::http::HeaderMap| hm["www-authenticate"].to_str().unwrap().to_owned();
+
+    let (status, hm, _) = send(&app, post("/mcp", &body, &h)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        challenge(&hm),
+        r#"Bearer scope="mcp", resource_metadata="http://localhost/.well-known/oauth-protected-resource/mcp""#
+    );
+    h.push(("authorization", "Bearer forged"));
+    let (status, hm, _) = send(&app, post("/mcp", &body, &h)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        challenge(&hm).starts_with(r#"Bearer error="invalid_token""#),
+        "{}",
+        challenge(&hm)
+    );
+    h.pop();
+    h.push(("authorization", "Bearer reader-token"));
+    let (status, hm, _) = send(&app, post("/mcp", &body, &h)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        challenge(&hm).starts_with(r#"Bearer error="insufficient_scope", scope="mcp""#),
+        "{}",
+        challenge(&hm)
+    );
+    h.pop();
+    h.push(("authorization", "Bearer alice-token"));
+    let (status, _, json) = send(&app, post("/mcp", &body, &h)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["result"]["content"][0]["text"], "alice");
+
+    // The metadata document needs no token.
+    for path in [
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-protected-resource",
+    ] {
+        let (status, _, doc) = send(&app, Request::get(path).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(doc["resource"], "http://localhost/mcp");
+        assert_eq!(doc["authorization_servers"], json!(["https://auth.example.com"]));
+        assert_eq!(doc["scopes_supported"], json!(["mcp"]));
+    }
+}
+
+#[tokio::test]
+async fn a_session_belongs_to_the_principal_that_opened_it() {
+    let app = secured();
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
+    let (status, headers, _) = send(&app, post("/mcp", &init, &[("authorization", "Bearer alice-token")])).await;
+    assert_eq!(status, StatusCode::OK);
+    let session = headers["mcp-session-id"].to_str().unwrap().to_owned();
+    let call =
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}});
+    let as_alice = [
+        ("authorization", "Bearer alice-token"),
+        ("mcp-session-id", session.as_str()),
+    ];
+    assert_eq!(
+        send(&app, post("/mcp", &call, &as_alice)).await.2["result"]["content"][0]["text"],
+        "alice"
+    );
+    let as_bob = [
+        ("authorization", "Bearer bob-token"),
+        ("mcp-session-id", session.as_str()),
+    ];
+    assert_eq!(
+        send(&app, post("/mcp", &call, &as_bob)).await.0,
+        StatusCode::NOT_FOUND,
+        "bob cannot use alice's session"
+    );
+}

@@ -18,7 +18,7 @@ pub use protocol::{
     ResourceTemplate, Role,
 };
 pub use server::completion::Completer;
-pub use server::context::{Context, LogLevel};
+pub use server::context::{Context, LogLevel, Principal};
 pub use server::extract::{Declaration, FromCallParts, FromToolCall, State};
 pub use server::prompt::{IntoPromptResult, PromptDef, PromptOutput};
 pub use server::resource::{IntoResourceResult, ResourceDef, ResourceOutput};

@@ -58,6 +58,16 @@ impl Cancel {
     }
 }
 
+/// Who made a request, as the server's [`TokenVerifier`](crate::transport::auth::TokenVerifier)
+/// established it (HTTP with authorization configured).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Principal {
+    /// The token's subject (`sub`).
+    pub subject: String,
+    /// The scopes the token grants.
+    pub scopes: Vec<String>,
+}
+
 /// The parts of one request that handlers and extractors read.
 pub struct RequestParts {
     pub(crate) request_id: RequestId,
@@ -73,6 +83,7 @@ pub struct RequestParts {
     pub(crate) missing_capability: Mutex<Option<Value>>,
     pub(crate) client_timeout: Duration,
     pub(crate) service: super::Service,
+    pub(crate) principal: Option<Arc<Principal>>,
 }
 
 impl fmt::Debug for RequestParts {
@@ -229,6 +240,11 @@ impl Context {
     /// resources while serving (clients hear that the lists changed).
     pub fn service(&self) -> &super::Service {
         &self.parts.service
+    }
+
+    /// Who made the request, when the HTTP endpoint verifies tokens.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.parts.principal.as_deref()
     }
 
     /// Whether the client cancelled this request.

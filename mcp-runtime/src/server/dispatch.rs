@@ -5,7 +5,7 @@
 //! gets an error, never silence. Cheap requests are answered inline by the reader; tool calls
 //! run as their own tasks, so a slow tool blocks nothing else.
 
-use super::context::{Cancel, Exchange, RequestParts, Round};
+use super::context::{Cancel, Exchange, Principal, RequestParts, Round};
 use super::mrtr::Mrtr;
 use super::prompt::PromptOutput;
 use super::resource::{self, ResourceOutput};
@@ -251,6 +251,8 @@ pub(crate) struct Connection {
     subscriptions: Mutex<std::collections::HashSet<String>>,
     /// Stateless era: open `subscriptions/listen` requests and what each follows.
     listens: Mutex<HashMap<RequestId, Listen>>,
+    /// Who is on the other end, when the transport verified a token.
+    pub(crate) principal: Option<Arc<Principal>>,
 }
 
 /// Removes an outbound request that was never answered, and tells the client it is cancelled.
@@ -293,6 +295,7 @@ impl Connection {
             next_out_id: AtomicI64::new(1),
             subscriptions: Mutex::new(std::collections::HashSet::new()),
             listens: Mutex::new(HashMap::new()),
+            principal: None,
         }
     }
 
@@ -985,7 +988,9 @@ impl Connection {
             };
             let state = params.remove("requestState");
             if uses_context || state.is_some() {
-                digest = request_digest(method, &identity);
+                // Bound to who asks: another principal's state does not open.
+                let who = self.principal.as_ref().map(|p| p.subject.as_str());
+                digest = request_digest(method, &json!({ "request": identity, "principal": who }));
             }
             let mut answers = input_responses.clone().unwrap_or_default();
             let mut user_state = None;
@@ -1071,6 +1076,7 @@ impl Connection {
             service: super::Service {
                 core: Arc::clone(&self.core),
             },
+            principal: self.principal.clone(),
         });
         let future = make(Arc::clone(&parts));
         let responder = self.responder(id.clone(), collect);

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::protocol::jsonrpc::{self, encode_error};
 use crate::protocol::types::meta_keys;
 use crate::protocol::{ErrorCode, ErrorObject, Frame, Incoming, ProtocolVersion, RequestId};
+use crate::server::context::Principal;
 use crate::server::dispatch::{Connection, Out, Routed, Router};
 use crate::server::seal::{hex, random};
 use crate::server::{Core, Service};
@@ -47,6 +48,8 @@ pub struct HttpOptions {
     pub max_body_bytes: usize,
     /// How long a handshake-era session may sit idle before it is dropped (default 30 minutes).
     pub session_idle: Duration,
+    /// Bearer-token authorization; none by default (bind loopback, or put one in front).
+    pub authorization: Option<super::auth::Authorization>,
 }
 
 impl Default for HttpOptions {
@@ -56,6 +59,7 @@ impl Default for HttpOptions {
             allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()],
             max_body_bytes: 4 * 1024 * 1024,
             session_idle: Duration::from_secs(30 * 60),
+            authorization: None,
         }
     }
 }
@@ -68,6 +72,13 @@ impl HttpOptions {
         self
     }
 
+    /// Requires a bearer token on every request, checked as `authorization` says.
+    #[must_use]
+    pub fn authorization(mut self, authorization: super::auth::Authorization) -> Self {
+        self.authorization = Some(authorization);
+        self
+    }
+
     /// Also accepts `host` in `Host` and `Origin` (when the server is reached by that name).
     #[must_use]
     pub fn allow_host(mut self, host: impl Into<String>) -> Self {
@@ -77,6 +88,8 @@ impl HttpOptions {
 }
 
 struct Session {
+    /// Who opened it: only they may use it.
+    owner: Option<String>,
     conn: Arc<Connection>,
     router: Arc<Router>,
     last_used: Mutex<Instant>,
@@ -107,15 +120,31 @@ impl Service {
     pub fn into_router_with(self, options: HttpOptions) -> axum::Router {
         let path = options.path.clone();
         let limit = options.max_body_bytes;
+        let metadata = options.authorization.as_ref().map(super::auth::Authorization::metadata);
         let shared = Arc::new(Shared {
             core: self.core,
             options,
             sessions: Mutex::new(HashMap::new()),
         });
-        axum::Router::new()
-            .route(&path, axum::routing::any(endpoint))
-            .layer(DefaultBodyLimit::max(limit))
-            .with_state(shared)
+        let mut router = axum::Router::new().route(&path, axum::routing::any(endpoint));
+        if let Some(doc) = metadata {
+            // RFC 9728: at the root, and with the endpoint's path inserted.
+            let body: Arc<[u8]> = serde_json::to_vec(&doc).expect("metadata serialises").into();
+            let serve = move || {
+                let body = Arc::clone(&body);
+                async move { json_response(StatusCode::OK, body.to_vec()) }
+            };
+            router = router
+                .route(
+                    "/.well-known/oauth-protected-resource",
+                    axum::routing::get(serve.clone()),
+                )
+                .route(
+                    &format!("/.well-known/oauth-protected-resource{path}"),
+                    axum::routing::get(serve),
+                );
+        }
+        router.layer(DefaultBodyLimit::max(limit)).with_state(shared)
     }
 
     /// Serves Streamable HTTP at `addr` (the endpoint is `/mcp`) until the process ends.
@@ -156,13 +185,20 @@ async fn endpoint(State(shared): State<Arc<Shared>>, method: Method, headers: He
     if let Err(refused) = check_host_and_origin(&shared.options, &headers) {
         return refused;
     }
+    let principal = match &shared.options.authorization {
+        Some(auth) => match auth.check(&headers).await {
+            Ok(p) => Some(p),
+            Err(refused) => return refused,
+        },
+        None => None,
+    };
     let session = headers
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     match method {
-        Method::POST => post(&shared, &headers, session, &body).await,
-        Method::GET => get(&shared, session.as_deref()),
+        Method::POST => post(&shared, &headers, session, &body, principal).await,
+        Method::GET => get(&shared, session.as_deref(), principal.as_deref()),
         Method::DELETE => match session {
             Some(id) => match shared
                 .sessions
@@ -212,7 +248,19 @@ fn check_host_and_origin(options: &HttpOptions, headers: &HeaderMap) -> std::res
     Ok(())
 }
 
-async fn post(shared: &Arc<Shared>, headers: &HeaderMap, session: Option<String>, body: &[u8]) -> Response {
+async fn post(
+    shared: &Arc<Shared>,
+    headers: &HeaderMap,
+    session: Option<String>,
+    body: &[u8],
+    principal: Option<Arc<Principal>>,
+) -> Response {
+    let owner = principal.as_ref().map(|p| p.subject.clone());
+    let connection = |router: &Arc<Router>| {
+        let mut c = Connection::new(Arc::clone(&shared.core), Out::Routed(Arc::clone(router)));
+        c.principal = principal.clone();
+        Arc::new(c)
+    };
     let message = match jsonrpc::parse_frame(body) {
         Frame::Single(Incoming::Invalid { id, error }) => {
             return json_response(StatusCode::BAD_REQUEST, encode_error(id.as_ref(), &error));
@@ -228,10 +276,7 @@ async fn post(shared: &Arc<Shared>, headers: &HeaderMap, session: Option<String>
             return json_response(StatusCode::BAD_REQUEST, encode_error(id.as_ref(), &error));
         }
         let router = Arc::new(Router::default());
-        let conn = Arc::new(Connection::new(
-            Arc::clone(&shared.core),
-            Out::Routed(Arc::clone(&router)),
-        ));
+        let conn = connection(&router);
         return request(conn, &router, message, true).await;
     }
     if let Some(version) = headers.get(VERSION_HEADER).and_then(|v| v.to_str().ok())
@@ -247,15 +292,13 @@ async fn post(shared: &Arc<Shared>, headers: &HeaderMap, session: Option<String>
         (None, Incoming::Request { method, .. }) if method == "initialize" => {
             sweep(shared);
             let router = Arc::new(Router::default());
-            let conn = Arc::new(Connection::new(
-                Arc::clone(&shared.core),
-                Out::Routed(Arc::clone(&router)),
-            ));
+            let conn = connection(&router);
             let events = tokio::spawn(Arc::clone(&conn).forward_events()).abort_handle();
             let id = hex(&random::<32>());
             let mut response = request(Arc::clone(&conn), &router, message, false).await;
             if response.status() == StatusCode::OK {
                 let session = Session {
+                    owner,
                     conn,
                     router,
                     last_used: Mutex::new(Instant::now()),
@@ -280,7 +323,8 @@ async fn post(shared: &Arc<Shared>, headers: &HeaderMap, session: Option<String>
                 .unwrap_or_else(PoisonError::into_inner)
                 .get(&id)
                 .cloned();
-            let Some(session) = found else {
+            // Someone else's session is, for this principal, no session at all.
+            let Some(session) = found.filter(|s| s.owner == owner) else {
                 return session_not_found();
             };
             *session.last_used.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
@@ -296,10 +340,7 @@ async fn post(shared: &Arc<Shared>, headers: &HeaderMap, session: Option<String>
             // Neither stateless `_meta` nor a session: answered (with an error) by a connection
             // of its own, with the stateless era's status codes.
             let router = Arc::new(Router::default());
-            let conn = Arc::new(Connection::new(
-                Arc::clone(&shared.core),
-                Out::Routed(Arc::clone(&router)),
-            ));
+            let conn = connection(&router);
             request(conn, &router, message, true).await
         }
         (None, _) => StatusCode::ACCEPTED.into_response(),
@@ -416,7 +457,7 @@ async fn batch(shared: &Arc<Shared>, session: Option<String>, items: Vec<Incomin
     json_response(StatusCode::OK, jsonrpc::encode_batch(&replies))
 }
 
-fn get(shared: &Arc<Shared>, session: Option<&str>) -> Response {
+fn get(shared: &Arc<Shared>, session: Option<&str>, principal: Option<&Principal>) -> Response {
     let Some(id) = session else {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     };
@@ -426,7 +467,8 @@ fn get(shared: &Arc<Shared>, session: Option<&str>) -> Response {
         .unwrap_or_else(PoisonError::into_inner)
         .get(id)
         .cloned();
-    let Some(session) = found else {
+    let owner = principal.map(|p| p.subject.clone());
+    let Some(session) = found.filter(|s| s.owner == owner) else {
         return session_not_found();
     };
     let (tx, rx) = mpsc::channel::<Routed>(256);

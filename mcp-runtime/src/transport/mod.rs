@@ -8,6 +8,8 @@ use std::future::Future;
 use std::io;
 
 #[cfg(feature = "http")]
+pub mod auth;
+#[cfg(feature = "http")]
 pub mod http;
 pub mod memory;
 pub mod stdio;
