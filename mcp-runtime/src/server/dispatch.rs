@@ -761,29 +761,16 @@ impl Connection {
         req: Requester,
         collect: Option<oneshot::Sender<Vec<u8>>>,
     ) -> Option<Vec<u8>> {
-        let fail = |id: &RequestId, e: ErrorObject| Some(encode_error(Some(id), &e));
-        let Some(Value::Object(mut params)) = params else {
-            return fail(
-                &id,
-                ErrorObject::invalid_params("tools/call needs params with a `name`"),
-            );
-        };
-        let Some(name) = params.get("name").and_then(Value::as_str).map(str::to_owned) else {
-            return fail(&id, ErrorObject::invalid_params("tools/call: `name` must be a string"));
+        let (params, name, args) = match named_call("tools/call", params) {
+            Ok(parts) => parts,
+            Err(e) => return Some(encode_error(Some(&id), &e)),
         };
         let catalog = self.core.catalog();
         let Some(&index) = catalog.tool_index.get(name.as_str()) else {
-            return fail(&id, ErrorObject::invalid_params(format!("Unknown tool: {name}")));
-        };
-        let args = match params.remove("arguments") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(m)) => m,
-            Some(_) => {
-                return fail(
-                    &id,
-                    ErrorObject::invalid_params("tools/call: `arguments` must be an object"),
-                );
-            }
+            return Some(encode_error(
+                Some(&id),
+                &ErrorObject::invalid_params(format!("Unknown tool: {name}")),
+            ));
         };
         let entry = &catalog.tools[index];
         let identity = json!({ "name": name, "arguments": args });
@@ -814,29 +801,16 @@ impl Connection {
         req: Requester,
         collect: Option<oneshot::Sender<Vec<u8>>>,
     ) -> Option<Vec<u8>> {
-        let fail = |id: &RequestId, e: ErrorObject| Some(encode_error(Some(id), &e));
-        let Some(Value::Object(mut params)) = params else {
-            return fail(
-                &id,
-                ErrorObject::invalid_params("prompts/get needs params with a `name`"),
-            );
-        };
-        let Some(name) = params.get("name").and_then(Value::as_str).map(str::to_owned) else {
-            return fail(&id, ErrorObject::invalid_params("prompts/get: `name` must be a string"));
+        let (params, name, args) = match named_call("prompts/get", params) {
+            Ok(parts) => parts,
+            Err(e) => return Some(encode_error(Some(&id), &e)),
         };
         let catalog = self.core.catalog();
         let Some(&index) = catalog.prompt_index.get(&name) else {
-            return fail(&id, ErrorObject::invalid_params(format!("Unknown prompt: {name}")));
-        };
-        let args = match params.remove("arguments") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(m)) => m,
-            Some(_) => {
-                return fail(
-                    &id,
-                    ErrorObject::invalid_params("prompts/get: `arguments` must be an object"),
-                );
-            }
+            return Some(encode_error(
+                Some(&id),
+                &ErrorObject::invalid_params(format!("Unknown prompt: {name}")),
+            ));
         };
         let def = &catalog.prompts[index];
         let identity = json!({ "name": name, "arguments": args });
@@ -1211,6 +1185,33 @@ impl Connection {
 struct Listen {
     uris: Vec<String>,
     lists: Vec<ListKind>,
+}
+
+/// The rest of the params, the `name` and the `arguments` of a call.
+type NamedCall = (Map<String, Value>, String, Map<String, Value>);
+
+/// The `params`, `name` and `arguments` of a `tools/call` or `prompts/get`.
+fn named_call(method: &str, params: Option<Value>) -> Result<NamedCall, ErrorObject> {
+    let Some(Value::Object(mut params)) = params else {
+        return Err(ErrorObject::invalid_params(format!(
+            "{method} needs params with a `name`"
+        )));
+    };
+    let Some(name) = params.get("name").and_then(Value::as_str).map(str::to_owned) else {
+        return Err(ErrorObject::invalid_params(format!(
+            "{method}: `name` must be a string"
+        )));
+    };
+    let args = match params.remove("arguments") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m,
+        Some(_) => {
+            return Err(ErrorObject::invalid_params(format!(
+                "{method}: `arguments` must be an object"
+            )));
+        }
+    };
+    Ok((params, name, args))
 }
 
 /// Aborts a task when dropped.

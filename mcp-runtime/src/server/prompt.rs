@@ -204,14 +204,11 @@ inventory::collect!(AutoPrompt);
 /// Every prompt `#[mcp::prompt]` registered in the crate of `module_path`, by name. Not a stable API.
 #[doc(hidden)]
 pub fn collect_prompts(module_path: &str) -> Vec<PromptDef> {
-    let krate = module_path.split("::").next().unwrap_or(module_path);
-    let mut v: Vec<PromptDef> = inventory::iter::<AutoPrompt>
-        .into_iter()
-        .filter(|p| p.module.split("::").next() == Some(krate))
-        .map(|p| (p.make)())
-        .collect();
-    v.sort_by(|a, b| a.prompt.name.cmp(&b.prompt.name));
-    v
+    super::tool::collect_crate(
+        module_path,
+        inventory::iter::<AutoPrompt>.into_iter().map(|a| (a.module, a.make)),
+        |p| p.name().to_owned(),
+    )
 }
 
 impl Icon {

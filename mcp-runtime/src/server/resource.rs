@@ -296,12 +296,9 @@ inventory::collect!(AutoResource);
 /// stable API.
 #[doc(hidden)]
 pub fn collect_resources(module_path: &str) -> Vec<ResourceDef> {
-    let krate = module_path.split("::").next().unwrap_or(module_path);
-    let mut v: Vec<ResourceDef> = inventory::iter::<AutoResource>
-        .into_iter()
-        .filter(|r| r.module.split("::").next() == Some(krate))
-        .map(|r| (r.make)())
-        .collect();
-    v.sort_by(|a, b| a.uri().cmp(b.uri()));
-    v
+    super::tool::collect_crate(
+        module_path,
+        inventory::iter::<AutoResource>.into_iter().map(|a| (a.module, a.make)),
+        |r| r.uri().to_owned(),
+    )
 }

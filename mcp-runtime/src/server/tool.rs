@@ -624,12 +624,25 @@ inventory::collect!(AutoTool);
 /// Not a stable API: use `mcp::all_tools!`.
 #[doc(hidden)]
 pub fn collect_tools(module_path: &str) -> Vec<ToolDef> {
+    collect_crate(
+        module_path,
+        inventory::iter::<AutoTool>.into_iter().map(|t| (t.module, t.make)),
+        |t| t.name().to_owned(),
+    )
+}
+
+/// The items of one crate among everything the macros registered (through `inventory`), sorted
+/// by `key`: what `all_tools!`, `all_prompts!` and `all_resources!` return.
+pub(crate) fn collect_crate<D>(
+    module_path: &str,
+    items: impl Iterator<Item = (&'static str, fn() -> D)>,
+    key: impl Fn(&D) -> String,
+) -> Vec<D> {
     let krate = module_path.split("::").next().unwrap_or(module_path);
-    let mut tools: Vec<ToolDef> = inventory::iter::<AutoTool>
-        .into_iter()
-        .filter(|t| t.module.split("::").next() == Some(krate))
-        .map(|t| (t.make)())
+    let mut out: Vec<D> = items
+        .filter(|(module, _)| module.split("::").next() == Some(krate))
+        .map(|(_, make)| make())
         .collect();
-    tools.sort_by(|a, b| a.tool.name.cmp(&b.tool.name));
-    tools
+    out.sort_by_key(|d| key(d));
+    out
 }
