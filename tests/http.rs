@@ -364,3 +364,109 @@ async fn a_session_belongs_to_the_principal_that_opened_it() {
         "bob cannot use alice's session"
     );
 }
+
+/// Logs five times, 40 ms apart, then answers.
+#[mcp::tool]
+async fn chatter(ctx: mcp::Context) -> &'static str {
+    for i in 0..5 {
+        ctx.info(format!("step {i}"));
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    "finished"
+}
+
+/// `(event id, data)` of each SSE event in `text`.
+fn events(text: &str) -> Vec<(String, String)> {
+    text.split("\n\n")
+        .filter_map(|block| {
+            let id = block.lines().find_map(|l| l.strip_prefix("id: "))?.to_owned();
+            let data = block
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .unwrap_or("")
+                .to_owned();
+            Some((id, data))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_dropped_stream_resumes_with_every_missed_event_once() {
+    let app = mcp::Server::new("s", "1")
+        .tools(mcp::tools![chatter])
+        .build()
+        .unwrap()
+        .into_router();
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
+    let (_, headers, _) = send(&app, post("/mcp", &init, &[])).await;
+    let session = headers["mcp-session-id"].to_str().unwrap().to_owned();
+    let h = [
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    let call =
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "chatter", "arguments": {}}});
+    let res = app.clone().oneshot(post("/mcp", &call, &h)).await.unwrap();
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+
+    // Read until the first log arrives, then drop the connection.
+    let mut body = res.into_body();
+    let mut seen = String::new();
+    while !seen.contains("step 0") {
+        let frame = body.frame().await.unwrap().unwrap();
+        seen.push_str(&String::from_utf8_lossy(frame.data_ref().unwrap()));
+    }
+    drop(body);
+    let before = events(&seen);
+    assert!(
+        before[0].0.ends_with("-0") && before[0].1.is_empty(),
+        "a priming event comes first: {before:?}"
+    );
+    assert!(seen.contains("retry: "));
+    let last_id = before.last().unwrap().0.clone();
+
+    // The tool goes on while the client is away; then the client resumes after its last event.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let resume = Request::get("/mcp")
+        .header("mcp-session-id", &session)
+        .header("last-event-id", &last_id)
+        .body(Body::empty())
+        .unwrap();
+    let res = app.clone().oneshot(resume).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let rest = String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let after: Vec<(String, String)> = events(&rest).into_iter().filter(|(_, d)| !d.is_empty()).collect();
+
+    let all: Vec<&(String, String)> = before
+        .iter()
+        .filter(|(_, d)| !d.is_empty())
+        .chain(after.iter())
+        .collect();
+    let logs: Vec<String> = all
+        .iter()
+        .filter_map(|(_, d)| serde_json::from_str::<Value>(d).ok())
+        .filter(|m| m["method"] == "notifications/message")
+        .map(|m| m["params"]["data"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        logs,
+        ["step 0", "step 1", "step 2", "step 3", "step 4"],
+        "every log once, in order"
+    );
+    let result: Value = serde_json::from_str(&after.last().unwrap().1).unwrap();
+    assert_eq!(result["id"], 2);
+    assert_eq!(result["result"]["content"][0]["text"], "finished");
+    let mut ids: Vec<&String> = all.iter().map(|(id, _)| id).collect();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "no event twice");
+
+    // An unknown event id is refused.
+    let bad = Request::get("/mcp")
+        .header("mcp-session-id", &session)
+        .header("last-event-id", "999-1")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.clone().oneshot(bad).await.unwrap().status(), StatusCode::NOT_FOUND);
+}

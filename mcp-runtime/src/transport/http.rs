@@ -90,6 +90,8 @@ impl HttpOptions {
 struct Session {
     /// Who opened it: only they may use it.
     owner: Option<String>,
+    /// The session's SSE events, kept for resumption with `Last-Event-ID`.
+    replay: Arc<Replay>,
     conn: Arc<Connection>,
     router: Arc<Router>,
     last_used: Mutex<Instant>,
@@ -198,7 +200,10 @@ async fn endpoint(State(shared): State<Arc<Shared>>, method: Method, headers: He
         .map(str::to_owned);
     match method {
         Method::POST => post(&shared, &headers, session, &body, principal).await,
-        Method::GET => get(&shared, session.as_deref(), principal.as_deref()),
+        Method::GET => {
+            let last = headers.get("last-event-id").and_then(|v| v.to_str().ok());
+            get(&shared, session.as_deref(), principal.as_deref(), last)
+        }
         Method::DELETE => match session {
             Some(id) => match shared
                 .sessions
@@ -299,6 +304,7 @@ async fn post(
             if response.status() == StatusCode::OK {
                 let session = Session {
                     owner,
+                    replay: Arc::new(Replay::default()),
                     conn,
                     router,
                     last_used: Mutex::new(Instant::now()),
@@ -329,7 +335,16 @@ async fn post(
             };
             *session.last_used.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
             match message {
-                Incoming::Request { .. } => request(Arc::clone(&session.conn), &session.router, message, false).await,
+                Incoming::Request { .. } => {
+                    request_in(
+                        Arc::clone(&session.conn),
+                        &session.router,
+                        message,
+                        false,
+                        Some(&session.replay),
+                    )
+                    .await
+                }
                 other => {
                     let _ = session.conn.handle(other, None);
                     StatusCode::ACCEPTED.into_response()
@@ -349,6 +364,17 @@ async fn post(
 
 /// Answers one request: JSON when its answer is the first thing to send, SSE otherwise.
 async fn request(conn: Arc<Connection>, router: &Arc<Router>, message: Incoming, stateless: bool) -> Response {
+    request_in(conn, router, message, stateless, None).await
+}
+
+/// [`request`], with the session's replay log for resumable SSE.
+async fn request_in(
+    conn: Arc<Connection>,
+    router: &Arc<Router>,
+    message: Incoming,
+    stateless: bool,
+    replay: Option<&Arc<Replay>>,
+) -> Response {
     let Some(id) = request_id(&message) else {
         return StatusCode::ACCEPTED.into_response();
     };
@@ -398,7 +424,15 @@ async fn request(conn: Arc<Connection>, router: &Arc<Router>, message: Incoming,
             guard.done();
             json_response(status_of(&first, stateless), first)
         }
-        Some((first, false)) => sse(Some(first), rx, guard),
+        Some((first, false)) => match replay {
+            Some(replay) => {
+                let (key, live) = replay.open();
+                let items = relay(Arc::clone(replay), key, Some(first), rx);
+                drop(items);
+                resumable_sse(replay, key, live, Some(guard))
+            }
+            None => sse(Some(first), rx, guard),
+        },
         None => {
             guard.done();
             StatusCode::NO_CONTENT.into_response()
@@ -457,7 +491,12 @@ async fn batch(shared: &Arc<Shared>, session: Option<String>, items: Vec<Incomin
     json_response(StatusCode::OK, jsonrpc::encode_batch(&replies))
 }
 
-fn get(shared: &Arc<Shared>, session: Option<&str>, principal: Option<&Principal>) -> Response {
+fn get(
+    shared: &Arc<Shared>,
+    session: Option<&str>,
+    principal: Option<&Principal>,
+    last_event_id: Option<&str>,
+) -> Response {
     let Some(id) = session else {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     };
@@ -471,15 +510,204 @@ fn get(shared: &Arc<Shared>, session: Option<&str>, principal: Option<&Principal
     let Some(session) = found.filter(|s| s.owner == owner) else {
         return session_not_found();
     };
+    if let Some(last) = last_event_id {
+        // Resumption: replay what the stream missed, then continue it live if it is not over.
+        return match session.replay.resume(last) {
+            Some((key, live)) => resumable_sse(&session.replay, key, live, None),
+            None => StatusCode::NOT_FOUND.into_response(),
+        };
+    }
     let (tx, rx) = mpsc::channel::<Routed>(256);
     *session.router.standalone.lock().unwrap_or_else(PoisonError::into_inner) = Some(tx);
-    let guard = Guard {
-        conn: Arc::clone(&session.conn),
-        id: RequestId::Number(-1),
-        cancel: false,
-        events: None,
+    let (key, live) = session.replay.open();
+    drop(relay(Arc::clone(&session.replay), key, None, rx));
+    resumable_sse(&session.replay, key, live, None)
+}
+
+/// The SSE events of a session's streams, kept (bounded) so that a client whose connection
+/// dropped can come back with `Last-Event-ID` and get every event it missed, once.
+#[derive(Default)]
+pub(crate) struct Replay {
+    inner: Mutex<ReplayInner>,
+}
+
+#[derive(Default)]
+struct ReplayInner {
+    next_key: u64,
+    streams: HashMap<u64, StreamLog>,
+    /// Stream keys, oldest first, for eviction.
+    order: std::collections::VecDeque<u64>,
+}
+
+struct StreamLog {
+    /// `(sequence, message, last)`; sequence 0 is the priming event.
+    events: std::collections::VecDeque<(u64, Vec<u8>, bool)>,
+    next_seq: u64,
+    done: bool,
+    /// The response currently reading this stream, if any.
+    live: Option<mpsc::Sender<SseItem>>,
+}
+
+/// One event for an SSE response: its id (resumable streams), its data, whether it is the last.
+type SseItem = (Option<String>, Vec<u8>, bool);
+
+const STREAMS_KEPT: usize = 64;
+const EVENTS_KEPT: usize = 256;
+
+impl Replay {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ReplayInner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A new stream and the receiver of its live events.
+    fn open(&self) -> (u64, mpsc::Receiver<SseItem>) {
+        let (tx, rx) = mpsc::channel(256);
+        let mut g = self.lock();
+        g.next_key += 1;
+        let key = g.next_key;
+        g.streams.insert(
+            key,
+            StreamLog {
+                events: Default::default(),
+                next_seq: 1,
+                done: false,
+                live: Some(tx),
+            },
+        );
+        g.order.push_back(key);
+        while g.order.len() > STREAMS_KEPT {
+            if let Some(old) = g.order.pop_front() {
+                g.streams.remove(&old);
+            }
+        }
+        (key, rx)
+    }
+
+    /// Records an event; returns its id and where to deliver it live.
+    fn record(&self, key: u64, bytes: &[u8], last: bool) -> Option<(String, Option<mpsc::Sender<SseItem>>)> {
+        let mut g = self.lock();
+        let log = g.streams.get_mut(&key)?;
+        let seq = log.next_seq;
+        log.next_seq += 1;
+        log.events.push_back((seq, bytes.to_vec(), last));
+        if log.events.len() > EVENTS_KEPT {
+            log.events.pop_front();
+        }
+        log.done |= last;
+        Some((format!("{key}-{seq}"), log.live.clone()))
+    }
+
+    fn drop_live(&self, key: u64) {
+        if let Some(log) = self.lock().streams.get_mut(&key) {
+            log.live = None;
+        }
+    }
+
+    /// Resumes after event `last_event_id`: a receiver that first replays what followed it.
+    fn resume(&self, last_event_id: &str) -> Option<(u64, mpsc::Receiver<SseItem>)> {
+        let (key, seq) = last_event_id.split_once('-')?;
+        let (key, seq): (u64, u64) = (key.parse().ok()?, seq.parse().ok()?);
+        let mut g = self.lock();
+        let log = g.streams.get_mut(&key)?;
+        let backlog: Vec<SseItem> = log
+            .events
+            .iter()
+            .filter(|(s, _, _)| *s > seq)
+            .map(|(s, b, l)| (Some(format!("{key}-{s}")), b.clone(), *l))
+            .collect();
+        let (tx, rx) = mpsc::channel(backlog.len() + 256);
+        for item in backlog {
+            let _ = tx.try_send(item);
+        }
+        // A finished stream ends after its backlog; a live one continues on this response.
+        if !log.done {
+            log.live = Some(tx);
+        }
+        Some((key, rx))
+    }
+}
+
+/// Moves a stream's messages from the router into the replay log and on to its live response.
+fn relay(
+    replay: Arc<Replay>,
+    key: u64,
+    first: Option<Vec<u8>>,
+    mut rx: mpsc::Receiver<Routed>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut next = first.map(|f| (f, false));
+        loop {
+            let (bytes, last) = match next.take() {
+                Some(item) => item,
+                None => match rx.recv().await {
+                    Some(item) => item,
+                    None => return,
+                },
+            };
+            let Some((id, live)) = replay.record(key, &bytes, last) else {
+                return;
+            };
+            if let Some(tx) = live
+                && tx.send((Some(id), bytes, last)).await.is_err()
+            {
+                // The client went away: keep recording for its resumption.
+                replay.drop_live(key);
+            }
+            if last {
+                return;
+            }
+        }
+    })
+}
+
+/// An SSE response on a resumable stream: a priming event (its id, a `retry` hint), then the
+/// stream's events.
+fn resumable_sse(_replay: &Arc<Replay>, key: u64, live: mpsc::Receiver<SseItem>, guard: Option<Guard>) -> Response {
+    let stream = ResumableStream {
+        priming: Some(key),
+        rx: live,
+        _guard: guard,
+        ended: false,
     };
-    sse(None, rx, guard)
+    sse_response(Body::from_stream(stream))
+}
+
+struct ResumableStream {
+    priming: Option<u64>,
+    rx: mpsc::Receiver<SseItem>,
+    _guard: Option<Guard>,
+    ended: bool,
+}
+
+impl futures_core::Stream for ResumableStream {
+    type Item = std::result::Result<Bytes, std::convert::Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        if let Some(key) = self.priming.take() {
+            return Poll::Ready(Some(Ok(Bytes::from(format!("id: {key}-0\nretry: 1000\ndata: \n\n")))));
+        }
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some((id, bytes, last))) => {
+                self.ended = last;
+                let mut out = Vec::with_capacity(bytes.len() + 48);
+                if let Some(id) = id {
+                    out.extend_from_slice(format!("id: {id}\n").as_bytes());
+                }
+                out.extend_from_slice(b"event: message\ndata: ");
+                out.extend_from_slice(&bytes);
+                out.extend_from_slice(b"\n\n");
+                Poll::Ready(Some(Ok(Bytes::from(out))))
+            }
+            Poll::Ready(None) => {
+                self.ended = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 /// Drops sessions idle past the limit.
@@ -646,7 +874,11 @@ fn sse(first: Option<Vec<u8>>, rx: mpsc::Receiver<Routed>, guard: Guard) -> Resp
         guard: Some(guard),
         ended: false,
     };
-    let mut r = Response::new(Body::from_stream(stream));
+    sse_response(Body::from_stream(stream))
+}
+
+fn sse_response(body: Body) -> Response {
+    let mut r = Response::new(body);
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
