@@ -470,3 +470,50 @@ async fn a_dropped_stream_resumes_with_every_missed_event_once() {
         .unwrap();
     assert_eq!(app.clone().oneshot(bad).await.unwrap().status(), StatusCode::NOT_FOUND);
 }
+
+#[cfg(feature = "legacy-sse")]
+#[tokio::test]
+async fn the_2024_11_05_http_sse_transport_serves_old_clients() {
+    let app = mcp::Server::new("s", "1")
+        .tools(mcp::tools![add])
+        .build()
+        .unwrap()
+        .into_router();
+    let res = app
+        .clone()
+        .oneshot(Request::get("/sse").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let mut body = res.into_body();
+    let mut next_event = async || {
+        let frame = body.frame().await.unwrap().unwrap();
+        String::from_utf8_lossy(frame.data_ref().unwrap()).into_owned()
+    };
+    let endpoint_event = next_event().await;
+    let endpoint = endpoint_event
+        .strip_prefix("event: endpoint\ndata: ")
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(endpoint.starts_with("/messages?session_id="), "{endpoint}");
+
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "old", "version": "0"}}});
+    assert_eq!(send(&app, post(&endpoint, &init, &[])).await.0, StatusCode::ACCEPTED);
+    let answer = next_event().await;
+    let answer: Value = serde_json::from_str(answer.strip_prefix("event: message\ndata: ").unwrap().trim()).unwrap();
+    assert_eq!(answer["result"]["protocolVersion"], "2024-11-05");
+
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "add", "arguments": {"a": 1, "b": 2}}});
+    assert_eq!(send(&app, post(&endpoint, &call, &[])).await.0, StatusCode::ACCEPTED);
+    let answer = next_event().await;
+    let answer: Value = serde_json::from_str(answer.strip_prefix("event: message\ndata: ").unwrap().trim()).unwrap();
+    assert_eq!(answer["result"]["structuredContent"], json!({"result": 3}));
+
+    // A session that is not open is refused.
+    assert_eq!(
+        send(&app, post("/messages?session_id=nope", &call, &[])).await.0,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -57,6 +57,19 @@ pub fn decode_strict(input: &str) -> Option<Vec<u8>> {
     decode(input)
 }
 
+/// Encodes bytes as URL-safe base64 without padding (as JWTs do).
+pub fn encode_url(input: &[u8]) -> String {
+    encode(input).trim_end_matches('=').replace('+', "-").replace('/', "_")
+}
+
+/// Decodes URL-safe base64 without padding; `None` on any character outside its alphabet.
+pub fn decode_url(input: &str) -> Option<Vec<u8>> {
+    if input.contains(['+', '/', '=']) {
+        return None;
+    }
+    decode(&input.replace('-', "+").replace('_', "/"))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

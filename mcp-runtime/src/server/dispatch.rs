@@ -349,7 +349,7 @@ impl Connection {
         }
     }
 
-    async fn handle_bytes(self: &Arc<Self>, bytes: &[u8]) {
+    pub(crate) async fn handle_bytes(self: &Arc<Self>, bytes: &[u8]) {
         match jsonrpc::parse_frame(bytes) {
             Frame::Single(message) => {
                 if let Some(reply) = self.handle(message, None) {

@@ -177,3 +177,150 @@ mod tests {
         );
     }
 }
+
+/// A [`TokenVerifier`] for JWTs signed with HS256 (a secret shared with the authorization
+/// server). It checks the signature, that `aud` names this server, `exp` and `nbf` (with a
+/// minute of leeway) and, if set, `iss`; the principal is `sub` with the scopes of `scope`
+/// (space-separated) or `scp` (a list). Asymmetric algorithms (RS256, ES256) are not built in:
+/// implement [`TokenVerifier`] with the JWT library of your choice for those.
+#[derive(Clone)]
+pub struct JwtHs256 {
+    secret: Vec<u8>,
+    audience: String,
+    issuer: Option<String>,
+    leeway: u64,
+}
+
+impl fmt::Debug for JwtHs256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtHs256")
+            .field("audience", &self.audience)
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwtHs256 {
+    /// Tokens signed with `secret` whose `aud` is (or includes) `audience`.
+    pub fn new(secret: impl Into<Vec<u8>>, audience: impl Into<String>) -> Self {
+        Self {
+            secret: secret.into(),
+            audience: audience.into(),
+            issuer: None,
+            leeway: 60,
+        }
+    }
+
+    /// Also requires `iss` to be `issuer`.
+    #[must_use]
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    fn mac(&self) -> hmac::Hmac<sha2::Sha256> {
+        <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(&self.secret).expect("HMAC takes any key length")
+    }
+
+    /// Signs `claims` into a token (for tests and tools; servers only verify).
+    pub fn issue(&self, claims: &Value) -> String {
+        use crate::protocol::base64::encode_url;
+        use hmac::Mac as _;
+        let header = encode_url(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let payload = encode_url(&serde_json::to_vec(claims).expect("claims serialise"));
+        let mut mac = self.mac();
+        mac.update(format!("{header}.{payload}").as_bytes());
+        format!("{header}.{payload}.{}", encode_url(&mac.finalize().into_bytes()))
+    }
+
+    /// The token's principal, or why it is refused.
+    pub fn check(&self, token: &str) -> Result<Principal, String> {
+        use crate::protocol::base64::decode_url;
+        use hmac::Mac as _;
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return Err("not a JWT".into());
+        };
+        let header: Value = decode_url(h)
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or("bad header")?;
+        if header["alg"] != "HS256" {
+            return Err(format!("algorithm {} is not accepted", header["alg"]));
+        }
+        let signature = decode_url(s).ok_or("bad signature encoding")?;
+        let mut mac = self.mac();
+        mac.update(format!("{h}.{p}").as_bytes());
+        mac.verify_slice(&signature).map_err(|_| "bad signature")?;
+        let claims: Value = decode_url(p)
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or("bad claims")?;
+        let now = crate::server::seal::now();
+        match claims["exp"].as_u64() {
+            Some(exp) if exp + self.leeway > now => {}
+            Some(_) => return Err("expired".into()),
+            None => return Err("no expiry".into()),
+        }
+        if claims["nbf"].as_u64().is_some_and(|nbf| nbf > now + self.leeway) {
+            return Err("not yet valid".into());
+        }
+        let audience_ok = match &claims["aud"] {
+            Value::String(a) => *a == self.audience,
+            Value::Array(list) => list.iter().any(|a| a.as_str() == Some(&self.audience)),
+            _ => false,
+        };
+        if !audience_ok {
+            return Err("issued for another audience".into());
+        }
+        if let Some(iss) = &self.issuer
+            && claims["iss"].as_str() != Some(iss)
+        {
+            return Err("another issuer".into());
+        }
+        let subject = claims["sub"].as_str().ok_or("no subject")?.to_owned();
+        let scopes = match (&claims["scope"], &claims["scp"]) {
+            (Value::String(s), _) => s.split_whitespace().map(str::to_owned).collect(),
+            (_, Value::Array(list)) => list.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+            _ => Vec::new(),
+        };
+        Ok(Principal { subject, scopes })
+    }
+}
+
+impl TokenVerifier for JwtHs256 {
+    fn verify(&self, token: String) -> Pin<Box<dyn Future<Output = Result<Principal, String>> + Send + '_>> {
+        Box::pin(std::future::ready(self.check(&token)))
+    }
+}
+
+#[cfg(test)]
+mod jwt_tests {
+    use super::*;
+
+    #[test]
+    fn checks_signature_audience_expiry_and_issuer() {
+        let v = JwtHs256::new("s3cret", "https://mcp.example.com/mcp").issuer("https://auth.example.com");
+        let now = crate::server::seal::now();
+        let good = json!({"sub": "alice", "aud": "https://mcp.example.com/mcp", "iss": "https://auth.example.com", "exp": now + 600, "scope": "mcp read"});
+        let p = v.check(&v.issue(&good)).unwrap();
+        assert_eq!(
+            (p.subject.as_str(), p.scopes),
+            ("alice", vec!["mcp".to_owned(), "read".to_owned()])
+        );
+        let mut other = good.clone();
+        other["aud"] = json!(["https://other.example.com"]);
+        assert_eq!(v.check(&v.issue(&other)).unwrap_err(), "issued for another audience");
+        let mut old = good.clone();
+        old["exp"] = json!(now - 3600);
+        assert_eq!(v.check(&v.issue(&old)).unwrap_err(), "expired");
+        let mut wrong_iss = good.clone();
+        wrong_iss["iss"] = json!("https://evil.example.com");
+        assert_eq!(v.check(&v.issue(&wrong_iss)).unwrap_err(), "another issuer");
+        let forged = JwtHs256::new("guess", "https://mcp.example.com/mcp").issue(&good);
+        assert_eq!(v.check(&forged).unwrap_err(), "bad signature");
+        let token = v.issue(&good);
+        let (head, rest) = token.split_once('.').unwrap();
+        let none = format!("{}.{rest}", crate::protocol::base64::encode_url(br#"{"alg":"none"}"#));
+        assert!(v.check(&none).unwrap_err().contains("not accepted"), "{head}");
+        assert_eq!(v.check("a.b").unwrap_err(), "not a JWT");
+    }
+}

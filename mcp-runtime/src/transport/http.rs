@@ -106,6 +106,8 @@ impl Drop for Session {
 }
 
 struct Shared {
+    #[cfg(feature = "legacy-sse")]
+    legacy: Arc<super::legacy_sse::LegacySessions>,
     core: Arc<Core>,
     options: HttpOptions,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
@@ -124,6 +126,8 @@ impl Service {
         let limit = options.max_body_bytes;
         let metadata = options.authorization.as_ref().map(super::auth::Authorization::metadata);
         let shared = Arc::new(Shared {
+            #[cfg(feature = "legacy-sse")]
+            legacy: Arc::default(),
             core: self.core,
             options,
             sessions: Mutex::new(HashMap::new()),
@@ -145,6 +149,12 @@ impl Service {
                     &format!("/.well-known/oauth-protected-resource{path}"),
                     axum::routing::get(serve),
                 );
+        }
+        #[cfg(feature = "legacy-sse")]
+        {
+            router = router
+                .route("/sse", axum::routing::get(legacy_open))
+                .route("/messages", axum::routing::post(legacy_post));
         }
         router.layer(DefaultBodyLimit::max(limit)).with_state(shared)
     }
@@ -181,6 +191,39 @@ impl crate::Server {
     pub async fn serve_http(self, addr: impl tokio::net::ToSocketAddrs) -> Result<()> {
         self.build()?.serve_http(addr).await
     }
+}
+
+/// `GET /sse` (2024-11-05 HTTP+SSE): the same checks as the endpoint, then a stream.
+#[cfg(feature = "legacy-sse")]
+async fn legacy_open(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Err(refused) = admit(&shared, &headers).await {
+        return refused;
+    }
+    super::legacy_sse::open(&shared.core, &shared.legacy, "/messages")
+}
+
+/// `POST /messages?session_id=…` (2024-11-05 HTTP+SSE).
+#[cfg(feature = "legacy-sse")]
+async fn legacy_post(
+    State(shared): State<Arc<Shared>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(refused) = admit(&shared, &headers).await {
+        return refused;
+    }
+    super::legacy_sse::post(&shared.legacy, uri.query(), &body).await
+}
+
+/// The `Host`/`Origin` checks and, when configured, the bearer token.
+#[cfg(feature = "legacy-sse")]
+async fn admit(shared: &Shared, headers: &HeaderMap) -> std::result::Result<(), Response> {
+    check_host_and_origin(&shared.options, headers)?;
+    if let Some(auth) = &shared.options.authorization {
+        auth.check(headers).await?;
+    }
+    Ok(())
 }
 
 async fn endpoint(State(shared): State<Arc<Shared>>, method: Method, headers: HeaderMap, body: Bytes) -> Response {

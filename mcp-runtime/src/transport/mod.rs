@@ -11,6 +11,8 @@ use std::io;
 pub mod auth;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "legacy-sse")]
+mod legacy_sse;
 pub mod memory;
 pub mod stdio;
 
