@@ -710,3 +710,35 @@ async fn a_hand_written_input_required_gets_its_sealed_state_back() {
     );
     let _ = ErrorObject::invalid_params("unused");
 }
+
+/// Logs through `tracing`.
+#[mcp::tool]
+async fn traced() -> &'static str {
+    tracing::debug!("too fine to send");
+    tracing::info!(answer = 42, "hello from tracing");
+    tracing::warn!("careful");
+    "traced"
+}
+
+#[tokio::test]
+async fn tracing_events_inside_a_request_reach_its_client() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let subscriber = tracing_subscriber::registry().with(mcp::ClientLogLayer);
+    let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::info!("outside any request: not forwarded");
+    let server = mcp::Server::new("t", "1").tools(mcp::tools![traced]);
+    let c = connect(server, ERAS[1], ClientOptions::default()).await;
+    c.request("logging/setLevel", json!({"level": "info"})).await.unwrap();
+    assert_eq!(c.call_tool("traced", json!({})).await.unwrap().text_content(), "traced");
+    let (m1, p1) = c.next_notification().await.unwrap();
+    assert_eq!(m1, "notifications/message");
+    assert_eq!(p1["level"], "info");
+    assert_eq!(p1["data"]["message"], "hello from tracing");
+    assert_eq!(p1["data"]["answer"], 42);
+    assert_eq!(p1["data"]["target"], "sampling");
+    let (_, p2) = c.next_notification().await.unwrap();
+    assert_eq!(
+        (p2["level"].as_str(), p2["data"]["message"].as_str()),
+        (Some("warning"), Some("careful"))
+    );
+}

@@ -1052,7 +1052,9 @@ impl Connection {
             },
             principal: self.principal.clone(),
         });
-        let future = make(Arc::clone(&parts));
+        let scoped = super::context::Context::new(Arc::clone(&parts));
+        let inner = make(Arc::clone(&parts));
+        let future: OutcomeFuture = Box::pin(super::log_layer::scope(scoped, inner));
         let responder = self.responder(id.clone(), collect);
         let core = Arc::clone(&self.core);
         let own_abort = Arc::new(OnceLock::new());

@@ -5,6 +5,7 @@ pub mod completion;
 pub mod context;
 pub(crate) mod dispatch;
 pub mod extract;
+pub mod log_layer;
 pub(crate) mod mrtr;
 pub mod prompt;
 pub mod resource;
