@@ -501,3 +501,41 @@ async fn lists_change_while_serving_and_clients_hear_it() {
     assert_eq!(c, -32602);
     assert_eq!(service.tool_names(), ["toggle_greet"]);
 }
+
+/// For the assistant, fairly important.
+#[mcp::resource("docs://priority", audience = ["assistant"], priority = 0.8)]
+async fn important() -> &'static str {
+    "read me first"
+}
+
+#[tokio::test]
+async fn annotations_and_listed_resources_appear_in_the_list() {
+    for era in ERAS {
+        let server = mcp::Server::new("dyn", "1")
+            .resources(mcp::resources![important, page])
+            .list_resources_with(|| async {
+                vec![mcp::Resource {
+                    uri: "pages://today".into(),
+                    name: "today".into(),
+                    ..Default::default()
+                }]
+            });
+        let c = Client::connect(support::start(server), ClientOptions::default().era(era))
+            .await
+            .unwrap();
+        let listed = c.list_resources().await.unwrap();
+        assert_eq!(
+            listed.iter().map(|r| r.uri.as_str()).collect::<Vec<_>>(),
+            ["docs://priority", "pages://today"]
+        );
+        assert_eq!(
+            serde_json::to_value(&listed[0].annotations).unwrap(),
+            json!({"audience": ["assistant"], "priority": 0.8})
+        );
+        // A listed resource is read through the template that matches it.
+        assert_eq!(
+            c.read_resource("pages://today").await.unwrap().contents[0].as_text(),
+            Some("page today")
+        );
+    }
+}

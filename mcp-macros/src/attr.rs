@@ -27,6 +27,8 @@ pub(crate) const SIZE: Symbol = Symbol("size");
 pub(crate) const COMPLETE: Symbol = Symbol("complete");
 pub(crate) const ALLOW_TRAVERSAL: Symbol = Symbol("allow_traversal");
 pub(crate) const HEADERS: Symbol = Symbol("headers");
+pub(crate) const AUDIENCE: Symbol = Symbol("audience");
+pub(crate) const PRIORITY: Symbol = Symbol("priority");
 
 /// What the attribute is on.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -82,6 +84,8 @@ impl Kind {
                 META,
                 COMPLETE,
                 ALLOW_TRAVERSAL,
+                AUDIENCE,
+                PRIORITY,
                 CRATE,
             ],
         }
@@ -136,6 +140,10 @@ pub(crate) struct Attrs {
     pub(crate) mime: Option<(LitStr, Span)>,
     pub(crate) size: Option<(syn::LitInt, Span)>,
     pub(crate) complete: Vec<(syn::Ident, Path)>,
+    /// A resource's `audience = ["user", "assistant"]`.
+    pub(crate) audience: Vec<LitStr>,
+    /// A resource's `priority = 0.8` (0 to 1).
+    pub(crate) priority: Option<(f64, Span)>,
     /// `headers(arg = "Name")`: arguments mirrored into `Mcp-Param-Name` on HTTP.
     pub(crate) headers: Vec<(syn::Ident, LitStr)>,
     pub(crate) allow_traversal: Option<(bool, Span)>,
@@ -167,6 +175,8 @@ impl Attrs {
         let mut complete: Attr<'_, Vec<(syn::Ident, Path)>> = Attr::none(cx, COMPLETE);
         let mut allow_traversal = Attr::none(cx, ALLOW_TRAVERSAL);
         let mut headers: Attr<'_, Vec<(syn::Ident, LitStr)>> = Attr::none(cx, HEADERS);
+        let mut audience: Attr<'_, Vec<LitStr>> = Attr::none(cx, AUDIENCE);
+        let mut priority = Attr::none(cx, PRIORITY);
 
         let allowed = kind.keys();
         let parser = syn::meta::parser(|meta: ParseNestedMeta<'_>| {
@@ -239,6 +249,34 @@ impl Attrs {
                     Ok(())
                 })?;
                 arg_docs.set(span, list);
+            } else if meta.path == AUDIENCE {
+                let array: syn::ExprArray = meta.value()?.parse()?;
+                let mut list = Vec::new();
+                for e in array.elems {
+                    match e {
+                        Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Str(s), ..
+                        }) if s.value() == "user" || s.value() == "assistant" => list.push(s),
+                        other => {
+                            return Err(syn::Error::new_spanned(
+                                other,
+                                "`audience` takes \"user\" and/or \"assistant\"",
+                            ));
+                        }
+                    }
+                }
+                audience.set(span, list);
+            } else if meta.path == PRIORITY {
+                let lit: syn::Lit = meta.value()?.parse()?;
+                let value = match &lit {
+                    syn::Lit::Float(f) => f.base10_parse::<f64>()?,
+                    syn::Lit::Int(i) => i.base10_parse::<f64>()?,
+                    other => return Err(syn::Error::new_spanned(other, "`priority` is a number from 0 to 1")),
+                };
+                if !(0.0..=1.0).contains(&value) {
+                    return Err(syn::Error::new_spanned(lit, "`priority` is a number from 0 to 1"));
+                }
+                priority.set(span, value);
             } else if meta.path == HEADERS {
                 let mut list = Vec::new();
                 meta.parse_nested_meta(|inner| {
@@ -297,6 +335,8 @@ impl Attrs {
             size: size.get(),
             complete: complete.get().map(|(v, _)| v).unwrap_or_default(),
             headers: headers.get().map(|(v, _)| v).unwrap_or_default(),
+            audience: audience.get().map(|(v, _)| v).unwrap_or_default(),
+            priority: priority.get(),
             allow_traversal: allow_traversal.get(),
             uri,
         }

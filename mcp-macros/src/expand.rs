@@ -212,6 +212,11 @@ pub(crate) fn handler(model: &HandlerFn<'_>) -> TokenStream {
                 None => quote!(#private::None),
             };
             let allow_traversal = model.attrs.allow_traversal.as_ref().is_some_and(|(b, _)| *b);
+            let audience = &model.attrs.audience;
+            let priority = match &model.attrs.priority {
+                Some((p, _)) => quote!(#private::Some(#p)),
+                None => quote!(#private::None),
+            };
             let check = quote_spanned!(ret_span=> #private::assert_resource_result::<#ret_ty>(););
             let respond = quote_spanned!(respond_span=> #private::respond_resource);
             quote! {
@@ -227,6 +232,8 @@ pub(crate) fn handler(model: &HandlerFn<'_>) -> TokenStream {
                         icons: &[#(#icons),*],
                         meta: #meta,
                         allow_traversal: #allow_traversal,
+                        audience: &[#(#audience),*],
+                        priority: #priority,
                     },
                     |__mcp_decl: &mut #private::Declaration| {
                         #(#declares)*

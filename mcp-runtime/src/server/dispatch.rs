@@ -495,6 +495,7 @@ impl Connection {
                 era_pages(&catalog.prompt_pages, stateless),
             )),
             "prompts/get" if has_prompts => self.get_prompt(id, params, req, collect),
+            "resources/list" if has_resources && core.lister.is_some() => self.list_dynamic(id, stateless, collect),
             "resources/list" if has_resources => Some(list_page(
                 &id,
                 params.as_ref(),
@@ -526,6 +527,39 @@ impl Connection {
             )),
             _ => Some(encode_error(Some(&id), &ErrorObject::method_not_found(method))),
         }
+    }
+
+    /// `resources/list` with a lister: the fixed resources and what the lister returns, one page.
+    fn list_dynamic(
+        self: &Arc<Self>,
+        id: RequestId,
+        stateless: bool,
+        collect: Option<oneshot::Sender<Vec<u8>>>,
+    ) -> Option<Vec<u8>> {
+        let lister = Arc::clone(self.core.lister.as_ref().expect("checked by the caller"));
+        let catalog = self.core.catalog();
+        let mut resources: Vec<Value> = catalog
+            .resources
+            .iter()
+            .filter_map(|r| match &r.kind {
+                resource::Kind::Fixed(res) => serde_json::to_value(res).ok(),
+                resource::Kind::Template { .. } => None,
+            })
+            .collect();
+        let responder = self.responder(id, collect);
+        let core = Arc::clone(&self.core);
+        tokio::spawn(async move {
+            resources.extend(lister().await.iter().filter_map(|r| serde_json::to_value(r).ok()));
+            let body = serde_json::to_vec(&json!({ "resources": resources })).expect("serialises");
+            let body = if stateless {
+                close_modern(body, &core.cacheable_suffix)
+            } else {
+                body
+            };
+            let reply = encode_result(&responder.id, &body);
+            responder.send(reply).await;
+        });
+        None
     }
 
     fn subscribe(&self, id: &RequestId, on: bool, params: Option<&Value>) -> Vec<u8> {

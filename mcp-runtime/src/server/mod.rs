@@ -39,16 +39,34 @@ use tool::ToolDef;
 ///     .await
 /// # }
 /// ```
-#[derive(Debug)]
 pub struct Server {
     info: Implementation,
     instructions: Option<String>,
     tools: Vec<ToolDef>,
     prompts: Vec<prompt::PromptDef>,
     resources: Vec<resource::ResourceDef>,
+    lister: Option<Lister>,
     state: StateMap,
     options: Options,
 }
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("info", &self.info)
+            .field("tools", &self.tools.len())
+            .field("prompts", &self.prompts.len())
+            .field("resources", &self.resources.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Lists resources when asked: see [`Server::list_resources_with`].
+pub(crate) type Lister = Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<crate::protocol::Resource>> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// How long clients may cache list results, and for whom.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,6 +113,7 @@ impl Server {
             tools: Vec::new(),
             prompts: Vec::new(),
             resources: Vec::new(),
+            lister: None,
             state: StateMap::default(),
             options: Options {
                 page_size: None,
@@ -179,6 +198,19 @@ impl Server {
     #[must_use]
     pub fn resources(mut self, resources: impl IntoIterator<Item = resource::ResourceDef>) -> Self {
         self.resources.extend(resources);
+        self
+    }
+
+    /// Adds to `resources/list` what `f` returns each time a client lists: resources that come
+    /// and go (files, records), read through a matching template. Such a list is one page, built
+    /// per request.
+    #[must_use]
+    pub fn list_resources_with<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Vec<crate::protocol::Resource>> + Send + 'static,
+    {
+        self.lister = Some(Arc::new(move || Box::pin(f())));
         self
     }
 
@@ -484,6 +516,8 @@ pub(crate) struct Core {
     pub(crate) catalog: std::sync::RwLock<Arc<catalog::Catalog>>,
     /// Everything registered, enabled or not: the source the catalog is built from.
     pub(crate) registry: std::sync::Mutex<catalog::Registry>,
+    /// Lists resources per request, beside the fixed ones.
+    pub(crate) lister: Option<Lister>,
     /// `,"ttlMs":…,"cacheScope":…` then the modern suffix: closes a cacheable modern result.
     pub(crate) cacheable_suffix: Vec<u8>,
     pub(crate) events: tokio::sync::broadcast::Sender<Event>,
@@ -522,6 +556,7 @@ impl Core {
             tools,
             prompts,
             resources,
+            lister,
             state,
             options,
         } = server;
@@ -551,7 +586,7 @@ impl Core {
         if !catalog.prompts.is_empty() {
             capabilities.insert("prompts".into(), json!({ "listChanged": true }));
         }
-        if !catalog.resources.is_empty() {
+        if !catalog.resources.is_empty() || lister.is_some() {
             capabilities.insert("resources".into(), json!({ "subscribe": true, "listChanged": true }));
         }
         if catalog.has_completions() {
@@ -571,6 +606,7 @@ impl Core {
         Ok(Self {
             catalog: std::sync::RwLock::new(Arc::new(catalog)),
             registry: std::sync::Mutex::new(registry),
+            lister,
             cacheable_suffix,
             events: tokio::sync::broadcast::channel(256).0,
             info,

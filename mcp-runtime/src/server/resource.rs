@@ -5,7 +5,9 @@ use super::extract::Declaration;
 use super::prompt::meta_map;
 use super::tool::{InputRequired, Json, ToolCall};
 use super::uri_template::UriTemplate;
-use crate::protocol::{ErrorObject, ReadResourceResult, Resource, ResourceContents, ResourceTemplate};
+use crate::protocol::{
+    Annotations, ErrorObject, ReadResourceResult, Resource, ResourceContents, ResourceTemplate, Role,
+};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
@@ -77,6 +79,8 @@ pub struct ResourceInfo {
     pub icons: &'static [&'static str],
     pub meta: Option<fn() -> Value>,
     pub allow_traversal: bool,
+    pub audience: &'static [&'static str],
+    pub priority: Option<f64>,
 }
 
 impl ResourceDef {
@@ -95,6 +99,15 @@ impl ResourceDef {
         let parsed = UriTemplate::parse(info.uri).expect("the macro checked the URI template");
         let icons: Vec<_> = info.icons.iter().map(|s| super::tool::icon(s)).collect();
         let meta = info.meta.map(|f| meta_map(f()));
+        let annotations = (!info.audience.is_empty() || info.priority.is_some()).then(|| Annotations {
+            audience: info
+                .audience
+                .iter()
+                .map(|a| if *a == "assistant" { Role::Assistant } else { Role::User })
+                .collect(),
+            priority: info.priority,
+            last_modified: None,
+        });
         let kind = if parsed.is_fixed() {
             Kind::Fixed(Resource {
                 uri: info.uri.to_owned(),
@@ -103,7 +116,7 @@ impl ResourceDef {
                 description: info.description.map(str::to_owned),
                 mime_type: info.mime_type.map(str::to_owned),
                 size: info.size,
-                annotations: None,
+                annotations,
                 icons,
                 meta,
             })
@@ -115,7 +128,7 @@ impl ResourceDef {
                     title: info.title.map(str::to_owned),
                     description: info.description.map(str::to_owned),
                     mime_type: info.mime_type.map(str::to_owned),
-                    annotations: None,
+                    annotations,
                     icons,
                     meta,
                 },
