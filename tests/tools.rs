@@ -463,3 +463,24 @@ async fn a_thousand_tools_dispatch_by_name_and_list_from_one_serialisation() {
     assert_eq!(listed, cached);
     assert_eq!(listed["tools"].as_array().unwrap().len(), 1000);
 }
+
+/// Sleeps far too long.
+#[mcp::tool]
+async fn sleepy() -> &'static str {
+    tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    "awake"
+}
+
+#[tokio::test]
+async fn a_tool_that_never_returns_is_stopped_by_the_call_timeout() {
+    for era in ERAS {
+        let server = mcp::Server::new("t", "1")
+            .call_timeout(std::time::Duration::from_millis(100))
+            .tools(mcp::tools![sleepy, hello]);
+        let c = support::client(server, era).await;
+        let r = c.call_tool("sleepy", json!({})).await.unwrap();
+        assert!(r.is_error);
+        assert_eq!(r.text_content(), "the tool `sleepy` did not finish within 100 ms");
+        assert_eq!(c.call_tool("hello", json!({})).await.unwrap().text_content(), "hello");
+    }
+}

@@ -810,6 +810,7 @@ impl Connection {
         let identity = json!({ "name": name, "arguments": args });
         let handler = Arc::clone(&entry.def.handler);
         let (tool_name, wrap) = (Arc::clone(&entry.name), entry.def.wrap);
+        let timeout = self.core.options.call_timeout;
         self.start(
             id,
             "tools/call",
@@ -822,7 +823,17 @@ impl Connection {
                 let call = ToolCall::new(Arc::clone(&tool_name), args, parts, wrap);
                 Box::pin(async move {
                     let name = Arc::clone(&call.name);
-                    Outcome::Tool(run_tool(&*handler, call, &name).await)
+                    let run = run_tool(&*handler, call, &name);
+                    let output = match timeout {
+                        None => run.await,
+                        Some(limit) => tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
+                            ToolOutput::Result(CallToolResult::error(format!(
+                                "the tool `{name}` did not finish within {} ms",
+                                limit.as_millis()
+                            )))
+                        }),
+                    };
+                    Outcome::Tool(output)
                 })
             },
         )

@@ -97,6 +97,7 @@ pub(crate) struct Options {
     pub(crate) state_ttl: Duration,
     pub(crate) state_key: Option<[u8; 32]>,
     pub(crate) replay: bool,
+    pub(crate) call_timeout: Option<Duration>,
 }
 
 impl Server {
@@ -125,6 +126,7 @@ impl Server {
                 state_ttl: Duration::from_secs(600),
                 state_key: None,
                 replay: true,
+                call_timeout: None,
             },
         }
     }
@@ -255,6 +257,15 @@ impl Server {
     #[must_use]
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
         self.options.drain_timeout = timeout;
+        self
+    }
+
+    /// The longest a tool call may take, from the call to its result (none by default). A tool
+    /// still running then is dropped and the call answered with an error result. The time counts
+    /// waits for the client too (sampling, elicitation), so leave them room.
+    #[must_use]
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.options.call_timeout = Some(timeout);
         self
     }
 
