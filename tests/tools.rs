@@ -422,6 +422,7 @@ async fn all_tools_collects_every_free_function_of_the_crate_by_name() {
             "quiet",
             "raw_schema",
             "repeat-word",
+            "sleepy",
             "wait",
             "whoami"
         ]
