@@ -1316,7 +1316,8 @@ async fn drive(
         return;
     };
     let mrtr = Arc::clone(mrtr);
-    let continuation = hex(&random::<16>());
+    // Named only when a round ends: a call that never asks the client costs no randomness.
+    let mut continuation = String::new();
     let (retry_tx, mut retry_rx) = mpsc::channel::<Retry>(1);
     loop {
         // Run the call until it ends, or until it does nothing but wait for input. A few more
@@ -1347,6 +1348,9 @@ async fn drive(
         }
 
         // End of a round: answer `input_required`, park, and wait for the retry.
+        if continuation.is_empty() {
+            continuation = hex(&random::<16>());
+        }
         let state = core.sealer.seal(Payload {
             digest: digest.clone(),
             continuation: Some(continuation.clone()),
