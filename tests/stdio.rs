@@ -156,3 +156,67 @@ async fn when_stdout_closes_under_the_server_it_exits() {
     assert!(status.success(), "{status:?}");
     drop(stdin);
 }
+
+#[tokio::test]
+async fn a_stop_signal_lets_calls_in_flight_finish_then_returns() {
+    let (ours, theirs) = mcp::transport::memory::pair();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let service = mcp::Server::new("s", "1").tools(mcp::tools![slow]).build().unwrap();
+    let served = tokio::spawn(async move {
+        service
+            .serve_with_shutdown(theirs, async {
+                let _ = stop_rx.await;
+            })
+            .await
+    });
+    let client = Client::connect(
+        ours,
+        ClientOptions::default().era(Era::Handshake(ProtocolVersion::V2025_11_25)),
+    )
+    .await
+    .unwrap();
+    let client = std::sync::Arc::new(client);
+    let call = tokio::spawn({
+        let c = client.clone();
+        async move { c.call_tool("slow", json!({})).await }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    stop_tx.send(()).unwrap();
+    // The call started before the stop still gets its answer, and then the server returns.
+    assert_eq!(call.await.unwrap().unwrap().text_content(), "done");
+    tokio::time::timeout(Duration::from_secs(10), served)
+        .await
+        .expect("the server returns")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn sigterm_stops_a_stdio_server_cleanly() {
+    let mut child = tokio::process::Command::new(quickstart())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n")
+        .await
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    lines.next_line().await.unwrap().expect("the server answers");
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits on SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    drop(stdin);
+}

@@ -50,7 +50,12 @@ const REMOVED_IN_STATELESS: &[&str] = &[
     "notifications/initialized",
 ];
 
-pub(crate) async fn serve<T: Transport>(core: Arc<Core>, transport: T) -> Result<()> {
+pub(crate) async fn serve<T: Transport>(
+    core: Arc<Core>,
+    transport: T,
+    stop: impl Future<Output = ()> + Send,
+) -> Result<()> {
+    tokio::pin!(stop);
     let (mut reader, writer) = transport.split();
     let (tx, rx) = mpsc::channel::<Vec<u8>>(1024);
     let shutdown = Arc::new(Notify::new());
@@ -61,6 +66,8 @@ pub(crate) async fn serve<T: Transport>(core: Arc<Core>, transport: T) -> Result
     let mut result = Ok(());
     loop {
         tokio::select! {
+            // Asked to stop: read no more, let calls in flight finish (the drain below).
+            () = &mut stop => break,
             done = &mut writer_task => {
                 // The peer stopped reading: nothing more can be answered.
                 conn.abort_all();

@@ -22,6 +22,7 @@ use crate::transport::{self, Transport};
 use extract::StateMap;
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tool::ToolDef;
@@ -304,10 +305,10 @@ impl Server {
         self
     }
 
-    /// Serves one client over this process's stdin and stdout until stdin closes.
+    /// Serves one client over this process's stdin and stdout until stdin closes, or until
+    /// SIGTERM or Ctrl-C; calls in flight may then finish, up to the drain timeout.
     pub async fn serve_stdio(self) -> Result<()> {
-        let limit = self.options.max_message_bytes;
-        self.serve(transport::stdio::stdio().max_message_bytes(limit)).await
+        self.build()?.serve_stdio().await
     }
 
     /// Serves one client over any transport until it closes.
@@ -334,7 +335,17 @@ pub struct Service {
 impl Service {
     /// Serves one connection until the peer closes it.
     pub async fn serve<T: Transport>(&self, transport: T) -> Result<()> {
-        dispatch::serve(Arc::clone(&self.core), transport).await
+        dispatch::serve(Arc::clone(&self.core), transport, std::future::pending()).await
+    }
+
+    /// Serves one connection until the peer closes it or `stop` resolves; either way, calls in
+    /// flight may finish (up to the drain timeout) before it returns.
+    pub async fn serve_with_shutdown<T: Transport>(
+        &self,
+        transport: T,
+        stop: impl Future<Output = ()> + Send,
+    ) -> Result<()> {
+        dispatch::serve(Arc::clone(&self.core), transport, stop).await
     }
 
     /// The names of the tools served now, in `tools/list` order.
@@ -375,10 +386,12 @@ impl Service {
         pages.get(page).cloned()
     }
 
-    /// Serves this process's stdin and stdout until stdin closes.
+    /// Serves this process's stdin and stdout until stdin closes, or until SIGTERM or Ctrl-C,
+    /// after which calls in flight may finish (up to the drain timeout).
     pub async fn serve_stdio(&self) -> Result<()> {
         let limit = self.core.options.max_message_bytes;
-        self.serve(transport::stdio::stdio().max_message_bytes(limit)).await
+        self.serve_with_shutdown(transport::stdio::stdio().max_message_bytes(limit), terminated())
+            .await
     }
 
     /// Adds a tool while serving; clients hear `notifications/tools/list_changed`.
@@ -489,6 +502,21 @@ fn set_where<T>(items: &mut [(T, bool)], matches: impl Fn(&T) -> bool, enabled: 
         }
     }
     found
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 impl Core {
