@@ -181,3 +181,63 @@ async fn params_of_the_wrong_type_and_strange_ids_get_errors() {
     assert_eq!(code(&r), -32602);
     still_serves(&mut raw, 4).await;
 }
+
+#[tokio::test]
+async fn invalid_utf8_and_float_or_object_ids_are_refused() {
+    let mut raw = Raw::new(server());
+    raw.initialize("2025-11-25").await;
+    raw.send(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"x\":\"\xff\xfe\"}".to_vec())
+        .await;
+    let r = raw.recv().await;
+    assert_eq!((code(&r), r["id"].clone()), (-32700, Value::Null), "{r}");
+    assert!(r["error"]["message"].as_str().unwrap().contains("UTF-8"), "{r}");
+    for id in ["1.5", r#"{"a":1}"#] {
+        raw.send(format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#))
+            .await;
+        let r = raw.recv().await;
+        assert_eq!((code(&r), r["id"].clone()), (-32600, Value::Null), "{r}");
+        assert!(r["error"]["message"].as_str().unwrap().contains("`id`"), "{r}");
+    }
+    still_serves(&mut raw, 2).await;
+}
+
+#[tokio::test]
+async fn a_second_initialize_is_refused_and_the_session_goes_on() {
+    let mut raw = Raw::new(server());
+    raw.initialize("2025-11-25").await;
+    let again =
+        json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}});
+    let r = raw.call(2, "initialize", again).await;
+    assert_eq!((code(&r), r["id"].clone()), (-32600, json!(2)), "{r}");
+    let r = raw
+        .call(3, "tools/call", json!({"name": "add", "arguments": {"a": 2, "b": 2}}))
+        .await;
+    assert_eq!(r["result"]["structuredContent"], json!({"result": 4}), "{r}");
+}
+
+#[tokio::test]
+async fn a_huge_extra_argument_and_a_missing_one_are_named_in_tool_errors() {
+    let mut raw = Raw::new(server());
+    let blob = "QUFB".repeat(2 * 1024 * 1024); // 8 MB of base64
+    let r = raw
+        .call(
+            1,
+            "tools/call",
+            modern(json!({"name": "add", "arguments": {"a": 1, "b": 2, "blob": blob}})),
+        )
+        .await;
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    let text = r["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("unknown argument `blob`") && text.len() < 200, "{text}");
+    let r = raw
+        .call(2, "tools/call", modern(json!({"name": "add", "arguments": {"a": 1}})))
+        .await;
+    assert!(
+        r["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("missing required argument `b`"),
+        "{r}"
+    );
+    still_serves(&mut raw, 3).await;
+}
