@@ -186,6 +186,7 @@ pub(crate) enum Out {
     Stream(mpsc::Sender<Vec<u8>>),
     /// Streamable HTTP: each request's messages on that request's own stream, the rest on the
     /// session's GET stream.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // used by the HTTP transport
     Routed(Arc<Router>),
 }
 
@@ -1154,11 +1155,13 @@ impl Connection {
     }
 
     /// Whether the session speaks 2025-03-26, the one revision with batches.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // used by the HTTP transport
     pub(crate) fn allows_batches(&self) -> bool {
         self.session.get().is_some_and(|s| s.version.allows_batches())
     }
 
     /// Cancels a request in flight, as `notifications/cancelled` does.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // used by the HTTP transport
     pub(crate) fn cancel_request(&self, id: &RequestId) {
         self.listens.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
         let entry = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(id);

@@ -93,11 +93,13 @@ pub struct ToolDef {
     /// does a stateless call pay for binding a future `requestState` to its arguments.
     pub(crate) uses_context: bool,
     /// Arguments mirrored into `Mcp-Param-*` headers (`x-mcp-header`), checked on HTTP.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // used by the HTTP transport
     pub(crate) header_params: Vec<HeaderParam>,
 }
 
 /// An argument a client mirrors into an `Mcp-Param-<name>` header (SEP-2243).
 #[derive(Clone, Debug)]
+#[cfg_attr(not(feature = "http"), allow(dead_code))] // used by the HTTP transport
 pub(crate) struct HeaderParam {
     pub(crate) argument: String,
     pub(crate) header: String,
