@@ -369,8 +369,7 @@ impl Connection {
     }
 
     async fn handle_batch(self: &Arc<Self>, items: Vec<Incoming>) {
-        let allowed = self.session.get().is_some_and(|s| s.version.allows_batches());
-        if !allowed {
+        if !self.allows_batches() {
             let error = ErrorObject::invalid_request(
                 "Invalid Request: JSON-RPC batches belong to protocol version 2025-03-26 only; send one message at a time",
             );
@@ -1155,13 +1154,11 @@ impl Connection {
     }
 
     /// Whether the session speaks 2025-03-26, the one revision with batches.
-    #[cfg_attr(not(feature = "http"), allow(dead_code))] // used by the HTTP transport
     pub(crate) fn allows_batches(&self) -> bool {
         self.session.get().is_some_and(|s| s.version.allows_batches())
     }
 
-    /// Cancels a request in flight, as `notifications/cancelled` does.
-    #[cfg_attr(not(feature = "http"), allow(dead_code))] // used by the HTTP transport
+    /// Cancels a request in flight, as `notifications/cancelled` does: it gets no answer.
     pub(crate) fn cancel_request(&self, id: &RequestId) {
         self.listens.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
         let entry = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
@@ -1169,6 +1166,7 @@ impl Connection {
             cancel.cancel();
             handle.abort();
         }
+        self.finish(id); // wakes a drain waiting for the last call
     }
 
     fn finish(&self, id: &RequestId) {
@@ -1187,20 +1185,7 @@ impl Connection {
                     .and_then(|p| p.get("requestId"))
                     .and_then(|v| serde_json::from_value::<RequestId>(v.clone()).ok());
                 if let Some(id) = id {
-                    let entry = self
-                        .in_flight
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .remove(&id);
-                    if let Some((handle, cancel)) = entry {
-                        // A cancelled request gets no answer.
-                        cancel.cancel();
-                        handle.abort();
-                    }
-                    let empty = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).is_empty();
-                    if empty {
-                        self.idle.notify_waiters();
-                    }
+                    self.cancel_request(&id);
                 }
             }
             _ => tracing::debug!(method, "ignored a notification"),

@@ -335,7 +335,7 @@ pub struct Service {
 impl Service {
     /// Serves one connection until the peer closes it.
     pub async fn serve<T: Transport>(&self, transport: T) -> Result<()> {
-        dispatch::serve(Arc::clone(&self.core), transport, std::future::pending()).await
+        self.serve_with_shutdown(transport, std::future::pending()).await
     }
 
     /// Serves one connection until the peer closes it or `stop` resolves; either way, calls in
