@@ -1,0 +1,454 @@
+//! The benchmark runner: starts each server, loads it with the raw JSON-RPC load generator,
+//! interleaves the frameworks run by run, and prints one table of medians with ratios to rmcp
+//! and to the hand-written floor, all measured in the same run. `scripts/bench` builds
+//! everything in release and calls this; `--help` lists the options.
+
+use mcp_bench::wire::{Call, Era};
+use mcp_bench::{Load, Sample, generate, http, procfs, stdio};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fw {
+    Ours,
+    Rmcp,
+    Floor,
+}
+
+const FRAMEWORKS: [Fw; 3] = [Fw::Ours, Fw::Rmcp, Fw::Floor];
+
+struct Options {
+    ours: PathBuf,
+    bins: PathBuf,
+    root: PathBuf,
+    runs: usize,
+    window: Duration,
+    sessions: usize,
+    build: bool,
+    only: Option<String>,
+}
+
+impl Options {
+    fn command(&self, fw: Fw, many: bool, http: Option<SocketAddr>) -> Vec<String> {
+        let bin = match (fw, many) {
+            (Fw::Ours, false) => self.ours.clone(),
+            (Fw::Ours, true) => self.bins.join("many_ours"),
+            (Fw::Rmcp, false) => self.bins.join("rmcp_echo"),
+            (Fw::Rmcp, true) => self.bins.join("many_rmcp"),
+            (Fw::Floor, _) => self.bins.join("floor_echo"),
+        };
+        let mut cmd = vec![bin.display().to_string()];
+        if many && fw == Fw::Floor {
+            cmd.push("--many".into());
+        }
+        if let Some(addr) = http {
+            cmd.extend(["--http".into(), addr.to_string()]);
+        }
+        cmd
+    }
+}
+
+/// What one scenario measures.
+#[derive(Clone, Copy)]
+enum Scenario {
+    Stdio(Era, Call, usize),
+    Http(Era, Call, usize),
+    ListMany,
+    ColdStart,
+    IdleRss,
+    SessionRss,
+    BuildTime,
+}
+
+impl Scenario {
+    fn name(self, o: &Options) -> String {
+        let call = |c: Call| match c {
+            Call::Echo => "echo",
+            Call::Ask => "ask",
+            Call::List => "tools/list",
+        };
+        match self {
+            Scenario::Stdio(era, c, w) => format!("stdio {} W={w} {}", call(c), era.label()),
+            Scenario::Http(era, c, w) => format!("HTTP {} C={w} {}", call(c), era.label()),
+            Scenario::ListMany => "stdio tools/list, 1,000 tools, W=1".into(),
+            Scenario::ColdStart => "cold start to first response".into(),
+            Scenario::IdleRss => "idle RSS (stdio, after initialize)".into(),
+            Scenario::SessionRss => format!("RSS per idle HTTP session ({} open)", o.sessions),
+            Scenario::BuildTime => "clean release build, 50 tools".into(),
+        }
+    }
+}
+
+/// One figure of a scenario: its name, whether more is better, and how to print it.
+#[derive(Clone, Copy)]
+enum Metric {
+    CallsPerS,
+    P50,
+    P99,
+    Cpu,
+    Millis,
+    KiB,
+    Bytes,
+    Seconds,
+}
+
+impl Metric {
+    fn label(self) -> &'static str {
+        match self {
+            Metric::CallsPerS => "calls/s",
+            Metric::P50 => "p50",
+            Metric::P99 => "p99",
+            Metric::Cpu => "server CPU/call",
+            Metric::Millis => "ms",
+            Metric::KiB => "RSS",
+            Metric::Bytes => "bytes/session",
+            Metric::Seconds => "seconds",
+        }
+    }
+
+    fn show(self, v: f64) -> String {
+        match self {
+            Metric::CallsPerS => group(v),
+            Metric::P50 | Metric::P99 | Metric::Cpu => {
+                if v >= 1000.0 {
+                    format!("{:.2} ms", v / 1000.0)
+                } else {
+                    format!("{v:.1} µs")
+                }
+            }
+            Metric::Millis => format!("{v:.1} ms"),
+            Metric::KiB => format!("{:.1} MiB", v / 1024.0),
+            Metric::Bytes => group(v),
+            Metric::Seconds => format!("{v:.1} s"),
+        }
+    }
+}
+
+fn group(v: f64) -> String {
+    let s = format!("{:.0}", v);
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn sample_metrics(s: &Sample) -> Vec<(Metric, f64)> {
+    vec![
+        (Metric::CallsPerS, s.calls_per_s),
+        (Metric::P50, s.p50.as_secs_f64() * 1e6),
+        (Metric::P99, s.p99.as_secs_f64() * 1e6),
+        (Metric::Cpu, s.cpu_per_call.as_secs_f64() * 1e6),
+    ]
+}
+
+fn free_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().unwrap()
+}
+
+/// A server serving HTTP, stopped when dropped.
+struct HttpServer {
+    _child: tokio::process::Child,
+    addr: SocketAddr,
+    pid: u32,
+}
+
+impl HttpServer {
+    async fn start(cmd: Vec<String>, addr: SocketAddr) -> std::io::Result<HttpServer> {
+        let child = tokio::process::Command::new(&cmd[0])
+            .args(&cmd[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let pid = child.id().unwrap_or(0);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            if Instant::now() > deadline {
+                return Err(std::io::Error::other(format!("{} never listened on {addr}", cmd[0])));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(HttpServer {
+            _child: child,
+            addr,
+            pid,
+        })
+    }
+}
+
+type Figures = Vec<(Metric, f64)>;
+
+async fn measure(o: &Options, scenario: Scenario, fw: Fw) -> std::io::Result<Figures> {
+    let load = |era, call, width| Load {
+        era,
+        call,
+        width,
+        warmup: o.window / 4,
+        window: o.window,
+    };
+    let check = |s: &Sample| {
+        if s.errors > 0 || s.calls_per_s == 0.0 {
+            Err(std::io::Error::other(format!(
+                "{} errors, {} calls/s",
+                s.errors, s.calls_per_s
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    match scenario {
+        Scenario::Stdio(era, call, width) => {
+            let mut server = stdio::Server::spawn(&o.command(fw, false, None))?;
+            if era == Era::Handshake {
+                server.handshake().await?;
+            }
+            let s = server.run(&load(era, call, width)).await?;
+            server.stop().await;
+            check(&s)?;
+            Ok(sample_metrics(&s))
+        }
+        Scenario::Http(era, call, width) => {
+            let addr = free_addr();
+            let server = HttpServer::start(o.command(fw, false, Some(addr)), addr).await?;
+            let s = http::run(server.addr, server.pid, &load(era, call, width)).await?;
+            drop(server);
+            check(&s)?;
+            Ok(sample_metrics(&s))
+        }
+        Scenario::ListMany => {
+            let mut server = stdio::Server::spawn(&o.command(fw, true, None))?;
+            server.handshake().await?;
+            let s = server.run(&load(Era::Handshake, Call::List, 1)).await?;
+            server.stop().await;
+            check(&s)?;
+            Ok(sample_metrics(&s)[..3].to_vec())
+        }
+        Scenario::ColdStart => {
+            let t0 = Instant::now();
+            let mut server = stdio::Server::spawn(&o.command(fw, false, None))?;
+            server.handshake().await?;
+            let ms = t0.elapsed().as_secs_f64() * 1e3;
+            server.stop().await;
+            Ok(vec![(Metric::Millis, ms)])
+        }
+        Scenario::IdleRss => {
+            let mut server = stdio::Server::spawn(&o.command(fw, false, None))?;
+            server.handshake().await?;
+            server.call_once(Call::Echo, Era::Handshake).await?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let rss = procfs::rss_kib(server.pid);
+            server.stop().await;
+            Ok(vec![(Metric::KiB, rss as f64)])
+        }
+        Scenario::SessionRss => {
+            let addr = free_addr();
+            let server = HttpServer::start(o.command(fw, false, Some(addr)), addr).await?;
+            http::open_sessions(server.addr, 64, 32).await?;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let before = procfs::rss_kib(server.pid);
+            let opened = http::open_sessions(server.addr, o.sessions, 32).await?;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let after = procfs::rss_kib(server.pid);
+            drop(server);
+            Ok(vec![(
+                Metric::Bytes,
+                (after.saturating_sub(before) * 1024) as f64 / opened as f64,
+            )])
+        }
+        Scenario::BuildTime => {
+            if fw == Fw::Floor {
+                return Ok(vec![]);
+            }
+            build_time(o, fw).map(|s| vec![(Metric::Seconds, s)])
+        }
+    }
+}
+
+/// A clean release build of a 50-tool server crate, dependencies included, as a user's first
+/// `cargo build --release` would be; offline, from the registry cache the bench crate filled.
+fn build_time(o: &Options, fw: Fw) -> std::io::Result<f64> {
+    let dir = o
+        .root
+        .join("bench/target/buildtime")
+        .join(if fw == Fw::Ours { "ours" } else { "rmcp" });
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("src"))?;
+    let (deps, source) = match fw {
+        Fw::Ours => (
+            format!(
+                "mcp = {{ path = {:?} }}\ntokio = {{ version = \"1.48\", features = [\"macros\", \"rt-multi-thread\"] }}\n",
+                o.root.display().to_string()
+            ),
+            generate::ours(50),
+        ),
+        _ => (
+            "rmcp = { version = \"=3.11.0\", features = [\"server\", \"macros\", \"schemars\", \"transport-io\"] }\n\
+             tokio = { version = \"1.48\", features = [\"macros\", \"rt-multi-thread\"] }\n\
+             serde = { version = \"1\", features = [\"derive\"] }\nschemars = \"1.2\"\n"
+                .to_owned(),
+            generate::rmcp(50),
+        ),
+    };
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"fifty\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[workspace]\n\n[dependencies]\n{deps}"
+        ),
+    )?;
+    std::fs::write(dir.join("src/main.rs"), source)?;
+    std::fs::copy(o.root.join("bench/Cargo.lock"), dir.join("Cargo.lock"))?;
+    let t0 = Instant::now();
+    let status = std::process::Command::new("cargo")
+        .args(["build", "--release", "--offline", "--quiet"])
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .status()?;
+    if !status.success() {
+        return Err(std::io::Error::other(format!(
+            "the 50-tool build in {} failed",
+            dir.display()
+        )));
+    }
+    Ok(t0.elapsed().as_secs_f64())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
+}
+
+fn ratio(ours: f64, other: f64) -> String {
+    if ours.is_nan() || other.is_nan() || other == 0.0 {
+        "–".into()
+    } else {
+        format!("{:.2}×", ours / other)
+    }
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: bench --ours PATH --bins DIR --root DIR [--runs N] [--window SECS] [--sessions N] [--no-build] [--only TEXT]\n\
+         Prints one Markdown table: the median of N interleaved runs for ours, rmcp and the floor,\n\
+         with ours÷rmcp and ours÷floor. `--only` keeps the scenarios whose name contains TEXT."
+    );
+    std::process::exit(2)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let get = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    if args.iter().any(|a| a == "--help") {
+        usage();
+    }
+    let o = Options {
+        ours: get("--ours").map(PathBuf::from).unwrap_or_else(|| usage()),
+        bins: get("--bins").map(PathBuf::from).unwrap_or_else(|| usage()),
+        root: get("--root").map(PathBuf::from).unwrap_or_else(|| usage()),
+        runs: get("--runs").and_then(|v| v.parse().ok()).unwrap_or(3),
+        window: Duration::from_secs_f64(get("--window").and_then(|v| v.parse().ok()).unwrap_or(2.0)),
+        sessions: get("--sessions").and_then(|v| v.parse().ok()).unwrap_or(10_000),
+        build: !args.iter().any(|a| a == "--no-build"),
+        only: get("--only"),
+    };
+    let mut scenarios = vec![
+        Scenario::Stdio(Era::Handshake, Call::Echo, 1),
+        Scenario::Stdio(Era::Handshake, Call::Echo, 64),
+        Scenario::Stdio(Era::Stateless, Call::Echo, 64),
+        Scenario::Stdio(Era::Handshake, Call::Ask, 1),
+        Scenario::Stdio(Era::Stateless, Call::Ask, 1),
+        Scenario::Stdio(Era::Handshake, Call::Ask, 64),
+        Scenario::Stdio(Era::Stateless, Call::Ask, 64),
+        Scenario::Http(Era::Handshake, Call::Echo, 1),
+        Scenario::Http(Era::Stateless, Call::Echo, 1),
+        Scenario::Http(Era::Handshake, Call::Echo, 32),
+        Scenario::Http(Era::Stateless, Call::Echo, 32),
+        Scenario::Http(Era::Stateless, Call::Ask, 32),
+        Scenario::ListMany,
+        Scenario::ColdStart,
+        Scenario::IdleRss,
+        Scenario::SessionRss,
+    ];
+    if o.build {
+        scenarios.push(Scenario::BuildTime);
+    }
+    if let Some(only) = &o.only {
+        scenarios.retain(|s| s.name(&o).contains(only.as_str()));
+    }
+    println!("| scenario | figure | ours | rmcp 3.11 | floor | ours ÷ rmcp | ours ÷ floor |");
+    println!("|---|---|---|---|---|---|---|");
+    let mut failed = false;
+    for scenario in scenarios {
+        // figures[fw][metric] = values over runs
+        let mut figures: Vec<Vec<(Metric, Vec<f64>)>> = vec![Vec::new(); 3];
+        for _ in 0..o.runs {
+            for (i, fw) in FRAMEWORKS.into_iter().enumerate() {
+                match measure(&o, scenario, fw).await {
+                    Ok(values) => {
+                        for (m, v) in values {
+                            match figures[i].iter_mut().find(|(k, _)| k.label() == m.label()) {
+                                Some((_, vs)) => vs.push(v),
+                                None => figures[i].push((m, vec![v])),
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        failed = true;
+                        eprintln!("{} / {}: {e}", scenario.name(&o), ["ours", "rmcp", "floor"][i]);
+                    }
+                }
+            }
+        }
+        let metrics: Vec<Metric> = figures
+            .iter()
+            .flatten()
+            .map(|(m, _)| *m)
+            .fold(Vec::new(), |mut acc, m| {
+                if !acc.iter().any(|k: &Metric| k.label() == m.label()) {
+                    acc.push(m);
+                }
+                acc
+            });
+        for m in metrics {
+            let med: Vec<f64> = figures
+                .iter()
+                .map(|f| {
+                    f.iter()
+                        .find(|(k, _)| k.label() == m.label())
+                        .map_or(f64::NAN, |(_, v)| median(v.clone()))
+                })
+                .collect();
+            let cell = |v: f64| if v.is_nan() { "–".to_owned() } else { m.show(v) };
+            println!(
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                scenario.name(&o),
+                m.label(),
+                cell(med[0]),
+                cell(med[1]),
+                cell(med[2]),
+                ratio(med[0], med[1]),
+                ratio(med[0], med[2])
+            );
+        }
+    }
+    println!(
+        "\n{} run(s) per cell, interleaved ours, rmcp, floor; each cell is the median.",
+        o.runs
+    );
+    if failed {
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,1 @@
+include!(concat!(env!("OUT_DIR"), "/many_ours.rs"));

@@ -1,0 +1,289 @@
+//! The Streamable HTTP driver: `width` clients, each on its own keep-alive HTTP/1.1 connection,
+//! each with one call in flight. A handshake-era client opens a session first; a sampling request
+//! that arrives on a call's SSE stream is answered by POSTing on a second connection, as the
+//! transport requires. SSE and JSON answers are both read.
+
+use crate::wire::{self, Call, Era, Message};
+use crate::{Load, Sample, procfs, summarize};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+fn other(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+async fn connect(addr: SocketAddr) -> io::Result<SendRequest<Full<Bytes>>> {
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .map_err(other)?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+/// One client: a connection, a second one for answers, and a session in the handshake era.
+pub struct Client {
+    addr: SocketAddr,
+    era: Era,
+    main: SendRequest<Full<Bytes>>,
+    aux: Option<SendRequest<Full<Bytes>>>,
+    session: Option<String>,
+    next_id: u64,
+}
+
+/// What one POST brought back.
+struct Answer {
+    status: StatusCode,
+    session: Option<String>,
+    message: Option<Message>,
+}
+
+impl Client {
+    /// Connect, and in the handshake era open a session (`initialize`, `notifications/initialized`).
+    pub async fn open(addr: SocketAddr, era: Era) -> io::Result<Client> {
+        let main = connect(addr).await?;
+        let mut client = Client {
+            addr,
+            era,
+            main,
+            aux: None,
+            session: None,
+            next_id: 1,
+        };
+        if era == Era::Handshake {
+            let answer = client.post(wire::initialize(0).into_bytes(), None).await?;
+            if answer.status != StatusCode::OK || answer.session.is_none() {
+                return Err(other(format!(
+                    "initialize: HTTP {} without a session id",
+                    answer.status
+                )));
+            }
+            client.session = answer.session;
+            let answer = client.post(wire::INITIALIZED.as_bytes().to_vec(), None).await?;
+            if !answer.status.is_success() {
+                return Err(other(format!("notifications/initialized: HTTP {}", answer.status)));
+            }
+        }
+        Ok(client)
+    }
+
+    fn build(&self, body: Vec<u8>, call: Option<Call>) -> Request<Full<Bytes>> {
+        let mut req = Request::post("/mcp")
+            .header("host", self.addr.to_string())
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", self.era.version());
+        if let Some(session) = &self.session {
+            req = req.header("mcp-session-id", session);
+        }
+        if let (Era::Stateless, Some(call)) = (self.era, call) {
+            let (method, name) = call.method_and_name();
+            req = req.header("mcp-method", method);
+            if let Some(name) = name {
+                req = req.header("mcp-name", name);
+            }
+        }
+        req.body(Full::new(Bytes::from(body))).expect("a valid request")
+    }
+
+    /// POST one message and read the whole answer, answering sampling requests on the way.
+    async fn post(&mut self, body: Vec<u8>, call: Option<Call>) -> io::Result<Answer> {
+        let req = self.build(body, call);
+        self.main.ready().await.map_err(other)?;
+        let resp = self.main.send_request(req).await.map_err(other)?;
+        let status = resp.status();
+        let session = resp
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let sse = resp
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        let mut body = resp.into_body();
+        let mut message = None;
+        if !sse {
+            let bytes = body.collect().await.map_err(other)?.to_bytes();
+            message = wire::classify(&bytes);
+            return Ok(Answer {
+                status,
+                session,
+                message,
+            });
+        }
+        let mut buf: Vec<u8> = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(other)?;
+            let Ok(data) = frame.into_data() else { continue };
+            buf.extend_from_slice(&data);
+            while let Some(end) = find(&buf, b"\n\n") {
+                let event: Vec<u8> = buf.drain(..end + 2).collect();
+                let data = sse_data(&event);
+                if data.is_empty() {
+                    continue;
+                }
+                match wire::classify(&data) {
+                    Some(Message::Sample { id }) => self.answer(&id).await?,
+                    Some(m @ (Message::Done { .. } | Message::Retry { .. })) => message = Some(m),
+                    _ => {}
+                }
+            }
+        }
+        Ok(Answer {
+            status,
+            session,
+            message,
+        })
+    }
+
+    /// POST the answer to a server's sampling request on the second connection.
+    async fn answer(&mut self, id: &str) -> io::Result<()> {
+        let mut body = Vec::new();
+        wire::sample_answer(&mut body, id);
+        body.pop();
+        let req = self.build(body, None);
+        if self.aux.is_none() {
+            self.aux = Some(connect(self.addr).await?);
+        }
+        let aux = self.aux.as_mut().unwrap();
+        aux.ready().await.map_err(other)?;
+        let resp = aux.send_request(req).await.map_err(other)?;
+        let status = resp.status();
+        resp.into_body().collect().await.map_err(other)?;
+        if !status.is_success() {
+            return Err(other(format!("answer to a sampling request: HTTP {status}")));
+        }
+        Ok(())
+    }
+
+    /// One call to its final answer, through any `input_required` rounds; false on an error.
+    pub async fn call(&mut self, call: Call) -> io::Result<bool> {
+        let mut retry = None;
+        for _ in 0..8 {
+            let id = self.next_id;
+            self.next_id += 1;
+            let mut body = Vec::with_capacity(512);
+            wire::request(&mut body, id, call, self.era, retry.as_ref());
+            body.pop();
+            let answer = self.post(body, Some(call)).await?;
+            if answer.status != StatusCode::OK {
+                return Ok(false);
+            }
+            match answer.message {
+                Some(Message::Done { id: got, ok }) => return Ok(ok && got == id),
+                Some(Message::Retry { retry: next, .. }) => retry = Some(next),
+                _ => return Ok(false),
+            }
+        }
+        Ok(false)
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The `data:` lines of one SSE event, joined.
+fn sse_data(event: &[u8]) -> Vec<u8> {
+    let mut data = Vec::new();
+    for line in event.split(|&b| b == b'\n') {
+        if let Some(rest) = line.strip_prefix(b"data:") {
+            if !data.is_empty() {
+                data.push(b'\n');
+            }
+            data.extend_from_slice(rest.strip_prefix(b" ").unwrap_or(rest));
+        }
+    }
+    data
+}
+
+/// `load.width` clients calling back to back for warm-up plus window; the window is measured.
+pub async fn run(addr: SocketAddr, pid: u32, load: &Load) -> io::Result<Sample> {
+    let mut clients = Vec::with_capacity(load.width);
+    for _ in 0..load.width {
+        clients.push(Client::open(addr, load.era).await?);
+    }
+    let start = Instant::now();
+    let measure_from = start + load.warmup;
+    let end = measure_from + load.window;
+    let call = load.call;
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|mut client| {
+            tokio::spawn(async move {
+                let (mut latencies, mut errors) = (Vec::new(), 0u64);
+                loop {
+                    let t0 = Instant::now();
+                    if t0 >= end {
+                        break;
+                    }
+                    let ok = client.call(call).await?;
+                    let t1 = Instant::now();
+                    if t0 >= measure_from && t1 < end {
+                        latencies.push(t1 - t0);
+                        errors += u64::from(!ok);
+                    }
+                }
+                io::Result::Ok((latencies, errors))
+            })
+        })
+        .collect();
+    tokio::time::sleep_until(measure_from.into()).await;
+    let cpu0 = procfs::cpu_time(pid);
+    tokio::time::sleep_until(end.into()).await;
+    let cpu1 = procfs::cpu_time(pid);
+    let (mut latencies, mut errors) = (Vec::new(), 0);
+    for task in tasks {
+        let (l, e) = task.await.map_err(other)??;
+        latencies.extend(l);
+        errors += e;
+    }
+    Ok(summarize(
+        latencies,
+        end - measure_from,
+        cpu1 - cpu0,
+        procfs::rss_kib(pid),
+        errors,
+    ))
+}
+
+/// Open `n` handshake-era sessions over `width` connections; returns how many were opened. The
+/// sessions stay on the server, idle, until it expires them.
+pub async fn open_sessions(addr: SocketAddr, n: usize, width: usize) -> io::Result<usize> {
+    let per = n.div_ceil(width);
+    let tasks: Vec<_> = (0..width)
+        .map(|_| {
+            tokio::spawn(async move {
+                let mut client = Client::open(addr, Era::Handshake).await?;
+                let mut opened = 1;
+                while opened < per {
+                    client.session = None;
+                    let answer = client.post(wire::initialize(0).into_bytes(), None).await?;
+                    client.session = answer.session;
+                    if client.session.is_none() {
+                        return Err(other("initialize gave no session id"));
+                    }
+                    let answer = client.post(wire::INITIALIZED.as_bytes().to_vec(), None).await?;
+                    if !answer.status.is_success() {
+                        return Err(other(format!("notifications/initialized: HTTP {}", answer.status)));
+                    }
+                    opened += 1;
+                }
+                io::Result::Ok(opened)
+            })
+        })
+        .collect();
+    let mut opened = 0;
+    for task in tasks {
+        opened += task.await.map_err(other)??;
+    }
+    Ok(opened)
+}

@@ -1,0 +1,28 @@
+//! The benchmark server: `echo(text)` and `ask(text)` (one sampling round trip to the client's
+//! model), written as a user would write them. `cargo run --release --example echo` serves stdio;
+//! with `-- --http 127.0.0.1:PORT` it serves Streamable HTTP at `/mcp`, so that any load
+//! generator can be pointed at it. `bench/` measures it against rmcp and a hand-written floor.
+
+use mcp::Context;
+
+/// Return the text unchanged.
+#[mcp::tool(read_only, idempotent)]
+async fn echo(text: String) -> String {
+    text
+}
+
+/// Ask the client's model about the text and return its answer.
+#[mcp::tool(read_only)]
+async fn ask(ctx: Context, text: String) -> mcp::Result<String> {
+    Ok(ctx.sample(text).max_tokens(64).await?.text())
+}
+
+#[tokio::main]
+async fn main() -> mcp::Result<()> {
+    let server = mcp::Server::new("echo", env!("CARGO_PKG_VERSION")).tools(mcp::tools![echo, ask]);
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == "--http").and_then(|i| args.get(i + 1)) {
+        Some(addr) => server.serve_http(addr.as_str()).await,
+        None => server.serve_stdio().await,
+    }
+}
