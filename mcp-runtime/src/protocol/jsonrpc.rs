@@ -126,6 +126,16 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
 /// Errors are returned as [`Incoming::Invalid`] so that the caller answers them like any
 /// other message; a frame never panics and never needs to be dropped silently.
 pub fn parse_frame(bytes: &[u8]) -> Frame {
+    // The common case, one well-formed object, in one pass with no intermediate `Value`; anything
+    // else (a batch, a non-object, a duplicate key, bad JSON) takes the path below, whose errors
+    // say precisely what is wrong.
+    // (UTF-8 is checked first: skipping an unknown field does not check it.)
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+        && let Ok(text) = std::str::from_utf8(bytes)
+        && let Ok(raw) = serde_json::from_str::<RawMessage>(text)
+    {
+        return Frame::Single(from_raw(raw));
+    }
     let value: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
@@ -159,10 +169,14 @@ pub fn classify(value: Value) -> Incoming {
     if !value.is_object() {
         return invalid(None, "Invalid Request: a message must be a JSON object");
     }
-    let raw: RawMessage = match serde_json::from_value(value) {
-        Ok(r) => r,
-        Err(e) => return invalid(None, format!("Invalid Request: {e}")),
-    };
+    match serde_json::from_value(value) {
+        Ok(raw) => from_raw(raw),
+        Err(e) => invalid(None, format!("Invalid Request: {e}")),
+    }
+}
+
+/// Checks the fields of one message object.
+fn from_raw(raw: RawMessage) -> Incoming {
     let id = match &raw.id {
         None => None,
         Some(v) => match RequestId::from_value(v) {

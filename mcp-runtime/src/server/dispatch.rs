@@ -115,7 +115,7 @@ async fn write_loop<W: FrameWriter>(
         tokio::select! {
             message = rx.recv() => match message {
                 Some(m) => batch.push(m),
-                None => return Ok(()),
+                None => return writer.close().await,
             },
             () = shutdown.notified() => {
                 while let Ok(m) = rx.try_recv() {
@@ -124,7 +124,7 @@ async fn write_loop<W: FrameWriter>(
                 if !batch.is_empty() {
                     writer.write_frames(&mut batch).await?;
                 }
-                return Ok(());
+                return writer.close().await;
             }
         }
         // Everything already queued goes out with one flush.
@@ -814,7 +814,11 @@ impl Connection {
             ));
         };
         let entry = &catalog.tools[index];
-        let identity = json!({ "name": name, "arguments": args });
+        let identity = if needs_digest(&req, entry.def.uses_context, &params) {
+            json!({ "name": name, "arguments": args })
+        } else {
+            Value::Null
+        };
         let handler = Arc::clone(&entry.def.handler);
         let (tool_name, wrap) = (Arc::clone(&entry.name), entry.def.wrap);
         let timeout = self.core.options.call_timeout;
@@ -865,7 +869,11 @@ impl Connection {
             ));
         };
         let def = &catalog.prompts[index];
-        let identity = json!({ "name": name, "arguments": args });
+        let identity = if needs_digest(&req, def.uses_context, &params) {
+            json!({ "name": name, "arguments": args })
+        } else {
+            Value::Null
+        };
         let handler = Arc::clone(&def.handler);
         let prompt_name: Arc<str> = Arc::from(name.as_str());
         self.start(
@@ -968,7 +976,8 @@ impl Connection {
     }
 
     /// Starts a call of any kind: prepares its exchange with the client (resuming a parked call
-    /// when a retry says so), then runs it on a task of its own.
+    /// when a retry says so), then runs it: to its end at once when it does not wait, else on a
+    /// task of its own.
     #[allow(clippy::too_many_arguments)]
     fn start(
         self: &Arc<Self>,
@@ -1013,7 +1022,7 @@ impl Connection {
                 }
             };
             let state = params.remove("requestState");
-            if uses_context || state.is_some() {
+            if needs_digest(&req, uses_context, &params) || state.is_some() {
                 // Bound to who asks: another principal's state does not open.
                 let who = self.principal.as_ref().map(|p| p.subject.as_str());
                 digest = request_digest(method, &json!({ "request": identity, "principal": who }));
@@ -1106,7 +1115,16 @@ impl Connection {
         });
         let scoped = super::context::Context::new(Arc::clone(&parts));
         let inner = make(Arc::clone(&parts));
-        let future: OutcomeFuture = Box::pin(super::log_layer::scope(scoped, inner));
+        let mut future: OutcomeFuture = Box::pin(super::log_layer::scope(scoped, inner));
+        // Most calls have nothing to wait for and end on their first poll: answer those here,
+        // with no task spawned and no thread woken. The rest move to a task of their own, which
+        // polls them again at once (registering its own waker in place of this no-op one).
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        if let Poll::Ready(outcome) = future.as_mut().poll(&mut cx) {
+            let reply = encode_outcome(&self.core, &parts, &id, outcome, &digest);
+            parts.round().finished = true;
+            return Some(reply);
+        }
         let responder = self.responder(id.clone(), collect);
         let core = Arc::clone(&self.core);
         let own_abort = Arc::new(OnceLock::new());
@@ -1551,6 +1569,13 @@ pub(crate) struct Requester {
 }
 
 /// Reads and checks the stateless-era keys of a request's `_meta`.
+/// Whether a call's sealed state must be bound to the request: in the stateless era, when the
+/// handler may ask the client something or the request continues an earlier one. Only then is
+/// the request's identity (its name and arguments) worth building.
+fn needs_digest(req: &Requester, uses_context: bool, params: &Map<String, Value>) -> bool {
+    req.version.is_stateless() && (uses_context || params.contains_key("requestState"))
+}
+
 fn stateless_request(meta: &Map<String, Value>) -> Result<Requester, ErrorObject> {
     let Some(requested) = meta.get(meta_keys::PROTOCOL_VERSION).and_then(Value::as_str) else {
         return Err(ErrorObject::invalid_params(format!(

@@ -390,8 +390,17 @@ impl Service {
     /// after which calls in flight may finish (up to the drain timeout).
     pub async fn serve_stdio(&self) -> Result<()> {
         let limit = self.core.options.max_message_bytes;
-        self.serve_with_shutdown(transport::stdio::stdio().max_message_bytes(limit), terminated())
-            .await
+        let transport = transport::stdio::stdio().max_message_bytes(limit);
+        // On a worker of the runtime, not on the thread that called (often `main`'s `block_on`):
+        // the tasks it wakes, the writer first, then run on the same worker with no thread woken.
+        let serving = tokio::spawn(dispatch::serve(Arc::clone(&self.core), transport, terminated()));
+        match serving.await {
+            Ok(result) => result,
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => Err(Error::Io(std::io::Error::other(e))),
+            },
+        }
     }
 
     /// Adds a tool while serving; clients hear `notifications/tools/list_changed`.

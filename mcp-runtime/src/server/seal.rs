@@ -70,8 +70,17 @@ impl fmt::Display for Refusal {
 pub(crate) struct Sealer {
     key: [u8; 32],
     ttl: Duration,
-    used: Mutex<HashMap<String, u64>>,
+    used: Mutex<Used>,
 }
+
+/// The nonces of states already opened, each with its expiry.
+struct Used {
+    nonces: HashMap<u128, u64>,
+    /// The size at which expired nonces are next pruned.
+    prune_at: usize,
+}
+
+const PRUNE_AT_LEAST: usize = 4096;
 
 impl fmt::Debug for Sealer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -92,7 +101,13 @@ pub(crate) fn random<const N: usize>() -> [u8; N] {
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
 }
 
 /// The digest that binds a state to its request: the method and the parameters that identify
@@ -111,7 +126,10 @@ impl Sealer {
         Self {
             key: key.unwrap_or_else(random),
             ttl,
-            used: Mutex::new(HashMap::new()),
+            used: Mutex::new(Used {
+                nonces: HashMap::new(),
+                prune_at: PRUNE_AT_LEAST,
+            }),
         }
     }
 
@@ -147,11 +165,16 @@ impl Sealer {
         if payload.digest != digest {
             return Err(Refusal::OtherRequest);
         }
+        // Nonces are 16 random bytes in hex; as a number they cost 16 bytes a use, not a String.
+        let nonce = u128::from_str_radix(&payload.nonce, 16).map_err(|_| Refusal::Malformed)?;
         let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
-        if used.len() > 4096 {
-            used.retain(|_, expires| *expires > now);
+        if used.nonces.len() >= used.prune_at {
+            // Forget the expired ones (they cannot open again anyway). Pruning again only once
+            // the set has doubled keeps this O(1) per open, however many states are live.
+            used.nonces.retain(|_, expires| *expires > now);
+            used.prune_at = (used.nonces.len() * 2).max(PRUNE_AT_LEAST);
         }
-        if used.insert(payload.nonce.clone(), payload.expires).is_some() {
+        if used.nonces.insert(nonce, payload.expires).is_some() {
             return Err(Refusal::Reused);
         }
         Ok(payload)

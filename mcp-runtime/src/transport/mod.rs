@@ -40,6 +40,12 @@ pub trait FrameReader: Send + 'static {
 pub trait FrameWriter: Send + 'static {
     /// Sends every frame in `frames` (draining it), then flushes once.
     fn write_frames(&mut self, frames: &mut Vec<Vec<u8>>) -> impl Future<Output = io::Result<()>> + Send;
+
+    /// Called once after the last frame: returns when everything written has left the
+    /// process, so that exiting loses nothing. Nothing to do by default.
+    fn close(&mut self) -> impl Future<Output = io::Result<()>> + Send {
+        std::future::ready(Ok(()))
+    }
 }
 
 /// A bidirectional transport.

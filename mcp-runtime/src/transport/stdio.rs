@@ -41,8 +41,110 @@ where
 
 /// The process's stdin and stdout as a transport. Only protocol messages go to stdout: log to
 /// stderr.
-pub fn stdio() -> LineTransport<Stdin, tokio::io::Stdout> {
-    LineTransport::new(Stdin::new(), tokio::io::stdout())
+pub fn stdio() -> Stdio {
+    Stdio {
+        max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+    }
+}
+
+/// The process's stdin and stdout, each served by a thread of its own: see [`stdio()`].
+#[derive(Debug)]
+pub struct Stdio {
+    max_message_bytes: usize,
+}
+
+impl Stdio {
+    /// Sets the largest message accepted, as [`LineTransport::max_message_bytes`] does.
+    #[must_use]
+    pub fn max_message_bytes(mut self, limit: usize) -> Self {
+        self.max_message_bytes = limit;
+        self
+    }
+}
+
+impl Transport for Stdio {
+    type Reader = LineReader<Stdin>;
+    type Writer = Stdout;
+
+    fn split(self) -> (Self::Reader, Self::Writer) {
+        let (reader, _) = LineTransport::new(Stdin::new(), tokio::io::sink())
+            .max_message_bytes(self.max_message_bytes)
+            .split();
+        (reader, Stdout::new())
+    }
+}
+
+/// The process's stdout, written on a thread of its own.
+///
+/// Each batch of frames is handed to the thread whole and written with one `write` and one
+/// flush, and the writer waits for it: a failed write (the client closed its end) ends serving,
+/// and a client that reads slowly slows the server down instead of growing its memory. The
+/// runtime's blocking pool is not involved, so a batch costs two thread wake-ups, not a blocking
+/// task per write.
+#[derive(Debug)]
+pub struct Stdout {
+    batches: Option<mpsc::Sender<Vec<u8>>>,
+    written: mpsc::Receiver<io::Result<()>>,
+}
+
+impl Stdout {
+    /// Starts the writing thread.
+    ///
+    /// # Panics
+    /// If the thread cannot be started.
+    pub fn new() -> Self {
+        let (batches, mut rx) = mpsc::channel::<Vec<u8>>(1);
+        let (done, written) = mpsc::channel(1);
+        std::thread::Builder::new()
+            .name("mcp-stdout".into())
+            .spawn(move || {
+                let mut stdout = std::io::stdout().lock();
+                while let Some(batch) = rx.blocking_recv() {
+                    let result = std::io::Write::write_all(&mut stdout, &batch)
+                        .and_then(|()| std::io::Write::flush(&mut stdout));
+                    let failed = result.is_err();
+                    if done.blocking_send(result).is_err() || failed {
+                        break;
+                    }
+                }
+            })
+            .expect("the stdout thread starts");
+        Self {
+            batches: Some(batches),
+            written,
+        }
+    }
+}
+
+impl Default for Stdout {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FrameWriter for Stdout {
+    async fn write_frames(&mut self, frames: &mut Vec<Vec<u8>>) -> io::Result<()> {
+        let size = frames.iter().map(|f| f.len() + 1).sum();
+        let mut batch = Vec::with_capacity(size);
+        for frame in frames.drain(..) {
+            batch.extend_from_slice(&frame);
+            batch.push(b'\n');
+        }
+        let sent = match &self.batches {
+            Some(tx) => tx.send(batch).await.is_ok(),
+            None => false,
+        };
+        match self.written.recv().await {
+            Some(result) if sent => result,
+            _ => Err(io::Error::from(io::ErrorKind::BrokenPipe)),
+        }
+    }
+
+    async fn close(&mut self) -> io::Result<()> {
+        // Every batch was acknowledged when it was written; the thread ends with the channel.
+        self.batches = None;
+        Ok(())
+    }
 }
 
 /// The process's stdin, read on a thread of its own.
