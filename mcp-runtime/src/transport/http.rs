@@ -863,9 +863,16 @@ fn status_of(reply: &[u8], stateless: bool) -> StatusCode {
     if !stateless {
         return StatusCode::OK;
     }
-    let code = serde_json::from_slice::<Value>(reply)
-        .ok()
-        .and_then(|v| v["error"]["code"].as_i64());
+    // Only the top-level `error.code` is read; everything else is skipped, not built.
+    #[derive(serde::Deserialize)]
+    struct Reply {
+        error: Option<Code>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Code {
+        code: i64,
+    }
+    let code = serde_json::from_slice::<Reply>(reply).ok().and_then(|r| r.error).map(|e| e.code);
     match code {
         Some(-32601) => StatusCode::NOT_FOUND,
         Some(-32700 | -32600 | -32602 | -32020 | -32021 | -32022) => StatusCode::BAD_REQUEST,
