@@ -517,3 +517,41 @@ async fn the_2024_11_05_http_sse_transport_serves_old_clients() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn a_reused_id_is_refused_and_the_request_in_flight_keeps_its_stream() {
+    let app = mcp::Server::new("s", "1")
+        .tools(mcp::tools![chatter, add])
+        .build()
+        .unwrap()
+        .into_router();
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
+    let (_, headers, _) = send(&app, post("/mcp", &init, &[])).await;
+    let session = headers["mcp-session-id"].to_str().unwrap().to_owned();
+    let h = [
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    let slow =
+        json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "chatter", "arguments": {}}});
+    let first = {
+        let (app, req) = (app.clone(), post("/mcp", &slow, &h));
+        tokio::spawn(async move { send(&app, req).await })
+    };
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let again = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "add", "arguments": {"a": 1, "b": 2}}});
+    let (_, _, refused) = send(&app, post("/mcp", &again, &h)).await;
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+    assert!(
+        refused["error"]["message"].as_str().unwrap().contains("already in use"),
+        "{refused}"
+    );
+    let (status, _, answer) = tokio::time::timeout(Duration::from_secs(10), first)
+        .await
+        .expect("the first request is still answered")
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["id"], 7);
+    assert_eq!(answer["result"]["content"][0]["text"], "finished", "{answer}");
+}

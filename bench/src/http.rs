@@ -46,17 +46,22 @@ struct Answer {
 }
 
 impl Client {
-    /// Connect, and in the handshake era open a session (`initialize`, `notifications/initialized`).
-    pub async fn open(addr: SocketAddr, era: Era) -> io::Result<Client> {
+    /// Connect, with no session yet: for speaking in sessions opened elsewhere.
+    pub async fn connect(addr: SocketAddr, era: Era) -> io::Result<Client> {
         let main = connect(addr).await?;
-        let mut client = Client {
+        Ok(Client {
             addr,
             era,
             main,
             aux: None,
             session: None,
             next_id: 1,
-        };
+        })
+    }
+
+    /// Connect, and in the handshake era open a session (`initialize`, `notifications/initialized`).
+    pub async fn open(addr: SocketAddr, era: Era) -> io::Result<Client> {
+        let mut client = Client::connect(addr, era).await?;
         if era == Era::Handshake {
             let answer = client.post(wire::initialize(0).into_bytes(), None).await?;
             if answer.status != StatusCode::OK || answer.session.is_none() {
@@ -255,35 +260,130 @@ pub async fn run(addr: SocketAddr, pid: u32, load: &Load) -> io::Result<Sample> 
     ))
 }
 
-/// Open `n` handshake-era sessions over `width` connections; returns how many were opened. The
-/// sessions stay on the server, idle, until it expires them.
-pub async fn open_sessions(addr: SocketAddr, n: usize, width: usize) -> io::Result<usize> {
+/// Open `n` handshake-era sessions over `width` connections; returns their ids. The sessions
+/// stay on the server, idle, until they are deleted or expire.
+pub async fn open_sessions(addr: SocketAddr, n: usize, width: usize) -> io::Result<Vec<String>> {
     let per = n.div_ceil(width);
     let tasks: Vec<_> = (0..width)
         .map(|_| {
             tokio::spawn(async move {
                 let mut client = Client::open(addr, Era::Handshake).await?;
-                let mut opened = 1;
-                while opened < per {
+                let mut ids = vec![client.session.clone().unwrap_or_default()];
+                while ids.len() < per {
                     client.session = None;
                     let answer = client.post(wire::initialize(0).into_bytes(), None).await?;
                     client.session = answer.session;
-                    if client.session.is_none() {
+                    let Some(id) = client.session.clone() else {
                         return Err(other("initialize gave no session id"));
-                    }
+                    };
                     let answer = client.post(wire::INITIALIZED.as_bytes().to_vec(), None).await?;
                     if !answer.status.is_success() {
                         return Err(other(format!("notifications/initialized: HTTP {}", answer.status)));
                     }
-                    opened += 1;
+                    ids.push(id);
                 }
-                io::Result::Ok(opened)
+                io::Result::Ok(ids)
             })
         })
         .collect();
-    let mut opened = 0;
+    let mut ids = Vec::with_capacity(n);
     for task in tasks {
-        opened += task.await.map_err(other)??;
+        ids.extend(task.await.map_err(other)??);
     }
-    Ok(opened)
+    Ok(ids)
+}
+
+impl Client {
+    /// The session this client speaks for.
+    pub fn session(&self) -> Option<&str> {
+        self.session.as_deref()
+    }
+
+    /// Number this client's requests from `first` on.
+    pub fn number_from(&mut self, first: u64) {
+        self.next_id = first;
+    }
+
+    /// Speak for session `id` from now on.
+    pub fn use_session(&mut self, id: String) {
+        self.session = Some(id);
+    }
+
+    /// POST one JSON-RPC message; the HTTP status and the final answer, if one came.
+    pub async fn send(&mut self, body: String) -> io::Result<(StatusCode, Option<Message>)> {
+        let answer = self.post(body.into_bytes(), None).await?;
+        Ok((answer.status, answer.message))
+    }
+
+    /// POST one `tools/call` and return the first text of its JSON answer.
+    pub async fn send_text(&mut self, body: String) -> io::Result<(StatusCode, Option<String>)> {
+        let req = self.build(body.into_bytes(), None);
+        self.main.ready().await.map_err(other)?;
+        let resp = self.main.send_request(req).await.map_err(other)?;
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.map_err(other)?.to_bytes();
+        let text = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v["result"]["content"][0]["text"].as_str().map(str::to_owned));
+        Ok((status, text))
+    }
+
+    /// End the session with DELETE; the HTTP status.
+    pub async fn delete(&mut self) -> io::Result<StatusCode> {
+        let mut req = Request::delete("/mcp")
+            .header("host", self.addr.to_string())
+            .header("mcp-protocol-version", self.era.version());
+        if let Some(session) = &self.session {
+            req = req.header("mcp-session-id", session);
+        }
+        let req = req.body(Full::new(Bytes::new())).expect("a valid request");
+        self.main.ready().await.map_err(other)?;
+        let resp = self.main.send_request(req).await.map_err(other)?;
+        let status = resp.status();
+        resp.into_body().collect().await.map_err(other)?;
+        Ok(status)
+    }
+}
+
+/// Open the session's GET stream and count the server's messages whose text contains `needle`
+/// until `stop` resolves; an error if the stream does not open.
+pub async fn listen(
+    addr: SocketAddr,
+    session: String,
+    needle: &'static str,
+    stop: impl std::future::Future<Output = ()>,
+) -> io::Result<u64> {
+    let mut sender = connect(addr).await?;
+    let req = Request::get("/mcp")
+        .header("host", addr.to_string())
+        .header("accept", "text/event-stream")
+        .header("mcp-protocol-version", Era::Handshake.version())
+        .header("mcp-session-id", session)
+        .body(Full::new(Bytes::new()))
+        .expect("a valid request");
+    sender.ready().await.map_err(other)?;
+    let resp = sender.send_request(req).await.map_err(other)?;
+    if resp.status() != StatusCode::OK {
+        return Err(other(format!("GET stream: HTTP {}", resp.status())));
+    }
+    let mut body = resp.into_body();
+    let (mut count, mut buf) = (0u64, Vec::new());
+    tokio::pin!(stop);
+    loop {
+        let frame = tokio::select! {
+            () = &mut stop => return Ok(count),
+            frame = body.frame() => frame,
+        };
+        let Some(frame) = frame else { return Ok(count) };
+        let Ok(data) = frame.map_err(other)?.into_data() else {
+            continue;
+        };
+        buf.extend_from_slice(&data);
+        while let Some(end) = find(&buf, b"\n\n") {
+            let event: Vec<u8> = buf.drain(..end + 2).collect();
+            if find(&sse_data(&event), needle.as_bytes()).is_some() {
+                count += 1;
+            }
+        }
+    }
 }

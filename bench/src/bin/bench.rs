@@ -254,7 +254,7 @@ async fn measure(o: &Options, scenario: Scenario, fw: Fw) -> std::io::Result<Fig
             http::open_sessions(server.addr, 64, 32).await?;
             tokio::time::sleep(Duration::from_millis(200)).await;
             let before = procfs::rss_kib(server.pid);
-            let opened = http::open_sessions(server.addr, o.sessions, 32).await?;
+            let opened = http::open_sessions(server.addr, o.sessions, 32).await?.len();
             tokio::time::sleep(Duration::from_millis(200)).await;
             let after = procfs::rss_kib(server.pid);
             drop(server);

@@ -80,6 +80,13 @@ impl ErrorObject {
         Self::new(ErrorCode::INVALID_REQUEST, message)
     }
 
+    /// `-32600`: a request reused the id of a request still in flight.
+    pub fn id_in_use(id: &impl std::fmt::Display) -> Self {
+        Self::invalid_request(format!(
+            "Invalid Request: id {id} is already in use by a request in flight"
+        ))
+    }
+
     /// `-32603` with a message.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::INTERNAL_ERROR, message)

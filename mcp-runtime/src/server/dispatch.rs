@@ -1002,12 +1002,7 @@ impl Connection {
             .unwrap_or_else(PoisonError::into_inner)
             .contains_key(&id)
         {
-            return fail(
-                &id,
-                ErrorObject::invalid_request(format!(
-                    "Invalid Request: id {id} is already in use by a request in flight"
-                )),
-            );
+            return fail(&id, ErrorObject::id_in_use(&id));
         }
         let mut digest = String::new();
         let exchange = if req.version.is_stateless() {

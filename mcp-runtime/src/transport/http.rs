@@ -111,6 +111,8 @@ struct Shared {
     core: Arc<Core>,
     options: HttpOptions,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
+    /// When idle sessions were last looked for.
+    swept: Mutex<Instant>,
 }
 
 impl Service {
@@ -131,6 +133,7 @@ impl Service {
             core: self.core,
             options,
             sessions: Mutex::new(HashMap::new()),
+            swept: Mutex::new(Instant::now()),
         });
         let mut router = axum::Router::new().route(&path, axum::routing::any(endpoint));
         if let Some(doc) = metadata {
@@ -248,15 +251,15 @@ async fn endpoint(State(shared): State<Arc<Shared>>, method: Method, headers: He
             get(&shared, session.as_deref(), principal.as_deref(), last)
         }
         Method::DELETE => match session {
-            Some(id) => match shared
-                .sessions
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&id)
-            {
-                Some(_) => StatusCode::NO_CONTENT.into_response(),
-                None => session_not_found(),
-            },
+            Some(id) => {
+                let mut sessions = shared.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+                let removed = sessions.remove(&id);
+                shrink_when_sparse(&mut sessions);
+                match removed {
+                    Some(_) => StatusCode::NO_CONTENT.into_response(),
+                    None => session_not_found(),
+                }
+            }
             None => StatusCode::METHOD_NOT_ALLOWED.into_response(),
         },
         _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
@@ -405,6 +408,20 @@ async fn post(
     }
 }
 
+/// Opens the stream of request `id`'s messages; `None` when a request with that id is in flight
+/// on this session already, whose stream must not be taken from it.
+fn claim_stream(router: &Router, id: &RequestId) -> Option<mpsc::Receiver<Routed>> {
+    let mut streams = router.streams.lock().unwrap_or_else(PoisonError::into_inner);
+    match streams.entry(id.clone()) {
+        std::collections::hash_map::Entry::Occupied(_) => None,
+        std::collections::hash_map::Entry::Vacant(slot) => {
+            let (tx, rx) = mpsc::channel::<Routed>(256);
+            slot.insert(tx);
+            Some(rx)
+        }
+    }
+}
+
 /// Answers one request: JSON when its answer is the first thing to send, SSE otherwise.
 async fn request(conn: Arc<Connection>, router: &Arc<Router>, message: Incoming, stateless: bool) -> Response {
     request_in(conn, router, message, stateless, None).await
@@ -422,12 +439,10 @@ async fn request_in(
         return StatusCode::ACCEPTED.into_response();
     };
     let listen = matches!(&message, Incoming::Request { method, .. } if method == "subscriptions/listen");
-    let (tx, mut rx) = mpsc::channel::<Routed>(256);
-    router
-        .streams
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(id.clone(), tx);
+    let Some(mut rx) = claim_stream(router, &id) else {
+        let reply = encode_error(Some(&id), &ErrorObject::id_in_use(&id));
+        return json_response(status_of(&reply, stateless), reply);
+    };
     if let Some(reply) = conn.handle(message, None) {
         router
             .streams
@@ -504,13 +519,10 @@ async fn batch(shared: &Arc<Shared>, session: Option<String>, items: Vec<Incomin
             let _ = session.conn.handle(item, None);
             continue;
         };
-        let (tx, mut rx) = mpsc::channel::<Routed>(256);
-        session
-            .router
-            .streams
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id.clone(), tx);
+        let Some(mut rx) = claim_stream(&session.router, &id) else {
+            replies.push(encode_error(Some(&id), &ErrorObject::id_in_use(&id)));
+            continue;
+        };
         if let Some(reply) = session.conn.handle(item, None) {
             session
                 .router
@@ -640,6 +652,14 @@ impl Replay {
         Some((format!("{key}-{seq}"), log.live.clone()))
     }
 
+    /// Forgets a stream delivered whole.
+    fn forget(&self, key: u64) {
+        let mut g = self.lock();
+        if g.streams.remove(&key).is_some() {
+            g.order.retain(|k| *k != key);
+        }
+    }
+
     fn drop_live(&self, key: u64) {
         if let Some(log) = self.lock().streams.get_mut(&key) {
             log.live = None;
@@ -705,9 +725,11 @@ fn relay(
 
 /// An SSE response on a resumable stream: a priming event (its id, a `retry` hint), then the
 /// stream's events.
-fn resumable_sse(_replay: &Arc<Replay>, key: u64, live: mpsc::Receiver<SseItem>, guard: Option<Guard>) -> Response {
+fn resumable_sse(replay: &Arc<Replay>, key: u64, live: mpsc::Receiver<SseItem>, guard: Option<Guard>) -> Response {
     let stream = ResumableStream {
-        priming: Some(key),
+        replay: Arc::clone(replay),
+        key,
+        priming: true,
         rx: live,
         _guard: guard,
         ended: false,
@@ -716,7 +738,9 @@ fn resumable_sse(_replay: &Arc<Replay>, key: u64, live: mpsc::Receiver<SseItem>,
 }
 
 struct ResumableStream {
-    priming: Option<u64>,
+    replay: Arc<Replay>,
+    key: u64,
+    priming: bool,
     rx: mpsc::Receiver<SseItem>,
     _guard: Option<Guard>,
     ended: bool,
@@ -727,9 +751,13 @@ impl futures_core::Stream for ResumableStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
         if self.ended {
+            // Asked for more after the last event: the whole stream went out, and nobody will
+            // need to resume it. Its log goes, so that a busy session keeps no finished calls.
+            self.replay.forget(self.key);
             return Poll::Ready(None);
         }
-        if let Some(key) = self.priming.take() {
+        if std::mem::take(&mut self.priming) {
+            let key = self.key;
             return Poll::Ready(Some(Ok(Bytes::from(format!("id: {key}-0\nretry: 1000\ndata: \n\n")))));
         }
         match self.rx.poll_recv(cx) {
@@ -753,14 +781,29 @@ impl futures_core::Stream for ResumableStream {
     }
 }
 
-/// Drops sessions idle past the limit.
+/// Drops sessions idle past the limit. It looks at every session, so it runs at most once a
+/// second (or once per idle limit, if that is shorter): opening sessions stays O(1) each however
+/// many are open.
 fn sweep(shared: &Shared) {
     let limit = shared.options.session_idle;
-    shared
-        .sessions
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .retain(|_, s| s.last_used.lock().unwrap_or_else(PoisonError::into_inner).elapsed() < limit);
+    {
+        let mut swept = shared.swept.lock().unwrap_or_else(PoisonError::into_inner);
+        if swept.elapsed() < limit.min(Duration::from_secs(1)) {
+            return;
+        }
+        *swept = Instant::now();
+    }
+    let mut sessions = shared.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+    sessions.retain(|_, s| s.last_used.lock().unwrap_or_else(PoisonError::into_inner).elapsed() < limit);
+    shrink_when_sparse(&mut sessions);
+}
+
+/// Gives back the table's room once most of it is empty: a burst of sessions must not keep
+/// its memory after the sessions ended. (Shrinking to twice the size keeps this rare.)
+fn shrink_when_sparse<V>(map: &mut HashMap<String, V>) {
+    if map.capacity() > 64 && map.len() < map.capacity() / 8 {
+        map.shrink_to(map.len() * 2);
+    }
 }
 
 fn request_id(message: &Incoming) -> Option<RequestId> {
@@ -872,7 +915,10 @@ fn status_of(reply: &[u8], stateless: bool) -> StatusCode {
     struct Code {
         code: i64,
     }
-    let code = serde_json::from_slice::<Reply>(reply).ok().and_then(|r| r.error).map(|e| e.code);
+    let code = serde_json::from_slice::<Reply>(reply)
+        .ok()
+        .and_then(|r| r.error)
+        .map(|e| e.code);
     match code {
         Some(-32601) => StatusCode::NOT_FOUND,
         Some(-32700 | -32600 | -32602 | -32020 | -32021 | -32022) => StatusCode::BAD_REQUEST,
