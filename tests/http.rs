@@ -82,6 +82,14 @@ async fn send(app: &axum::Router, req: Request<Body>) -> (StatusCode, axum::http
     (status, headers, serde_json::from_str(&json_text).unwrap_or(Value::Null))
 }
 
+/// Opens a handshake-era session (2025-11-25) and returns its id.
+async fn open_session(app: &axum::Router) -> String {
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
+    let (_, headers, _) = send(app, post("/mcp", &init, &[])).await;
+    headers["mcp-session-id"].to_str().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn a_stateless_call_is_answered_as_json() {
     let app = router(Arc::default());
@@ -397,10 +405,7 @@ async fn a_dropped_stream_resumes_with_every_missed_event_once() {
         .build()
         .unwrap()
         .into_router();
-    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
-    let (_, headers, _) = send(&app, post("/mcp", &init, &[])).await;
-    let session = headers["mcp-session-id"].to_str().unwrap().to_owned();
+    let session = open_session(&app).await;
     let h = [
         ("mcp-session-id", session.as_str()),
         ("mcp-protocol-version", "2025-11-25"),
@@ -525,10 +530,7 @@ async fn a_reused_id_is_refused_and_the_request_in_flight_keeps_its_stream() {
         .build()
         .unwrap()
         .into_router();
-    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
-    let (_, headers, _) = send(&app, post("/mcp", &init, &[])).await;
-    let session = headers["mcp-session-id"].to_str().unwrap().to_owned();
+    let session = open_session(&app).await;
     let h = [
         ("mcp-session-id", session.as_str()),
         ("mcp-protocol-version", "2025-11-25"),

@@ -10,6 +10,36 @@ pub mod wire;
 
 use std::time::Duration;
 
+/// The flags of the benchmark's programs: `--name value` pairs and bare switches.
+#[derive(Debug)]
+pub struct Args(Vec<String>);
+
+impl Args {
+    /// This process's arguments.
+    pub fn from_env() -> Args {
+        Args(std::env::args().skip(1).collect())
+    }
+
+    /// The value after `flag`, if it was given.
+    pub fn value(&self, flag: &str) -> Option<String> {
+        self.0
+            .iter()
+            .position(|a| a == flag)
+            .and_then(|i| self.0.get(i + 1))
+            .cloned()
+    }
+
+    /// The value after `flag` parsed, or `default` when absent or unparsable.
+    pub fn parse<T: std::str::FromStr>(&self, flag: &str, default: T) -> T {
+        self.value(flag).and_then(|v| v.parse().ok()).unwrap_or(default)
+    }
+
+    /// Whether the switch `flag` was given.
+    pub fn has(&self, flag: &str) -> bool {
+        self.0.iter().any(|a| a == flag)
+    }
+}
+
 /// One measured run.
 #[derive(Clone, Debug, Default)]
 pub struct Sample {

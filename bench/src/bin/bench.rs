@@ -344,25 +344,19 @@ fn usage() -> ! {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let get = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    if args.iter().any(|a| a == "--help") {
+    let args = mcp_bench::Args::from_env();
+    if args.has("--help") {
         usage();
     }
     let o = Options {
-        ours: get("--ours").map(PathBuf::from).unwrap_or_else(|| usage()),
-        bins: get("--bins").map(PathBuf::from).unwrap_or_else(|| usage()),
-        root: get("--root").map(PathBuf::from).unwrap_or_else(|| usage()),
-        runs: get("--runs").and_then(|v| v.parse().ok()).unwrap_or(3),
-        window: Duration::from_secs_f64(get("--window").and_then(|v| v.parse().ok()).unwrap_or(2.0)),
-        sessions: get("--sessions").and_then(|v| v.parse().ok()).unwrap_or(10_000),
-        build: !args.iter().any(|a| a == "--no-build"),
-        only: get("--only"),
+        ours: args.value("--ours").map(PathBuf::from).unwrap_or_else(|| usage()),
+        bins: args.value("--bins").map(PathBuf::from).unwrap_or_else(|| usage()),
+        root: args.value("--root").map(PathBuf::from).unwrap_or_else(|| usage()),
+        runs: args.parse("--runs", 3),
+        window: Duration::from_secs_f64(args.parse("--window", 2.0)),
+        sessions: args.parse("--sessions", 10_000),
+        build: !args.has("--no-build"),
+        only: args.value("--only"),
     };
     let mut scenarios = vec![
         Scenario::Stdio(Era::Handshake, Call::Echo, 1),

@@ -110,24 +110,18 @@ fn usage() -> ! {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let get = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    if args.iter().any(|a| a == "--help") {
+    let args = mcp_bench::Args::from_env();
+    if args.has("--help") {
         usage();
     }
-    let server = get("--server").unwrap_or_else(|| usage());
+    let server = args.value("--server").unwrap_or_else(|| usage());
     let o = Options {
         server: &server,
-        sessions: get("--sessions").and_then(|v| v.parse().ok()).unwrap_or(10_000),
-        duration: Duration::from_secs(get("--seconds").and_then(|v| v.parse().ok()).unwrap_or(300)),
-        workers: get("--workers").and_then(|v| v.parse().ok()).unwrap_or(32),
-        subscribers: get("--subscribers").and_then(|v| v.parse().ok()).unwrap_or(16),
-        cycles: get("--cycles").and_then(|v| v.parse().ok()).unwrap_or(1).max(1),
+        sessions: args.parse("--sessions", 10_000),
+        duration: Duration::from_secs(args.parse("--seconds", 300)),
+        workers: args.parse("--workers", 32),
+        subscribers: args.parse("--subscribers", 16),
+        cycles: args.parse("--cycles", 1).max(1),
     };
     match run(&o).await {
         Ok(true) => {}
