@@ -67,10 +67,7 @@ impl Transport for Stdio {
     type Writer = Stdout;
 
     fn split(self) -> (Self::Reader, Self::Writer) {
-        let (reader, _) = LineTransport::new(Stdin::new(), tokio::io::sink())
-            .max_message_bytes(self.max_message_bytes)
-            .split();
-        (reader, Stdout::new())
+        (LineReader::new(Stdin::new(), self.max_message_bytes), Stdout::new())
     }
 }
 
@@ -234,10 +231,7 @@ where
 
     fn split(self) -> (Self::Reader, Self::Writer) {
         (
-            LineReader {
-                inner: BufReader::with_capacity(64 * 1024, self.reader),
-                max: self.max_message_bytes,
-            },
+            LineReader::new(self.reader, self.max_message_bytes),
             LineWriter {
                 inner: BufWriter::with_capacity(64 * 1024, self.writer),
             },
@@ -250,6 +244,15 @@ where
 pub struct LineReader<R> {
     inner: BufReader<R>,
     max: usize,
+}
+
+impl<R: AsyncRead> LineReader<R> {
+    fn new(reader: R, max: usize) -> Self {
+        Self {
+            inner: BufReader::with_capacity(64 * 1024, reader),
+            max,
+        }
+    }
 }
 
 impl<R: AsyncRead + Unpin + Send + 'static> FrameReader for LineReader<R> {
