@@ -17,6 +17,7 @@
 
 use crate::error::{Error, Result};
 use crate::protocol::jsonrpc::{self, encode_notification, encode_request};
+use crate::protocol::method::{Method, wire_name};
 use crate::protocol::types::meta_keys;
 use crate::protocol::{
     CallToolResult, ErrorObject, Frame, Implementation, Incoming, ListToolsResult, ProtocolVersion, RequestId, Tool,
@@ -65,7 +66,7 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Answers to the server's requests, by method (`sampling/createMessage`,
     /// `elicitation/create`, `roots/list`).
-    pub handlers: HashMap<&'static str, Handler>,
+    pub handlers: HashMap<Method, Handler>,
     /// The most `input_required` rounds one call may take (stateless era).
     pub max_rounds: usize,
 }
@@ -122,7 +123,7 @@ impl ClientOptions {
         Fut: Future<Output = std::result::Result<Value, ErrorObject>> + Send + 'static,
     {
         let declared = self.capabilities.get("sampling").cloned().unwrap_or_else(|| json!({}));
-        self.on("sampling/createMessage", "sampling", declared, f)
+        self.on(Method::SamplingCreateMessage, "sampling", declared, f)
     }
 
     /// Declares `sampling.tools`: the sampling handler understands tools.
@@ -140,7 +141,7 @@ impl ClientOptions {
         F: Fn(Value) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<Value, ErrorObject>> + Send + 'static,
     {
-        self.on("elicitation/create", "elicitation", json!({ "form": {}, "url": {} }), f)
+        self.on(Method::ElicitationCreate, "elicitation", json!({ "form": {}, "url": {} }), f)
     }
 
     /// Answers the server's `roots/list` with `f`, and declares `roots`.
@@ -150,10 +151,10 @@ impl ClientOptions {
         F: Fn(Value) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<Value, ErrorObject>> + Send + 'static,
     {
-        self.on("roots/list", "roots", json!({}), f)
+        self.on(Method::RootsList, "roots", json!({}), f)
     }
 
-    fn on<F, Fut>(mut self, method: &'static str, capability: &str, declared: Value, f: F) -> Self
+    fn on<F, Fut>(mut self, method: Method, capability: &str, declared: Value, f: F) -> Self
     where
         F: Fn(Value) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<Value, ErrorObject>> + Send + 'static,
@@ -164,7 +165,7 @@ impl ClientOptions {
     }
 
     fn handler_for(&self, method: &str) -> Option<&Handler> {
-        self.handlers.get(method)
+        self.handlers.get(&Method::parse(method)?)
     }
 }
 
@@ -273,7 +274,7 @@ impl Client {
 
     async fn discover(&self) -> Result<()> {
         let params = self.stateless_params(json!({}), ProtocolVersion::LATEST);
-        let result = self.raw_request("server/discover", params).await?;
+        let result = self.raw_request(Method::ServerDiscover.as_str(), params).await?;
         let supports = result
             .get("supportedVersions")
             .and_then(Value::as_array)
@@ -294,7 +295,7 @@ impl Client {
             "capabilities": opts.capabilities,
             "clientInfo": opts.info,
         });
-        let result = self.raw_request("initialize", params).await?;
+        let result = self.raw_request(Method::Initialize.as_str(), params).await?;
         let answered = result
             .get("protocolVersion")
             .and_then(Value::as_str)
@@ -305,7 +306,7 @@ impl Client {
             ))));
         };
         self.set_negotiated(version, &result);
-        self.notify("notifications/initialized", json!({})).await
+        self.notify(Method::Initialized.as_str(), json!({})).await
     }
 
     fn set_negotiated(&self, version: ProtocolVersion, result: &Value) {
@@ -390,7 +391,7 @@ impl Client {
                     .remove(&id);
                 let _ = self
                     .notify(
-                        "notifications/cancelled",
+                        Method::Cancelled.as_str(),
                         json!({"requestId": id, "reason": "timed out"}),
                     )
                     .await;
@@ -421,7 +422,7 @@ impl Client {
 
     /// `ping` (handshake era only; the stateless era removed it).
     pub async fn ping(&self) -> Result<()> {
-        self.request("ping", json!({})).await.map(drop)
+        self.request(Method::Ping.as_str(), json!({})).await.map(drop)
     }
 
     /// One page of tools.
@@ -430,7 +431,7 @@ impl Client {
             Some(c) => json!({ "cursor": c }),
             None => json!({}),
         };
-        let v = self.request("tools/list", params).await?;
+        let v = self.request(Method::ToolsList.as_str(), params).await?;
         Ok(serde_json::from_value(v)?)
     }
 
@@ -462,7 +463,7 @@ impl Client {
             params["_meta"] = meta;
         }
         Ok(serde_json::from_value(
-            self.request_with_input("tools/call", params).await?,
+            self.request_with_input(Method::ToolsCall.as_str(), params).await?,
         )?)
     }
 
@@ -501,30 +502,30 @@ impl Client {
 
     /// Every prompt, following `nextCursor`.
     pub async fn list_prompts(&self) -> Result<Vec<crate::protocol::Prompt>> {
-        self.list_all("prompts/list", "prompts").await
+        self.list_all(Method::PromptsList.as_str(), "prompts").await
     }
 
     /// Gets a prompt with its (string) arguments.
     pub async fn get_prompt(&self, name: &str, arguments: Value) -> Result<crate::protocol::GetPromptResult> {
         let v = self
-            .request_with_input("prompts/get", json!({ "name": name, "arguments": arguments }))
+            .request_with_input(Method::PromptsGet.as_str(), json!({ "name": name, "arguments": arguments }))
             .await?;
         Ok(serde_json::from_value(v)?)
     }
 
     /// Every fixed resource, following `nextCursor`.
     pub async fn list_resources(&self) -> Result<Vec<crate::protocol::Resource>> {
-        self.list_all("resources/list", "resources").await
+        self.list_all(Method::ResourcesList.as_str(), "resources").await
     }
 
     /// Every resource template, following `nextCursor`.
     pub async fn list_resource_templates(&self) -> Result<Vec<crate::protocol::ResourceTemplate>> {
-        self.list_all("resources/templates/list", "resourceTemplates").await
+        self.list_all(Method::ResourcesTemplatesList.as_str(), "resourceTemplates").await
     }
 
     /// Reads a resource.
     pub async fn read_resource(&self, uri: &str) -> Result<crate::protocol::ReadResourceResult> {
-        let v = self.request_with_input("resources/read", json!({ "uri": uri })).await?;
+        let v = self.request_with_input(Method::ResourcesRead.as_str(), json!({ "uri": uri })).await?;
         Ok(serde_json::from_value(v)?)
     }
 
@@ -533,7 +534,7 @@ impl Client {
     pub async fn complete(&self, reference: Value, argument: &str, value: &str) -> Result<Value> {
         let v = self
             .request(
-                "completion/complete",
+                Method::CompletionComplete.as_str(),
                 json!({ "ref": reference, "argument": { "name": argument, "value": value } }),
             )
             .await?;
@@ -650,12 +651,12 @@ async fn handle(inner: &Inner, message: Incoming) {
             }
         }
         Incoming::Request { id, method, params } => {
-            if method == "ping" {
+            if method == Ok(Method::Ping) {
                 let _ = inner.out.send(jsonrpc::encode_result(&id, b"{}")).await;
                 return;
             }
-            let Some(h) = inner.options.handler_for(&method).cloned() else {
-                let error = ErrorObject::method_not_found(&method);
+            let Some(h) = method.as_ref().ok().and_then(|m| inner.options.handlers.get(m)).cloned() else {
+                let error = ErrorObject::method_not_found(wire_name(&method));
                 let _ = inner.out.send(jsonrpc::encode_error(Some(&id), &error)).await;
                 return;
             };
@@ -670,7 +671,8 @@ async fn handle(inner: &Inner, message: Incoming) {
             });
         }
         Incoming::Notification { method, params } => {
-            let _ = inner.notifications.send((method, params.unwrap_or(Value::Null)));
+            let name = wire_name(&method).to_owned();
+            let _ = inner.notifications.send((name, params.unwrap_or(Value::Null)));
         }
         Incoming::Invalid { id: None, .. } => {}
     }

@@ -5,6 +5,7 @@
 //! is never serialised again.
 
 use super::error::{ErrorCode, ErrorObject};
+use super::method::{WireMethod, parse_wire};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -21,7 +22,7 @@ pub enum RequestId {
 }
 
 impl RequestId {
-    fn from_value(v: &Value) -> Option<Self> {
+    pub(crate) fn from_value(v: &Value) -> Option<Self> {
         match v {
             Value::Number(n) => n.as_i64().map(Self::Number),
             Value::String(s) => Some(Self::String(s.clone())),
@@ -63,15 +64,15 @@ pub enum Incoming {
     Request {
         /// The id to echo.
         id: RequestId,
-        /// The method name.
-        method: String,
+        /// The method, or the name of one MCP does not define.
+        method: WireMethod,
         /// The parameters, if any.
         params: Option<Value>,
     },
     /// A notification: never answered.
     Notification {
-        /// The method name.
-        method: String,
+        /// The method, or the name of one MCP does not define.
+        method: WireMethod,
         /// The parameters, if any.
         params: Option<Value>,
     },
@@ -199,6 +200,7 @@ fn from_raw(raw: RawMessage) -> Incoming {
         {
             return invalid(id, "Invalid Request: `params` must be an object or an array");
         }
+        let method = parse_wire(method);
         return match id {
             Some(id) => Incoming::Request {
                 id,

@@ -4,14 +4,19 @@
 //! client, a server, a proxy or a fuzzer can share it.
 
 pub mod base64;
+pub mod capabilities;
 pub mod error;
 pub mod jsonrpc;
+pub mod method;
+pub mod params;
 pub mod sampling;
 pub mod types;
 pub mod version;
 
+pub use capabilities::{ClientCapabilities, ServerCapabilities};
 pub use error::{ErrorCode, ErrorObject};
 pub use jsonrpc::{Frame, Incoming, RequestId};
+pub use method::Method;
 pub use sampling::*;
 pub use types::*;
 pub use version::ProtocolVersion;

@@ -387,32 +387,88 @@ pub struct ListToolsResult {
     pub cache_scope: Option<String>,
 }
 
-/// A client's capabilities, as it declared them (in `initialize` or in a request's `_meta`).
-///
-/// Kept as JSON: a capability is present when its key is, and `{}` means "supported, no options".
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ClientCapabilities(pub Map<String, Value>);
+impl Icon {
+    /// An icon from its URI; the MIME type is guessed from the extension.
+    pub fn from_src(src: &str) -> Self {
+        let lower = src.to_ascii_lowercase();
+        let mime = [
+            (".png", "image/png"),
+            (".svg", "image/svg+xml"),
+            (".jpg", "image/jpeg"),
+            (".jpeg", "image/jpeg"),
+            (".webp", "image/webp"),
+        ]
+        .iter()
+        .find(|(ext, _)| lower.ends_with(ext))
+        .map(|(_, m)| (*m).to_owned());
+        Icon {
+            src: src.to_owned(),
+            mime_type: mime,
+            sizes: Vec::new(),
+            theme: None,
+        }
+    }
+}
 
-impl ClientCapabilities {
-    /// Whether the client declared `sampling`.
-    pub fn sampling(&self) -> bool {
-        self.0.contains_key("sampling")
+/// A log level (RFC 5424), least to most severe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogLevel {
+    /// Detail for debugging.
+    Debug,
+    /// Normal events.
+    Info,
+    /// Normal but significant.
+    Notice,
+    /// Something may be wrong.
+    Warning,
+    /// Something failed.
+    Error,
+    /// A component failed.
+    Critical,
+    /// Act now.
+    Alert,
+    /// The system is unusable.
+    Emergency,
+}
+
+impl LogLevel {
+    /// Every level, least severe first.
+    pub const ALL: [LogLevel; 8] = [
+        Self::Debug,
+        Self::Info,
+        Self::Notice,
+        Self::Warning,
+        Self::Error,
+        Self::Critical,
+        Self::Alert,
+        Self::Emergency,
+    ];
+
+    /// The wire names, least severe first.
+    pub const NAMES: [&'static str; 8] = [
+        "debug",
+        "info",
+        "notice",
+        "warning",
+        "error",
+        "critical",
+        "alert",
+        "emergency",
+    ];
+
+    /// The level's wire name.
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
     }
 
-    /// Whether the client declared `sampling.tools` (sampling with tool use).
-    pub fn sampling_tools(&self) -> bool {
-        self.0.get("sampling").and_then(|s| s.get("tools")).is_some()
+    /// The level named `name` on the wire.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::NAMES.iter().position(|n| *n == name).map(|i| Self::ALL[i])
     }
 
-    /// Whether the client declared `elicitation` (form mode is implied by `{}`).
-    pub fn elicitation(&self) -> bool {
-        self.0.contains_key("elicitation")
-    }
-
-    /// Whether the client declared `roots`.
-    pub fn roots(&self) -> bool {
-        self.0.contains_key("roots")
+    /// "one of debug, info, …": for error messages.
+    pub fn expected() -> String {
+        format!("one of {}", Self::NAMES.join(", "))
     }
 }
 

@@ -4,12 +4,12 @@
 //! Requests read the current catalog (one `Arc` clone); a change builds a new one once and
 //! swaps it in, so lists are serialised once per change, never per request.
 
-use super::extract::StateMap;
+use super::era::{Framing, Pages};
 use super::prompt::PromptDef;
 use super::resource::{self, ResourceDef};
+use super::state::StateMap;
 use super::tool::ToolDef;
-use super::{ToolEntry, close_modern, encode_cursor, is_valid_tool_name};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -21,8 +21,19 @@ pub(crate) struct Registry {
     pub(crate) resources: Vec<(ResourceDef, bool)>,
 }
 
-/// `(handshake era, stateless era)` pages of one list, serialised.
-pub(crate) type Pages = (Vec<Vec<u8>>, Vec<Vec<u8>>);
+/// Whether a tool name follows the protocol's rule: 1–128 characters of `[A-Za-z0-9_.-]`.
+pub fn is_valid_tool_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// A tool served now, with its name shared by the calls that run it.
+pub(crate) struct ToolEntry {
+    pub(crate) def: ToolDef,
+    pub(crate) name: Arc<str>,
+}
 
 /// What is served now.
 pub(crate) struct Catalog {
@@ -47,7 +58,7 @@ impl Catalog {
         registry: &Registry,
         state: &StateMap,
         page_size: Option<usize>,
-        cacheable_suffix: &[u8],
+        framing: &Framing,
     ) -> Result<Self, Vec<String>> {
         let mut problems = Vec::new();
         let mut check_state = |what: &str, needs: &[(std::any::TypeId, &'static str)]| {
@@ -118,28 +129,7 @@ impl Catalog {
             return Err(problems);
         }
 
-        let page_size = page_size.unwrap_or(usize::MAX);
-        let paginate = |key: &str, items: Vec<Value>| -> Pages {
-            let chunks: Vec<&[Value]> = if items.is_empty() {
-                vec![&[][..]]
-            } else {
-                items.chunks(page_size.min(items.len())).collect()
-            };
-            let pages = chunks.len();
-            let mut legacy = Vec::with_capacity(pages);
-            let mut modern = Vec::with_capacity(pages);
-            for (i, chunk) in chunks.into_iter().enumerate() {
-                let mut page = serde_json::Map::new();
-                page.insert(key.into(), Value::Array(chunk.to_vec()));
-                if i + 1 < pages {
-                    page.insert("nextCursor".into(), json!(encode_cursor(i + 1)));
-                }
-                let body = serde_json::to_vec(&page).expect("serialises");
-                modern.push(close_modern(body.clone(), cacheable_suffix));
-                legacy.push(body);
-            }
-            (legacy, modern)
-        };
+        let paginate = |key: &str, items: Vec<Value>| Pages::build(key, &items, page_size, framing);
         let value = |v: &dyn erased::Ser| v.to_value();
         let tool_pages = paginate("tools", tools.iter().map(|e| value(&e.def.tool)).collect());
         let prompt_pages = paginate("prompts", prompts.iter().map(|p| value(&p.prompt)).collect());

@@ -39,13 +39,3 @@ impl Completer {
         json!({ "values": values, "total": total, "hasMore": total > MAX_VALUES })
     }
 }
-
-/// Makes a completer from a function. Not a stable API: use `complete(arg = f)`.
-#[doc(hidden)]
-pub fn completer<F, Fut>(f: F) -> Completer
-where
-    F: Fn(String) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Vec<String>> + Send + 'static,
-{
-    Completer::new(f)
-}

@@ -1,13 +1,15 @@
 //! What a handler can know about the request it serves, and ask of the client behind it.
 
-use super::dispatch::Connection;
-use super::extract::StateMap;
-use super::mrtr::Mrtr;
+use super::engine::mrtr::Mrtr;
+use super::peer::Peer;
+use super::state::StateMap;
 use crate::error::{Error, Result};
 use crate::protocol::jsonrpc::encode_notification;
-use crate::protocol::{ClientCapabilities, Implementation, ProtocolVersion, RequestId};
+pub use crate::protocol::LogLevel;
+use crate::protocol::{ClientCapabilities, Implementation, Method, ProtocolVersion, RequestId};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use std::any::Any;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -17,7 +19,7 @@ use tokio::sync::Notify;
 /// How a request reaches the client for sampling, elicitation and roots.
 pub(crate) enum Exchange {
     /// Handshake era: real JSON-RPC requests on the connection.
-    Handshake(Arc<Connection>),
+    Handshake(Arc<dyn Peer>),
     /// Stateless era: input requests collected into `input_required` rounds.
     Stateless {
         mrtr: Arc<Mrtr>,
@@ -35,7 +37,8 @@ pub(crate) enum Exchange {
 pub(crate) struct Round {
     /// The request answered in this round.
     pub(crate) request_id: RequestId,
-    pub(crate) conn: Arc<Connection>,
+    /// Where this round's notifications go.
+    pub(crate) peer: Arc<dyn Peer>,
     pub(crate) progress_token: Option<Value>,
     /// Index into the log levels; `None`: this request asked for no logs.
     pub(crate) log_level: Option<usize>,
@@ -82,7 +85,10 @@ pub struct RequestParts {
     /// Set when a handler asked for a capability the client lacks (for `-32021`).
     pub(crate) missing_capability: Mutex<Option<Value>>,
     pub(crate) client_timeout: Duration,
-    pub(crate) service: super::Service,
+    /// The `Service` serving the request, behind `Any`: the service sits above the context in
+    /// the layering (it holds the catalog, whose handlers take a `Context`), so the context
+    /// names it only where `Context::service` is defined, in `service.rs`.
+    pub(crate) service: Arc<dyn Any + Send + Sync>,
     pub(crate) principal: Option<Arc<Principal>>,
 }
 
@@ -98,49 +104,6 @@ impl fmt::Debug for RequestParts {
 impl RequestParts {
     pub(crate) fn round(&self) -> std::sync::MutexGuard<'_, Round> {
         self.round.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// A log level (RFC 5424), least to most severe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    /// Detail for debugging.
-    Debug,
-    /// Normal events.
-    Info,
-    /// Normal but significant.
-    Notice,
-    /// Something may be wrong.
-    Warning,
-    /// Something failed.
-    Error,
-    /// A component failed.
-    Critical,
-    /// Act now.
-    Alert,
-    /// The system is unusable.
-    Emergency,
-}
-
-impl LogLevel {
-    pub(crate) const NAMES: [&'static str; 8] = [
-        "debug",
-        "info",
-        "notice",
-        "warning",
-        "error",
-        "critical",
-        "alert",
-        "emergency",
-    ];
-
-    fn index(self) -> usize {
-        self as usize
-    }
-
-    /// The level's wire name.
-    pub fn as_str(self) -> &'static str {
-        Self::NAMES[self.index()]
     }
 }
 
@@ -231,17 +194,6 @@ impl Context {
         }
     }
 
-    /// Tells every client subscribed to `uri` that the resource changed.
-    pub fn resource_updated(&self, uri: impl Into<String>) {
-        self.parts.service.resource_updated(uri);
-    }
-
-    /// The server serving this request: to add, remove, enable or disable tools, prompts and
-    /// resources while serving (clients hear that the lists changed).
-    pub fn service(&self) -> &super::Service {
-        &self.parts.service
-    }
-
     /// Who made the request, when the HTTP endpoint verifies tokens.
     pub fn principal(&self) -> Option<&Principal> {
         self.parts.principal.as_deref()
@@ -269,20 +221,20 @@ impl Context {
     /// Sends a log message to the client, if it asked for this level: by `logging/setLevel`
     /// (handshake era) or by this request's `_meta` log level (stateless era: nothing unless asked).
     pub fn log(&self, level: LogLevel, data: impl Serialize) {
-        let (conn, threshold, related) = {
+        let (peer, threshold, related) = {
             let round = self.parts.round();
             if round.finished {
                 return;
             }
             let threshold = match &self.parts.exchange {
-                Exchange::Handshake(conn) => Some(conn.log_level()),
+                Exchange::Handshake(peer) => Some(peer.log_level()),
                 Exchange::Stateless { .. } => round.log_level,
             };
-            (Arc::clone(&round.conn), threshold, round.request_id.clone())
+            (Arc::clone(&round.peer), threshold, round.request_id.clone())
         };
-        if threshold.is_some_and(|t| level.index() >= t) {
+        if threshold.is_some_and(|t| level as usize >= t) {
             let params = json!({ "level": level.as_str(), "data": data });
-            conn.send_now(encode_notification("notifications/message", &params), Some(&related));
+            peer.notify(encode_notification(Method::LogMessage.as_str(), &params), Some(&related));
         }
     }
 
@@ -314,7 +266,7 @@ impl Context {
     /// Reports progress, if the request carried a `progressToken`. Values that do not increase
     /// are not sent (the protocol requires progress to increase).
     pub fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
-        let (conn, token, related) = {
+        let (peer, token, related) = {
             let mut round = self.parts.round();
             let Some(token) = round.progress_token.clone() else {
                 return;
@@ -323,7 +275,7 @@ impl Context {
                 return;
             }
             round.last_progress = Some(progress);
-            (Arc::clone(&round.conn), token, round.request_id.clone())
+            (Arc::clone(&round.peer), token, round.request_id.clone())
         };
         let mut params = json!({ "progressToken": token, "progress": progress });
         if let Some(t) = total {
@@ -332,29 +284,14 @@ impl Context {
         if let Some(m) = message {
             params["message"] = json!(m);
         }
-        conn.send_now(encode_notification("notifications/progress", &params), Some(&related));
+        peer.notify(encode_notification(Method::Progress.as_str(), &params), Some(&related));
     }
 
     /// Fails with [`Error::MissingCapability`] unless the client declared `capability`, a dotted
     /// path such as `sampling`, `sampling.tools`, `elicitation.url` or `roots`. Returned from a
     /// tool with `?`, it becomes `-32021` (stateless era) or an error result (handshake era).
     pub fn require_capability(&self, capability: &str) -> Result<()> {
-        let mut at: Option<&Value> = None;
-        let mut present = true;
-        for (i, key) in capability.split('.').enumerate() {
-            let next = if i == 0 {
-                self.client_capabilities().0.get(key)
-            } else {
-                at.and_then(|v| v.get(key))
-            };
-            match next {
-                Some(v) => at = Some(v),
-                None => {
-                    present = false;
-                    break;
-                }
-            }
-        }
+        let present = self.client_capabilities().declares(capability);
         let required = capability
             .rsplit('.')
             .fold(json!({}), |inner, key| json!({ key: inner }));
@@ -387,10 +324,9 @@ impl Context {
     /// Asks the client: a request now (handshake era) or an input request (stateless era).
     pub(crate) async fn ask(&self, method: &str, params: Value, key: Option<String>, prefix: &str) -> Result<Value> {
         match &self.parts.exchange {
-            Exchange::Handshake(conn) => {
+            Exchange::Handshake(peer) => {
                 let related = self.parts.round().request_id.clone();
-                conn.client_request(method, &params, self.parts.client_timeout, Some(related))
-                    .await
+                peer.request(method, &params, self.parts.client_timeout, related).await
             }
             Exchange::Stateless { mrtr, .. } => {
                 let key = key.unwrap_or_else(|| mrtr.auto_key(prefix));

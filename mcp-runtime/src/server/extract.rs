@@ -13,11 +13,10 @@
 
 use super::context::Context;
 use super::schema::ObjectSchema;
-use super::tool::ToolCall;
+use super::call::ToolCall;
 use schemars::JsonSchema;
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -259,29 +258,42 @@ impl<T: Send + Sync + 'static> FromCallParts for State<T> {
     }
 }
 
-/// Shared state by type: what [`Server::state`](crate::Server::state) fills.
-#[derive(Clone, Default)]
-pub(crate) struct StateMap(HashMap<TypeId, Arc<dyn Any + Send + Sync>>);
-
-impl StateMap {
-    pub(crate) fn insert<T: Send + Sync + 'static>(&mut self, value: Arc<T>) {
-        self.0.insert(TypeId::of::<T>(), value);
+/// How generated code takes each parameter from a call.
+impl ToolCall {
+    /// Takes one parameter; on failure remembers why and returns `None`. Not a stable API.
+    #[doc(hidden)]
+    pub fn extract<T: FromToolCall<M>, M>(&mut self, name: &str) -> Option<T> {
+        match T::from_tool_call(self, name) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.errors.push(e);
+                None
+            }
+        }
     }
 
-    pub(crate) fn get<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
-        self.0
-            .get(&TypeId::of::<T>())
-            .cloned()
-            .and_then(|a| a.downcast::<T>().ok())
+    /// Takes one extractor (a parameter that must not be an argument). Not a stable API.
+    #[doc(hidden)]
+    pub fn extract_parts<T: FromCallParts>(&mut self) -> Option<T> {
+        match T::from_call_parts(&self.ctx) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.errors.push(e);
+                None
+            }
+        }
     }
 
-    pub(crate) fn contains(&self, id: TypeId) -> bool {
-        self.0.contains_key(&id)
-    }
-}
-
-impl fmt::Debug for StateMap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "StateMap({} values)", self.0.len())
+    /// Takes one string-carried argument (prompts, resources); on failure remembers why. Not a
+    /// stable API.
+    #[doc(hidden)]
+    pub fn extract_str<T: FromStrArg<M>, M>(&mut self, name: &str) -> Option<T> {
+        match T::from_str_arg(self, name) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.errors.push(e);
+                None
+            }
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use super::completion::Completer;
 use super::extract::Declaration;
-use super::tool::{InputRequired, ToolCall};
+use super::call::{InputRequired, ToolCall};
 use crate::protocol::{Content, ErrorObject, GetPromptResult, Icon, Prompt, PromptMessage};
 use serde_json::{Map, Value};
 use std::any::TypeId;
@@ -73,7 +73,7 @@ impl PromptDef {
                 title: info.title.map(str::to_owned),
                 description: info.description.map(str::to_owned),
                 arguments: declaration.arguments,
-                icons: info.icons.iter().map(|s| super::tool::icon(s)).collect(),
+                icons: info.icons.iter().map(|s| Icon::from_src(s)).collect(),
                 meta: info.meta.map(|f| meta_map(f())),
             },
             handler: Arc::new(handler),
@@ -171,49 +171,5 @@ impl<T: IntoPromptResult, E: fmt::Display> IntoPromptResult for Result<T, E> {
             Ok(v) => v.into_prompt_output(),
             Err(e) => PromptOutput::Error(ErrorObject::internal(e.to_string())),
         }
-    }
-}
-
-/// Finishes a prompt call. Not a stable API.
-#[doc(hidden)]
-pub fn respond_prompt<F>(fut: F) -> PromptFuture
-where
-    F: Future + Send + 'static,
-    F::Output: IntoPromptResult,
-{
-    Box::pin(async move { fut.await.into_prompt_output() })
-}
-
-/// The error for a prompt call whose arguments did not all extract. Not a stable API.
-#[doc(hidden)]
-pub fn reject_prompt(call: &ToolCall) -> PromptFuture {
-    let e = call.rejection("prompt");
-    Box::pin(std::future::ready(PromptOutput::Error(e)))
-}
-
-/// A prompt registered for `all_prompts!`. Not a stable API.
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct AutoPrompt {
-    pub module: &'static str,
-    pub make: fn() -> PromptDef,
-}
-
-inventory::collect!(AutoPrompt);
-
-/// Every prompt `#[mcp::prompt]` registered in the crate of `module_path`, by name. Not a stable API.
-#[doc(hidden)]
-pub fn collect_prompts(module_path: &str) -> Vec<PromptDef> {
-    super::tool::collect_crate(
-        module_path,
-        inventory::iter::<AutoPrompt>.into_iter().map(|a| (a.module, a.make)),
-        |p| p.name().to_owned(),
-    )
-}
-
-impl Icon {
-    /// An icon from its URI; the MIME type is guessed from the extension.
-    pub fn from_src(src: &str) -> Self {
-        super::tool::icon(src)
     }
 }

@@ -3,9 +3,11 @@
 use super::completion::Completer;
 use super::extract::Declaration;
 use super::prompt::meta_map;
-use super::tool::{InputRequired, Json, ToolCall};
+use super::call::{InputRequired, ToolCall};
+use super::tool::Json;
 use super::uri_template::UriTemplate;
 use crate::protocol::{
+    Icon,
     Annotations, ErrorObject, ReadResourceResult, Resource, ResourceContents, ResourceTemplate, Role,
 };
 use schemars::JsonSchema;
@@ -97,7 +99,7 @@ impl ResourceDef {
         let mut declaration = Declaration::default();
         declare(&mut declaration);
         let parsed = UriTemplate::parse(info.uri).expect("the macro checked the URI template");
-        let icons: Vec<_> = info.icons.iter().map(|s| super::tool::icon(s)).collect();
+        let icons: Vec<_> = info.icons.iter().map(|s| Icon::from_src(s)).collect();
         let meta = info.meta.map(|f| meta_map(f()));
         let annotations = (!info.audience.is_empty() || info.priority.is_some()).then(|| Annotations {
             audience: info
@@ -274,44 +276,4 @@ impl<T: IntoResourceResult, E: fmt::Display> IntoResourceResult for Result<T, E>
             Err(e) => ResourceOutput::Error(ErrorObject::internal(e.to_string())),
         }
     }
-}
-
-/// Finishes a read. Not a stable API.
-#[doc(hidden)]
-pub fn respond_resource<F>(call: &ToolCall, fut: F) -> ResourceFuture
-where
-    F: Future + Send + 'static,
-    F::Output: IntoResourceResult,
-{
-    let uri = call.uri.clone().unwrap_or_default();
-    let mime = call.mime.clone();
-    Box::pin(async move { fut.await.into_resource_output(&uri, mime.as_deref()) })
-}
-
-/// The error for a read whose variables did not all extract. Not a stable API.
-#[doc(hidden)]
-pub fn reject_resource(call: &ToolCall) -> ResourceFuture {
-    let e = call.rejection("resource");
-    Box::pin(std::future::ready(ResourceOutput::Error(e)))
-}
-
-/// A resource registered for `all_resources!`. Not a stable API.
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct AutoResource {
-    pub module: &'static str,
-    pub make: fn() -> ResourceDef,
-}
-
-inventory::collect!(AutoResource);
-
-/// Every resource `#[mcp::resource]` registered in the crate of `module_path`, by URI. Not a
-/// stable API.
-#[doc(hidden)]
-pub fn collect_resources(module_path: &str) -> Vec<ResourceDef> {
-    super::tool::collect_crate(
-        module_path,
-        inventory::iter::<AutoResource>.into_iter().map(|a| (a.module, a.make)),
-        |r| r.uri().to_owned(),
-    )
 }

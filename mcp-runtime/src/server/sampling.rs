@@ -2,9 +2,13 @@
 
 use super::context::Context;
 use super::schema;
-use super::tool::{ToolCall, ToolDef, ToolOutput};
+use super::call::ToolCall;
+use super::engine::seal;
+use super::tool::{ToolDef, ToolOutput};
 use crate::error::{Error, Result};
-use crate::protocol::{CreateMessageResult, ElicitAction, ElicitResult, Role, Root, SamplingContent, SamplingMessage};
+use crate::protocol::{
+    CreateMessageResult, ElicitAction, ElicitResult, Method, Role, Root, SamplingContent, SamplingMessage,
+};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -313,7 +317,7 @@ impl Sample {
         }
         if let Some(ic) = self.include_context {
             let wants_context = ic != IncludeContext::None;
-            let has_context = caps.0.get("sampling").and_then(|s| s.get("context")).is_some();
+            let has_context = caps.sampling.is_some_and(|s| s.context);
             if wants_context {
                 self.ctx
                     .require(has_context, "sampling.context", json!({"sampling": {"context": {}}}))?;
@@ -342,7 +346,7 @@ impl Sample {
                 format!("{k}-{}", round + 1)
             }
         });
-        let answer = self.ctx.ask("sampling/createMessage", params, key, "sample").await?;
+        let answer = self.ctx.ask(Method::SamplingCreateMessage.as_str(), params, key, "sample").await?;
         serde_json::from_value(answer)
             .map_err(|e| Error::Message(format!("the client's sampling answer is malformed: {e}")))
     }
@@ -500,14 +504,13 @@ impl Context {
     /// Asks the user to open `url` (for what must not pass through the client: credentials,
     /// payment). Needs the client's `elicitation.url` capability.
     pub async fn elicit_url(&self, message: impl Into<String>, url: impl Into<String>) -> Result<UrlElicitation> {
-        let caps = self.client_capabilities();
-        let has_url = caps.0.get("elicitation").and_then(|e| e.get("url")).is_some();
+        let has_url = self.client_capabilities().elicitation.is_some_and(|e| e.url);
         self.require(has_url, "elicitation.url", json!({"elicitation": {"url": {}}}))?;
         let mut params = json!({ "mode": "url", "message": message.into(), "url": url.into() });
         if !self.is_stateless() {
-            params["elicitationId"] = json!(super::seal::hex(&super::seal::random::<16>()));
+            params["elicitationId"] = json!(seal::hex(&seal::random::<16>()));
         }
-        let answer = self.ask("elicitation/create", params, None, "elicit").await?;
+        let answer = self.ask(Method::ElicitationCreate.as_str(), params, None, "elicit").await?;
         let result: ElicitResult = serde_json::from_value(answer)
             .map_err(|e| Error::Message(format!("the client's elicitation answer is malformed: {e}")))?;
         Ok(match result.action {
@@ -520,7 +523,7 @@ impl Context {
     /// The client's roots (`file://` URIs it exposes). Needs the client's `roots` capability.
     pub async fn roots(&self) -> Result<Vec<Root>> {
         self.require(self.client_capabilities().roots(), "roots", json!({"roots": {}}))?;
-        let answer = self.ask("roots/list", json!({}), None, "roots").await?;
+        let answer = self.ask(Method::RootsList.as_str(), json!({}), None, "roots").await?;
         let roots = answer.get("roots").cloned().unwrap_or(Value::Null);
         serde_json::from_value(roots).map_err(|e| Error::Message(format!("the client's roots are malformed: {e}")))
     }
@@ -535,14 +538,10 @@ impl<T: DeserializeOwned + JsonSchema> Elicit<T> {
 
     async fn run(self) -> Result<Elicitation<T>> {
         let schema = form_schema::<T>().map_err(Error::Message)?;
-        let caps = self.ctx.client_capabilities();
-        let form = caps
-            .0
-            .get("elicitation")
-            .is_some_and(|e| e.get("form").is_some() || e.get("url").is_none());
+        let form = self.ctx.client_capabilities().elicitation.is_some_and(|e| e.form);
         self.ctx.require(form, "elicitation", json!({"elicitation": {}}))?;
         let params = json!({ "mode": "form", "message": self.message, "requestedSchema": schema });
-        let answer = self.ctx.ask("elicitation/create", params, self.key, "elicit").await?;
+        let answer = self.ctx.ask(Method::ElicitationCreate.as_str(), params, self.key, "elicit").await?;
         let result: ElicitResult = serde_json::from_value(answer)
             .map_err(|e| Error::Message(format!("the client's elicitation answer is malformed: {e}")))?;
         Ok(match result.action {

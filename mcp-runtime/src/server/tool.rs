@@ -1,7 +1,6 @@
 //! Tools: their descriptors, calls and results.
 
-use super::context::{Context, RequestParts};
-use super::extract::{Declaration, FromToolCall};
+use super::extract::Declaration;
 use super::schema;
 use crate::protocol::{CallToolResult, Content, Icon, Tool, ToolAnnotations};
 use schemars::JsonSchema;
@@ -13,6 +12,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+pub use super::call::{InputRequired, ToolCall};
+
 /// The future a tool call runs.
 pub type ToolFuture = Pin<Box<dyn Future<Output = ToolOutput> + Send + 'static>>;
 
@@ -23,42 +24,6 @@ pub enum ToolOutput {
     Result(CallToolResult),
     /// A request for input the client must supply before calling again (stateless era).
     InputRequired(InputRequired),
-}
-
-/// An `input_required` answer written by hand (stateless era): what the client must supply, and
-/// state to get back with its retry. Most tools never need this: `ctx.sample`, `ctx.elicit` and
-/// `ctx.roots` do it for you.
-///
-/// The server seals `request_state` (HMAC, expiry, bound to the request), so on the retry
-/// [`Context::request_state`] returns it exactly as given, and a tampered one is refused.
-#[derive(Clone, Debug, Default)]
-pub struct InputRequired {
-    /// What to ask the client, by key: `{"method": .., "params": ..}` objects.
-    pub input_requests: Map<String, Value>,
-    /// State for the retry.
-    pub request_state: Option<String>,
-}
-
-impl InputRequired {
-    /// An empty request.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Asks the client `method` with `params` under `key`.
-    #[must_use]
-    pub fn request(mut self, key: impl Into<String>, method: &str, params: Value) -> Self {
-        self.input_requests
-            .insert(key.into(), json!({ "method": method, "params": params }));
-        self
-    }
-
-    /// Sets the state returned with the retry.
-    #[must_use]
-    pub fn state(mut self, state: impl Into<String>) -> Self {
-        self.request_state = Some(state.into());
-        self
-    }
 }
 
 impl From<InputRequired> for ToolOutput {
@@ -197,7 +162,7 @@ impl ToolDef {
                 input_schema,
                 output_schema,
                 annotations: (!annotations.is_empty()).then_some(annotations),
-                icons: info.icons.iter().map(|src| icon(src)).collect(),
+                icons: info.icons.iter().map(|src| Icon::from_src(src)).collect(),
                 meta,
             },
             handler: Arc::new(handler),
@@ -273,128 +238,7 @@ fn wrap_schema(inner: &Value) -> Value {
     })
 }
 
-pub(crate) fn icon(src: &str) -> Icon {
-    let lower = src.to_ascii_lowercase();
-    let mime = [
-        (".png", "image/png"),
-        (".svg", "image/svg+xml"),
-        (".jpg", "image/jpeg"),
-        (".jpeg", "image/jpeg"),
-        (".webp", "image/webp"),
-    ]
-    .iter()
-    .find(|(ext, _)| lower.ends_with(ext))
-    .map(|(_, m)| (*m).to_owned());
-    Icon {
-        src: src.to_owned(),
-        mime_type: mime,
-        sizes: Vec::new(),
-        theme: None,
-    }
-}
-
-/// One call of a tool: its arguments and its request's context.
-pub struct ToolCall {
-    pub(crate) args: Map<String, Value>,
-    pub(crate) ctx: Context,
-    pub(crate) name: Arc<str>,
-    pub(crate) wrap: bool,
-    /// For a resource read: the URI read, and the declared MIME type.
-    pub(crate) uri: Option<String>,
-    pub(crate) mime: Option<String>,
-    errors: Vec<String>,
-}
-
-impl fmt::Debug for ToolCall {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ToolCall")
-            .field("name", &self.name)
-            .field("args", &self.args)
-            .finish_non_exhaustive()
-    }
-}
-
 impl ToolCall {
-    pub(crate) fn new(name: Arc<str>, args: Map<String, Value>, parts: Arc<RequestParts>, wrap: bool) -> Self {
-        Self {
-            args,
-            ctx: Context::new(parts),
-            name,
-            wrap,
-            uri: None,
-            mime: None,
-            errors: Vec::new(),
-        }
-    }
-
-    /// The URI being read, for a resource.
-    pub fn uri(&self) -> Option<&str> {
-        self.uri.as_deref()
-    }
-
-    /// The arguments not yet taken by a parameter.
-    pub fn arguments(&self) -> &Map<String, Value> {
-        &self.args
-    }
-
-    /// The request's context.
-    pub fn context(&self) -> &Context {
-        &self.ctx
-    }
-
-    /// The tool's name.
-    pub fn tool_name(&self) -> &str {
-        &self.name
-    }
-
-    /// Takes one parameter; on failure remembers why and returns `None`. Not a stable API.
-    #[doc(hidden)]
-    pub fn extract<T: FromToolCall<M>, M>(&mut self, name: &str) -> Option<T> {
-        match T::from_tool_call(self, name) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.errors.push(e);
-                None
-            }
-        }
-    }
-
-    /// Takes one extractor (a parameter that must not be an argument). Not a stable API.
-    #[doc(hidden)]
-    pub fn extract_parts<T: super::extract::FromCallParts>(&mut self) -> Option<T> {
-        match T::from_call_parts(&self.ctx) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.errors.push(e);
-                None
-            }
-        }
-    }
-
-    /// Takes one string-carried argument (prompts, resources); on failure remembers why. Not a
-    /// stable API.
-    #[doc(hidden)]
-    pub fn extract_str<T: super::extract::FromStrArg<M>, M>(&mut self, name: &str) -> Option<T> {
-        match T::from_str_arg(self, name) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.errors.push(e);
-                None
-            }
-        }
-    }
-
-    /// What went wrong with the arguments, as one message. Not a stable API.
-    #[doc(hidden)]
-    pub fn rejection(&self, kind: &str) -> crate::protocol::ErrorObject {
-        let mut msg = format!("Invalid arguments for {kind} `{}`:", self.name);
-        for e in &self.errors {
-            msg.push_str("\n- ");
-            msg.push_str(e);
-        }
-        crate::protocol::ErrorObject::invalid_params(msg)
-    }
-
     /// The error result for a call whose parameters did not all extract. Not a stable API.
     #[doc(hidden)]
     pub fn reject(mut self) -> ToolFuture {
@@ -412,17 +256,6 @@ impl ToolCall {
         self.unknown_arguments();
         let result = self.error_result();
         Some(Box::pin(std::future::ready(ToolOutput::Result(result))))
-    }
-
-    fn unknown_arguments(&mut self) {
-        let unknown: Vec<&String> = self.args.keys().collect();
-        if !unknown.is_empty() {
-            let list = unknown.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
-            self.errors.push(format!(
-                "unknown argument{} {list}",
-                if unknown.len() > 1 { "s" } else { "" }
-            ));
-        }
     }
 
     fn error_result(&self) -> CallToolResult {
@@ -596,55 +429,3 @@ impl<T: IntoToolResult, E: fmt::Display> IntoToolResult for Result<T, E> {
     }
 }
 
-/// The output schema of a return type. Not a stable API.
-#[doc(hidden)]
-pub fn output_schema<R: IntoToolResult>() -> Option<Value> {
-    R::output_schema()
-}
-
-/// Finishes a call: awaits the tool's future and converts what it returns. Not a stable API.
-#[doc(hidden)]
-pub fn respond<F>(output: Output, fut: F) -> ToolFuture
-where
-    F: Future + Send + 'static,
-    F::Output: IntoToolResult,
-{
-    Box::pin(async move { fut.await.into_tool_output(output) })
-}
-
-/// A tool registered for `mcp::all_tools!`. Not a stable API.
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct AutoTool {
-    pub module: &'static str,
-    pub make: fn() -> ToolDef,
-}
-
-inventory::collect!(AutoTool);
-
-/// Every tool that `#[mcp::tool]` registered in the crate `module_path` belongs to, by name.
-/// Not a stable API: use `mcp::all_tools!`.
-#[doc(hidden)]
-pub fn collect_tools(module_path: &str) -> Vec<ToolDef> {
-    collect_crate(
-        module_path,
-        inventory::iter::<AutoTool>.into_iter().map(|t| (t.module, t.make)),
-        |t| t.name().to_owned(),
-    )
-}
-
-/// The items of one crate among everything the macros registered (through `inventory`), sorted
-/// by `key`: what `all_tools!`, `all_prompts!` and `all_resources!` return.
-pub(crate) fn collect_crate<D>(
-    module_path: &str,
-    items: impl Iterator<Item = (&'static str, fn() -> D)>,
-    key: impl Fn(&D) -> String,
-) -> Vec<D> {
-    let krate = module_path.split("::").next().unwrap_or(module_path);
-    let mut out: Vec<D> = items
-        .filter(|(module, _)| module.split("::").next() == Some(krate))
-        .map(|(_, make)| make())
-        .collect();
-    out.sort_by_key(|d| key(d));
-    out
-}

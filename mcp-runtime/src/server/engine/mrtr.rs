@@ -8,7 +8,7 @@
 //! If the parked future is gone, the handler runs again from the top with the answers carried
 //! in the sealed `requestState`, and each earlier request is answered at once from them.
 
-use crate::protocol::ErrorObject;
+use crate::protocol::{ErrorObject, Method};
 use serde_json::{Map, Value};
 use std::sync::{Mutex, PoisonError};
 use tokio::sync::oneshot;
@@ -143,12 +143,14 @@ impl Mrtr {
 /// The minimal shape of each kind of answer.
 fn check_shape(method: &str, answer: &Value) -> Result<(), &'static str> {
     let has = |k: &str| answer.get(k).is_some();
-    match method {
-        "sampling/createMessage" if !(has("role") && has("content") && has("model")) => {
+    match Method::parse(method) {
+        Some(Method::SamplingCreateMessage) if !(has("role") && has("content") && has("model")) => {
             Err("it needs role, content and model")
         }
-        "elicitation/create" if !answer.get("action").is_some_and(Value::is_string) => Err("it needs an action"),
-        "roots/list" if !answer.get("roots").is_some_and(Value::is_array) => Err("it needs a roots array"),
+        Some(Method::ElicitationCreate) if !answer.get("action").is_some_and(Value::is_string) => {
+            Err("it needs an action")
+        }
+        Some(Method::RootsList) if !answer.get("roots").is_some_and(Value::is_array) => Err("it needs a roots array"),
         _ if !answer.is_object() => Err("it must be an object"),
         _ => Ok(()),
     }

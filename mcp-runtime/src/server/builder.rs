@@ -1,0 +1,296 @@
+//! The builder: what a server is, what it offers, and how it answers, before it serves.
+
+use super::core::Core;
+use super::era::CacheScope;
+use super::prompt::PromptDef;
+use super::resource::ResourceDef;
+use super::service::Service;
+use super::state::StateMap;
+use super::tool::ToolDef;
+use crate::error::Result;
+use crate::protocol::Implementation;
+use crate::transport::{self, Transport};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// An MCP server: what it is, what it offers, and how it answers.
+///
+/// With the `mcp` crate, tools come from `#[mcp::tool]` functions:
+/// `Server::new("calc", "1.0.0").tools(mcp::tools![add]).serve_stdio().await`.
+///
+/// ```no_run
+/// # async fn demo() -> mcp_runtime::Result<()> {
+/// mcp_runtime::Server::new("calc", "1.0.0")
+///     .instructions("Arithmetic.")
+///     .serve_stdio()
+///     .await
+/// # }
+/// ```
+pub struct Server {
+    pub(crate) info: Implementation,
+    pub(crate) instructions: Option<String>,
+    pub(crate) tools: Vec<ToolDef>,
+    pub(crate) prompts: Vec<PromptDef>,
+    pub(crate) resources: Vec<ResourceDef>,
+    pub(crate) lister: Option<Lister>,
+    pub(crate) state: StateMap,
+    pub(crate) options: Options,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("info", &self.info)
+            .field("tools", &self.tools.len())
+            .field("prompts", &self.prompts.len())
+            .field("resources", &self.resources.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Lists resources when asked: see [`Server::list_resources_with`].
+pub(crate) type Lister = Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<crate::protocol::Resource>> + Send>>
+        + Send
+        + Sync,
+>;
+
+#[derive(Clone, Debug)]
+pub(crate) struct Options {
+    pub(crate) page_size: Option<usize>,
+    pub(crate) cache_ttl: Duration,
+    pub(crate) cache_scope: CacheScope,
+    pub(crate) max_message_bytes: usize,
+    pub(crate) drain_timeout: Duration,
+    pub(crate) client_timeout: Duration,
+    pub(crate) state_ttl: Duration,
+    pub(crate) state_key: Option<[u8; 32]>,
+    pub(crate) replay: bool,
+    pub(crate) call_timeout: Option<Duration>,
+}
+
+impl Server {
+    /// A server named `name` at `version`. Name the *application*: clients show it. The
+    /// `mcp::server!` macro fills both from your crate's `Cargo.toml`.
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
+        Self {
+            info: Implementation {
+                name: name.into(),
+                version: version.into(),
+                ..Implementation::default()
+            },
+            instructions: None,
+            tools: Vec::new(),
+            prompts: Vec::new(),
+            resources: Vec::new(),
+            lister: None,
+            state: StateMap::default(),
+            options: Options {
+                page_size: None,
+                cache_ttl: Duration::from_secs(60),
+                cache_scope: CacheScope::Public,
+                max_message_bytes: transport::DEFAULT_MAX_MESSAGE_BYTES,
+                drain_timeout: Duration::from_secs(5),
+                client_timeout: Duration::from_secs(120),
+                state_ttl: Duration::from_secs(600),
+                state_key: None,
+                replay: true,
+                call_timeout: None,
+            },
+        }
+    }
+
+    /// A display name.
+    #[must_use]
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.info.title = Some(title.into());
+        self
+    }
+
+    /// A one-line description of the server.
+    #[must_use]
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.info.description = Some(description.into());
+        self
+    }
+
+    /// The server's home page.
+    #[must_use]
+    pub fn website_url(mut self, url: impl Into<String>) -> Self {
+        self.info.website_url = Some(url.into());
+        self
+    }
+
+    /// Guidance for the model on how to use this server, sent at connection time.
+    #[must_use]
+    pub fn instructions(mut self, instructions: impl Into<String>) -> Self {
+        self.instructions = Some(instructions.into());
+        self
+    }
+
+    /// Adds one tool.
+    #[must_use]
+    pub fn tool(mut self, tool: ToolDef) -> Self {
+        self.tools.push(tool);
+        self
+    }
+
+    /// Adds tools: `mcp::tools![a, b]`, or `mcp::all_tools!()` for every tool of the crate.
+    #[must_use]
+    pub fn tools(mut self, tools: impl IntoIterator<Item = ToolDef>) -> Self {
+        self.tools.extend(tools);
+        self
+    }
+
+    /// Adds one prompt.
+    #[must_use]
+    pub fn prompt(mut self, prompt: PromptDef) -> Self {
+        self.prompts.push(prompt);
+        self
+    }
+
+    /// Adds prompts: `mcp::prompts![a, b]`, or `mcp::all_prompts!()`.
+    #[must_use]
+    pub fn prompts(mut self, prompts: impl IntoIterator<Item = PromptDef>) -> Self {
+        self.prompts.extend(prompts);
+        self
+    }
+
+    /// Adds one resource or resource template.
+    #[must_use]
+    pub fn resource(mut self, resource: ResourceDef) -> Self {
+        self.resources.push(resource);
+        self
+    }
+
+    /// Adds resources and templates: `mcp::resources![a, b]`, or `mcp::all_resources!()`.
+    /// A URI is looked up among fixed resources first, then tried against the templates in
+    /// the order they were added.
+    #[must_use]
+    pub fn resources(mut self, resources: impl IntoIterator<Item = ResourceDef>) -> Self {
+        self.resources.extend(resources);
+        self
+    }
+
+    /// Adds to `resources/list` what `f` returns each time a client lists: resources that come
+    /// and go (files, records), read through a matching template. Such a list is one page, built
+    /// per request.
+    #[must_use]
+    pub fn list_resources_with<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Vec<crate::protocol::Resource>> + Send + 'static,
+    {
+        self.lister = Some(Arc::new(move || Box::pin(f())));
+        self
+    }
+
+    /// Shares `value` with every handler: as `State<T>`, or as `&self` of a tool method on `T`.
+    /// One value per type.
+    #[must_use]
+    pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.state.insert(Arc::new(value));
+        self
+    }
+
+    /// Shares a value already behind an `Arc`.
+    #[must_use]
+    pub fn state_arc<T: Send + Sync + 'static>(mut self, value: Arc<T>) -> Self {
+        self.state.insert(value);
+        self
+    }
+
+    /// Splits `tools/list` into pages of `n` (by default one page holds every tool).
+    #[must_use]
+    pub fn page_size(mut self, n: usize) -> Self {
+        self.options.page_size = Some(n.max(1));
+        self
+    }
+
+    /// How long clients may cache list results (2026-07-28 `ttlMs`; default 60 s), and for whom.
+    #[must_use]
+    pub fn cache(mut self, ttl: Duration, scope: CacheScope) -> Self {
+        self.options.cache_ttl = ttl;
+        self.options.cache_scope = scope;
+        self
+    }
+
+    /// The largest message accepted (default 16 MiB); larger ones are refused with an error.
+    #[must_use]
+    pub fn max_message_bytes(mut self, limit: usize) -> Self {
+        self.options.max_message_bytes = limit;
+        self
+    }
+
+    /// How long in-flight calls may finish after the client closes its side (default 5 s).
+    #[must_use]
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.options.drain_timeout = timeout;
+        self
+    }
+
+    /// The longest a tool call may take, from the call to its result (none by default). A tool
+    /// still running then is dropped and the call answered with an error result. The time counts
+    /// waits for the client too (sampling, elicitation), so leave them room.
+    #[must_use]
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.options.call_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a request to the client (sampling, elicitation, roots) may wait for its answer
+    /// in the handshake era (default 120 s; a person may be approving it).
+    #[must_use]
+    pub fn client_request_timeout(mut self, timeout: Duration) -> Self {
+        self.options.client_timeout = timeout;
+        self
+    }
+
+    /// How long a stateless-era `requestState` stays valid, and a parked call waits for its
+    /// retry (default 10 minutes).
+    #[must_use]
+    pub fn request_state_ttl(mut self, ttl: Duration) -> Self {
+        self.options.state_ttl = ttl;
+        self
+    }
+
+    /// The key that seals `requestState` (HMAC-SHA256). By default each process draws a random
+    /// one; give every replica of a fleet the same secret key so any of them can continue a
+    /// call another started.
+    #[must_use]
+    pub fn request_state_key(mut self, key: [u8; 32]) -> Self {
+        self.options.state_key = Some(key);
+        self
+    }
+
+    /// Whether a stateless-era retry whose parked call is gone runs the handler again from the
+    /// top, answering its earlier client requests from the sealed state (default `true`). With
+    /// `false`, such a retry is refused and the client must start over; the sealed state then
+    /// carries no answers.
+    #[must_use]
+    pub fn replay(mut self, replay: bool) -> Self {
+        self.options.replay = replay;
+        self
+    }
+
+    /// Serves one client over this process's stdin and stdout until stdin closes, or until
+    /// SIGTERM or Ctrl-C; calls in flight may then finish, up to the drain timeout.
+    pub async fn serve_stdio(self) -> Result<()> {
+        self.build()?.serve_stdio().await
+    }
+
+    /// Serves one client over any transport until it closes.
+    pub async fn serve<T: Transport>(self, transport: T) -> Result<()> {
+        let service = self.build()?;
+        service.serve(transport).await
+    }
+
+    /// Checks the configuration and builds the dispatch tables and cached answers once.
+    ///
+    /// Fails on a tool name that is invalid or used twice, and on a handler that needs
+    /// shared state the server does not hold.
+    pub fn build(self) -> Result<Service> {
+        Core::new(self).map(|core| Service { core: Arc::new(core) })
+    }
+}
+

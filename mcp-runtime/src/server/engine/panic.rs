@@ -1,0 +1,50 @@
+//! Panic isolation: a handler that panics, when called or while it runs, ends its own call with
+//! an error and harms nothing else.
+
+use crate::protocol::{CallToolResult, ErrorObject};
+use crate::server::call::ToolCall;
+use crate::server::tool::{ToolFuture, ToolOutput};
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+pub(crate) fn panicked(kind: &str) -> ErrorObject {
+    tracing::error!(kind, "a handler panicked");
+    ErrorObject::internal(format!(
+        "the {kind} failed: it panicked (the server logged the details)"
+    ))
+}
+
+/// Runs a handler; a panic in it becomes `on_panic()` and harms nothing else.
+pub(crate) async fn catch<O>(start: impl FnOnce() -> Pin<Box<dyn Future<Output = O> + Send>>, on_panic: impl FnOnce() -> O) -> O {
+    let Ok(future) = catch_unwind(AssertUnwindSafe(start)) else {
+        return on_panic();
+    };
+    CatchUnwind(future).await.unwrap_or_else(|()| on_panic())
+}
+
+/// Runs a tool; a panic in it becomes an error result and harms nothing else.
+pub(crate) async fn run_tool(handler: &(dyn Fn(ToolCall) -> ToolFuture + Send + Sync), call: ToolCall, name: &str) -> ToolOutput {
+    let panicked = || {
+        tracing::error!(tool = name, "the tool panicked");
+        ToolOutput::Result(CallToolResult::error(format!(
+            "the tool `{name}` failed: it panicked (the server logged the details)"
+        )))
+    };
+    catch(|| handler(call), panicked).await
+}
+
+struct CatchUnwind<O>(Pin<Box<dyn Future<Output = O> + Send>>);
+
+impl<O> Future for CatchUnwind<O> {
+    type Output = Result<O, ()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        match catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(Err(())),
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Starting a call: its exchange with the client (resuming a parked call, or replaying one, when
+//! a stateless retry says so), then its first run.
+
+use super::drive::drive;
+use super::mrtr::Mrtr;
+use super::outcome::{self, OutcomeFuture};
+use super::parked::{Parked, Responder, Retry};
+use super::seal::request_digest;
+use crate::protocol::jsonrpc::encode_error;
+use crate::protocol::params::InputParams;
+use crate::protocol::{ErrorObject, Method, RequestId};
+use crate::server::connection::Connection;
+use crate::server::context::{Cancel, Context, Exchange, RequestParts, Round};
+use crate::server::era::Requester;
+use crate::server::incoming::Collect;
+use crate::server::log_layer;
+use crate::server::peer::Peer;
+use serde_json::{Map, Value, json};
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::Poll;
+use tokio::sync::mpsc;
+
+/// A call of any kind, as its method's handler hands it to the engine.
+pub(crate) struct CallRequest {
+    pub(crate) id: RequestId,
+    pub(crate) method: Method,
+    /// What the sealed state is bound to (the name and arguments, or the URI); `Null` when
+    /// [`needs_digest`] says no state will be sealed or opened.
+    pub(crate) identity: Value,
+    pub(crate) input: InputParams,
+    pub(crate) meta: Option<Map<String, Value>>,
+    pub(crate) req: Requester,
+    /// Whether the handler takes a `Context`, and so may ask the client for input.
+    pub(crate) uses_context: bool,
+    pub(crate) collect: Collect,
+}
+
+/// Whether a call's sealed state must be bound to the request: in the stateless era, when the
+/// handler may ask the client something or the request continues an earlier one. Only then is
+/// the request's identity worth building.
+pub(crate) fn needs_digest(req: &Requester, uses_context: bool, input: &InputParams) -> bool {
+    req.version.is_stateless() && (uses_context || input.request_state.is_some())
+}
+
+impl Connection {
+    /// Starts a call: prepares its exchange with the client, then runs it: to its end at once
+    /// when it does not wait, else on a task of its own.
+    pub(crate) fn start(
+        self: &Arc<Self>,
+        call: CallRequest,
+        make: impl FnOnce(Arc<RequestParts>) -> OutcomeFuture,
+    ) -> Option<Vec<u8>> {
+        let CallRequest {
+            id,
+            method,
+            identity,
+            input,
+            meta,
+            req,
+            uses_context,
+            collect,
+        } = call;
+        let fail = |id: &RequestId, e: ErrorObject| Some(encode_error(Some(id), &e));
+        let progress_token = meta.as_ref().and_then(|m| m.get("progressToken")).cloned();
+        if self.link.is_in_flight(&id) {
+            return fail(&id, ErrorObject::id_in_use(&id));
+        }
+        let mut digest = String::new();
+        let exchange = if req.version.is_stateless() {
+            if needs_digest(&req, uses_context, &input) {
+                // Bound to who asks: another principal's state does not open.
+                let who = self.principal.as_ref().map(|p| p.subject.as_str());
+                digest = request_digest(method.as_str(), &json!({ "request": identity, "principal": who }));
+            }
+            let InputParams {
+                input_responses,
+                request_state,
+            } = input;
+            let mut answers = input_responses.clone().unwrap_or_default();
+            let mut user_state = None;
+            let mut replay = false;
+            if let Some(token) = request_state {
+                let payload = match self.core.sealer.open(&token, &digest) {
+                    Ok(p) => p,
+                    Err(refusal) => return fail(&id, ErrorObject::invalid_params(refusal.to_string())),
+                };
+                if let Some(continuation) = &payload.continuation {
+                    if let Some(parked) = self.core.parked.take(continuation) {
+                        let responses = input_responses.unwrap_or_default();
+                        return self.resume(id, parked, &responses, progress_token, &req, collect);
+                    }
+                    if !self.core.options.replay {
+                        return fail(
+                            &id,
+                            ErrorObject::invalid_params(
+                                "the call this requestState continues is gone (expired, restarted or served elsewhere) and replay is off; call again without requestState",
+                            ),
+                        );
+                    }
+                    replay = true;
+                }
+                for (k, v) in payload.answers {
+                    answers.entry(k).or_insert(v);
+                }
+                user_state = payload.user;
+            }
+            Exchange::Stateless {
+                mrtr: Arc::new(Mrtr::new(answers)),
+                input_responses,
+                user_state,
+                replay,
+            }
+        } else {
+            Exchange::Handshake(Arc::clone(&self.link) as Arc<dyn Peer>)
+        };
+
+        let cancel = Arc::new(Cancel::default());
+        let parts = Arc::new(RequestParts {
+            request_id: id.clone(),
+            version: req.version,
+            client_capabilities: req.capabilities,
+            client_info: req.client_info,
+            meta,
+            state: Arc::clone(&self.core.state),
+            exchange,
+            round: Mutex::new(Round {
+                request_id: id.clone(),
+                peer: Arc::clone(&self.link) as Arc<dyn Peer>,
+                progress_token,
+                log_level: req.log_level,
+                last_progress: None,
+                finished: false,
+            }),
+            cancel: Arc::clone(&cancel),
+            missing_capability: Mutex::new(None),
+            client_timeout: self.core.options.client_timeout,
+            service: Arc::clone(&self.service),
+            principal: self.principal.clone(),
+        });
+        let scoped = Context::new(Arc::clone(&parts));
+        let inner = make(Arc::clone(&parts));
+        let mut future: OutcomeFuture = Box::pin(log_layer::scope(scoped, inner));
+        // Most calls have nothing to wait for and end on their first poll: answer those here,
+        // with no task spawned and no thread woken. The rest move to a task of their own, which
+        // polls them again at once (registering its own waker in place of this no-op one).
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        if let Poll::Ready(done) = future.as_mut().poll(&mut cx) {
+            let reply = outcome::encode(&self.core, &parts, &id, done, &digest);
+            parts.round().finished = true;
+            return Some(reply);
+        }
+        let responder = Responder::new(id.clone(), Arc::clone(&self.link), collect);
+        let core = Arc::clone(&self.core);
+        let own_abort = Arc::new(OnceLock::new());
+        let task = drive(core, parts, future, responder, digest, Arc::clone(&own_abort));
+        self.link.spawn_tracked(id, cancel, &own_abort, task);
+        None
+    }
+
+    /// A retry for a parked call: hand it the answers and the new request to answer.
+    fn resume(
+        self: &Arc<Self>,
+        id: RequestId,
+        parked: Parked,
+        input_responses: &Map<String, Value>,
+        progress_token: Option<Value>,
+        req: &Requester,
+        collect: Collect,
+    ) -> Option<Vec<u8>> {
+        if let Err(e) = parked.mrtr.deliver(input_responses) {
+            return Some(encode_error(Some(&id), &e));
+        }
+        let retry = Retry {
+            responder: Responder::new(id.clone(), Arc::clone(&self.link), collect),
+            progress_token,
+            log_level: req.log_level,
+        };
+        self.link.track(id.clone(), parked.abort.clone(), parked.cancel);
+        if let Err(mpsc::error::TrySendError::Closed(retry) | mpsc::error::TrySendError::Full(retry)) =
+            parked.retry.try_send(retry)
+        {
+            // The parked call ended in the meantime.
+            self.link.finish(&id);
+            let error = ErrorObject::invalid_params(
+                "the call this requestState continues has ended; call again without requestState",
+            );
+            drop(retry);
+            return Some(encode_error(Some(&id), &error));
+        }
+        None
+    }
+}

@@ -1,0 +1,177 @@
+//! Reading one connection's messages: frames and batches, then each request's era, then its
+//! method's handler.
+//!
+//! A request whose `params._meta` names a protocol version is served statelessly (2026-07-28);
+//! `initialize` starts the handshake era for the connection; anything else before `initialize`
+//! gets an error, never silence. Cheap requests are answered inline by the reader; calls that
+//! wait run as their own tasks, so a slow tool blocks nothing else.
+
+use super::connection::Connection;
+use super::era::{self, Requester};
+use crate::protocol::jsonrpc::{self, encode_error, encode_result};
+use crate::protocol::method::{Capability, WireMethod, wire_name};
+use crate::protocol::params::{CancelledParams, FromParams};
+use crate::protocol::{ErrorObject, Frame, Incoming, Method, RequestId};
+use serde_json::Value;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// Where a batched request's answer is collected (it then goes out with the batch's others).
+pub(crate) type Collect = Option<oneshot::Sender<Vec<u8>>>;
+
+impl Connection {
+    pub(crate) async fn handle_bytes(self: &Arc<Self>, bytes: &[u8]) {
+        match jsonrpc::parse_frame(bytes) {
+            Frame::Single(message) => {
+                if let Some(reply) = self.handle(message, None) {
+                    self.link.send(reply).await;
+                }
+            }
+            Frame::Batch(items) => self.handle_batch(items).await,
+        }
+    }
+
+    async fn handle_batch(self: &Arc<Self>, items: Vec<Incoming>) {
+        if !self.allows_batches() {
+            self.link.send(encode_error(None, &batches_refused())).await;
+            return;
+        }
+        let mut ready = Vec::new();
+        let mut waiting = Vec::new();
+        for item in items {
+            let (tx, rx) = oneshot::channel();
+            if let Some(reply) = self.handle(item, Some(tx)) {
+                ready.push(reply);
+            } else {
+                waiting.push(rx);
+            }
+        }
+        let conn = Arc::clone(self);
+        tokio::spawn(async move {
+            for rx in waiting {
+                // A notification, or a cancelled request, has no answer.
+                if let Ok(reply) = rx.await {
+                    ready.push(reply);
+                }
+            }
+            if !ready.is_empty() {
+                conn.link.send(jsonrpc::encode_batch(&ready)).await;
+            }
+        });
+    }
+
+    /// Handles one message; returns the answer when it is ready now.
+    pub(crate) fn handle(self: &Arc<Self>, message: Incoming, collect: Collect) -> Option<Vec<u8>> {
+        match message {
+            Incoming::Request { id, method, params } => self.request(id, &method, params, collect),
+            Incoming::Notification { method, params } => {
+                self.notification(&method, params.as_ref());
+                None
+            }
+            Incoming::Response { id, outcome } => {
+                self.link.answered(&id, outcome);
+                None
+            }
+            Incoming::Invalid { id, error } => Some(encode_error(id.as_ref(), &error)),
+        }
+    }
+
+    /// Decides the request's era, then routes it.
+    fn request(
+        self: &Arc<Self>,
+        id: RequestId,
+        method: &WireMethod,
+        params: Option<Value>,
+        collect: Collect,
+    ) -> Option<Vec<u8>> {
+        if let Some(meta) = era::stateless_meta(params.as_ref()) {
+            return match Requester::from_meta(meta) {
+                Ok(req) => self.route(id, method, params, req, collect),
+                Err(e) => Some(encode_error(Some(&id), &e)),
+            };
+        }
+        match method {
+            Ok(Method::Initialize) => Some(self.initialize(&id, params)),
+            Ok(Method::Ping) => Some(encode_result(&id, b"{}")),
+            _ => match self.session_requester() {
+                Some(req) => self.route(id, method, params, req, collect),
+                None => Some(encode_error(Some(&id), &era::before_initialize(method))),
+            },
+        }
+    }
+
+    /// Routes a request of either era to its method's handler; the era and what the server
+    /// offers decide which methods exist.
+    fn route(
+        self: &Arc<Self>,
+        id: RequestId,
+        method: &WireMethod,
+        params: Option<Value>,
+        req: Requester,
+        collect: Collect,
+    ) -> Option<Vec<u8>> {
+        let core = &self.core;
+        let catalog = core.catalog();
+        // Offered now, or advertised at the start (lists may have emptied since).
+        let offers = |capability: Capability| {
+            let present = match capability {
+                Capability::Tools => !catalog.tools.is_empty(),
+                Capability::Prompts => !catalog.prompts.is_empty(),
+                Capability::Resources => !catalog.resources.is_empty(),
+                Capability::Completions => catalog.has_completions(),
+                Capability::Logging => false,
+            };
+            present || core.capabilities.offers(capability)
+        };
+        let method = match era::gate(method, req.version, offers) {
+            Ok(m) => m,
+            Err(e) => return Some(encode_error(Some(&id), &e)),
+        };
+        let answer = |r: Result<Vec<u8>, ErrorObject>| Some(r.unwrap_or_else(|e| encode_error(Some(&id), &e)));
+        match method {
+            Method::ServerDiscover => Some(encode_result(&id, &core.discover)),
+            Method::ToolsList | Method::PromptsList | Method::ResourcesTemplatesList => {
+                answer(FromParams::from_params(params).map(|p| self.list(&id, method, req.version, &p)))
+            }
+            Method::ResourcesList if core.lister.is_some() => self.list_dynamic(id, req.version, collect),
+            Method::ResourcesList => {
+                answer(FromParams::from_params(params).map(|p| self.list(&id, method, req.version, &p)))
+            }
+            Method::ToolsCall => self.call_tool(id, params, req, collect),
+            Method::PromptsGet => self.get_prompt(id, params, req, collect),
+            Method::ResourcesRead => self.read_resource(id, params, req, collect),
+            Method::ResourcesSubscribe | Method::ResourcesUnsubscribe => answer(
+                FromParams::from_params(params)
+                    .map(|p| self.subscribe(&id, method == Method::ResourcesSubscribe, p)),
+            ),
+            Method::SubscriptionsListen => answer(FromParams::from_params(params).map(|p| self.listen(&id, p))),
+            Method::CompletionComplete => match FromParams::from_params(params) {
+                Ok(p) => self.complete(id, p, req.version, collect),
+                Err(e) => Some(encode_error(Some(&id), &e)),
+            },
+            Method::LoggingSetLevel => answer(FromParams::from_params(params).map(|p| self.set_level(&id, p))),
+            // `gate` lets through only the methods above; `initialize` and `ping` are answered
+            // before routing.
+            other => Some(encode_error(Some(&id), &ErrorObject::method_not_found(other.as_str()))),
+        }
+    }
+
+    fn notification(&self, method: &WireMethod, params: Option<&Value>) {
+        match method {
+            Ok(Method::Cancelled) => {
+                if let Some(p) = CancelledParams::read(params) {
+                    self.cancel_request(&p.request_id);
+                }
+            }
+            Ok(Method::Initialized) => {}
+            _ => tracing::debug!(method = wire_name(method), "ignored a notification"),
+        }
+    }
+}
+
+/// Why a batch is refused: only 2025-03-26 has batches.
+pub(crate) fn batches_refused() -> ErrorObject {
+    ErrorObject::invalid_request(
+        "Invalid Request: JSON-RPC batches belong to protocol version 2025-03-26 only; send one message at a time",
+    )
+}

@@ -1,0 +1,273 @@
+//! One connection's way out: where its messages go (one stream, or each HTTP request's own),
+//! the requests it sent the client and waits on, and the requests in flight it still owes an
+//! answer.
+
+use super::context::Cancel;
+use super::peer::{Answer, Peer};
+use crate::error::{Error, Result};
+use crate::protocol::jsonrpc::{self, encode_request};
+use crate::protocol::{ErrorObject, Method, RequestId};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
+use std::future::Future;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::task::AbortHandle;
+
+/// Where a connection's outgoing messages go.
+pub(crate) enum Out {
+    /// One stream for everything, in order (stdio, in-memory).
+    Stream(mpsc::Sender<Vec<u8>>),
+    /// Streamable HTTP: each request's messages on that request's own stream, the rest on the
+    /// session's GET stream.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // made by the HTTP front end
+    Routed(Arc<Router>),
+}
+
+/// A message for an HTTP request's stream, and whether it is that request's answer (the last).
+pub(crate) type Routed = (Vec<u8>, bool);
+
+/// Streams of the requests in flight over HTTP, and the stream for everything else.
+#[derive(Default)]
+pub(crate) struct Router {
+    pub(crate) streams: Mutex<HashMap<RequestId, mpsc::Sender<Routed>>>,
+    pub(crate) standalone: Mutex<Option<mpsc::Sender<Routed>>>,
+}
+
+impl Router {
+    fn target(&self, related: Option<&RequestId>, last: bool) -> Option<mpsc::Sender<Routed>> {
+        if let Some(id) = related {
+            let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+            let found = if last {
+                streams.remove(id)
+            } else {
+                streams.get(id).cloned()
+            };
+            if found.is_some() {
+                return found;
+            }
+        }
+        self.standalone.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+impl Out {
+    async fn send(&self, bytes: Vec<u8>, related: Option<&RequestId>, last: bool) {
+        match self {
+            // A send fails only when the writer has stopped; the serve loop sees that itself.
+            Self::Stream(tx) => {
+                let _ = tx.send(bytes).await;
+            }
+            Self::Routed(router) => {
+                if let Some(tx) = router.target(related, last) {
+                    let _ = tx.send((bytes, last)).await;
+                }
+            }
+        }
+    }
+
+    fn try_send(&self, bytes: Vec<u8>, related: Option<&RequestId>) {
+        let full = match self {
+            Self::Stream(tx) => matches!(tx.try_send(bytes), Err(mpsc::error::TrySendError::Full(_))),
+            Self::Routed(router) => router
+                .target(related, false)
+                .is_some_and(|tx| matches!(tx.try_send((bytes, false)), Err(mpsc::error::TrySendError::Full(_)))),
+        };
+        if full {
+            tracing::warn!("dropped a notification: the client is not reading fast enough");
+        }
+    }
+}
+
+type PendingOut = HashMap<RequestId, oneshot::Sender<Result<Value, ErrorObject>>>;
+
+/// The outbound side of one connection.
+pub(crate) struct Link {
+    out: Out,
+    /// Requests this side is serving, by id: to cancel them, and to know when none is left.
+    in_flight: Mutex<HashMap<RequestId, (AbortHandle, Arc<Cancel>)>>,
+    idle: Notify,
+    /// Requests sent to the client, waiting for its answer.
+    pending_out: Mutex<PendingOut>,
+    next_out_id: AtomicI64,
+    /// The handshake-era log level, as an index into the levels.
+    log_level: AtomicU8,
+}
+
+/// Removes an outbound request that was never answered, and tells the client it is cancelled.
+struct OutGuard<'a> {
+    link: &'a Link,
+    id: RequestId,
+    related: RequestId,
+}
+
+impl Drop for OutGuard<'_> {
+    fn drop(&mut self) {
+        let unanswered = self
+            .link
+            .pending_out
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id)
+            .is_some();
+        if unanswered {
+            let params = json!({ "requestId": self.id, "reason": "no longer needed" });
+            self.link.notify(
+                jsonrpc::encode_notification(Method::Cancelled.as_str(), &params),
+                Some(&self.related),
+            );
+        }
+    }
+}
+
+impl Link {
+    pub(crate) fn new(out: Out) -> Self {
+        Self {
+            out,
+            in_flight: Mutex::new(HashMap::new()),
+            idle: Notify::new(),
+            pending_out: Mutex::new(HashMap::new()),
+            next_out_id: AtomicI64::new(1),
+            log_level: AtomicU8::new(0),
+        }
+    }
+
+    /// Sends a message that belongs to no request in particular.
+    pub(crate) async fn send(&self, bytes: Vec<u8>) {
+        self.out.send(bytes, None, false).await;
+    }
+
+    /// Sends request `id`'s answer (on its stream, over HTTP), and forgets the request.
+    pub(crate) async fn answer(&self, id: &RequestId, reply: Vec<u8>) {
+        self.finish(id);
+        self.out.send(reply, Some(id), true).await;
+    }
+
+    /// Sets the handshake-era log level (`logging/setLevel`).
+    pub(crate) fn set_log_level(&self, index: usize) {
+        self.log_level.store(u8::try_from(index).unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// Whether request `id` is in flight.
+    pub(crate) fn is_in_flight(&self, id: &RequestId) -> bool {
+        self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).contains_key(id)
+    }
+
+    /// Records a request in flight, with what cancels it.
+    pub(crate) fn track(&self, id: RequestId, abort: AbortHandle, cancel: Arc<Cancel>) {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, (abort, cancel));
+    }
+
+    /// Runs request `id` on a task of its own and records it in flight, under the table's lock,
+    /// so that the task cannot finish before it is recorded. `own` gets the task's abort handle.
+    pub(crate) fn spawn_tracked<F>(&self, id: RequestId, cancel: Arc<Cancel>, own: &OnceLock<AbortHandle>, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        let handle = tokio::spawn(task).abort_handle();
+        let _ = own.set(handle.clone());
+        in_flight.insert(id, (handle, cancel));
+    }
+
+    /// Forgets request `id`; wakes a drain waiting for the last one.
+    pub(crate) fn finish(&self, id: &RequestId) {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        in_flight.remove(id);
+        if in_flight.is_empty() {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// Cancels request `id`: its handler is told and dropped, and it gets no answer.
+    pub(crate) fn cancel(&self, id: &RequestId) {
+        let entry = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
+        if let Some((handle, cancel)) = entry {
+            cancel.cancel();
+            handle.abort();
+        }
+        self.finish(id); // wakes a drain waiting for the last call
+    }
+
+    /// Lets requests in flight finish, up to `timeout`, then cancels the rest.
+    pub(crate) async fn drain(&self, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).is_empty() {
+                return;
+            }
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep_until(deadline) => {
+                    self.abort_all();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Cancels every request in flight, and forgets the client's pending answers.
+    pub(crate) fn abort_all(&self) {
+        for (_, (handle, cancel)) in self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).drain() {
+            cancel.cancel();
+            handle.abort();
+        }
+        // Outbound requests can no longer be answered.
+        self.pending_out.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+
+    /// Hands the client's answer to the request waiting for it.
+    pub(crate) fn answered(&self, id: &RequestId, outcome: Result<Value, ErrorObject>) {
+        let waiter = self.pending_out.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
+        match waiter {
+            Some(tx) => {
+                let _ = tx.send(outcome);
+            }
+            None => tracing::debug!(%id, "ignored a response to no request in flight"),
+        }
+    }
+
+    async fn client_request(&self, method: &str, params: &Value, timeout: Duration, related: RequestId) -> Result<Value> {
+        let id = RequestId::Number(self.next_out_id.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = oneshot::channel();
+        self.pending_out
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.clone(), tx);
+        let message = encode_request(&id, method, params);
+        let _guard = OutGuard {
+            link: self,
+            id,
+            related: related.clone(),
+        };
+        self.out.send(message, Some(&related), false).await;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(Ok(v))) => Ok(v),
+            Ok(Ok(Err(e))) => Err(Error::Protocol(e)),
+            Ok(Err(_)) => Err(Error::Closed),
+            Err(_) => Err(Error::Timeout),
+        }
+    }
+}
+
+impl Peer for Link {
+    fn request<'a>(&'a self, method: &'a str, params: &'a Value, timeout: Duration, related: RequestId) -> Answer<'a> {
+        Box::pin(self.client_request(method, params, timeout, related))
+    }
+
+    fn notify(&self, message: Vec<u8>, related: Option<&RequestId>) {
+        self.out.try_send(message, related);
+    }
+
+    fn log_level(&self) -> usize {
+        usize::from(self.log_level.load(Ordering::Relaxed))
+    }
+}

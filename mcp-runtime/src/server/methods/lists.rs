@@ -1,0 +1,54 @@
+//! The list methods: pages serialised once per catalog change, and `resources/list` built per
+//! request when the server lists resources with a function.
+
+use crate::protocol::params::ListParams;
+use crate::protocol::{Method, ProtocolVersion, RequestId};
+use crate::server::connection::Connection;
+use crate::server::engine::parked::Responder;
+use crate::server::incoming::Collect;
+use crate::server::resource;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+impl Connection {
+    /// A page of a list the catalog keeps serialised.
+    pub(crate) fn list(&self, id: &RequestId, method: Method, version: ProtocolVersion, params: &ListParams) -> Vec<u8> {
+        let catalog = self.core.catalog();
+        let pages = match method {
+            Method::ToolsList => &catalog.tool_pages,
+            Method::PromptsList => &catalog.prompt_pages,
+            Method::ResourcesList => &catalog.resource_pages,
+            _ => &catalog.template_pages,
+        };
+        pages.answer(id, version, params)
+    }
+
+    /// `resources/list` with a lister: the fixed resources and what the lister returns, one page.
+    pub(crate) fn list_dynamic(
+        self: &Arc<Self>,
+        id: RequestId,
+        version: ProtocolVersion,
+        collect: Collect,
+    ) -> Option<Vec<u8>> {
+        let lister = Arc::clone(self.core.lister.as_ref().expect("checked by the caller"));
+        let catalog = self.core.catalog();
+        let mut resources: Vec<Value> = catalog
+            .resources
+            .iter()
+            .filter_map(|r| match &r.kind {
+                resource::Kind::Fixed(res) => serde_json::to_value(res).ok(),
+                resource::Kind::Template { .. } => None,
+            })
+            .collect();
+        let responder = Responder::new(id, Arc::clone(&self.link), collect);
+        let core = Arc::clone(&self.core);
+        tokio::spawn(async move {
+            resources.extend(lister().await.iter().filter_map(|r| serde_json::to_value(r).ok()));
+            let reply = core
+                .framing
+                .cached(&responder.id, version, &json!({ "resources": resources }));
+            responder.send(reply).await;
+        });
+        None
+    }
+}

@@ -1,0 +1,107 @@
+//! Subscriptions in both eras: `resources/subscribe` and `resources/unsubscribe` on a
+//! handshake-era connection, `subscriptions/listen` in the stateless era, and the fan-out of
+//! server events to both.
+
+use crate::protocol::jsonrpc::{self, encode_result};
+use crate::protocol::params::{ListenParams, SubscribeParams};
+use crate::protocol::types::meta_keys;
+use crate::protocol::{Method, RequestId};
+use crate::server::connection::{Connection, Listen};
+use crate::server::events::{Event, ListKind};
+use crate::server::peer::Peer;
+use serde_json::{Map, json};
+use std::sync::{Arc, PoisonError};
+
+impl Connection {
+    pub(crate) fn subscribe(&self, id: &RequestId, on: bool, params: SubscribeParams) -> Vec<u8> {
+        let mut subs = self.subscriptions.lock().unwrap_or_else(PoisonError::into_inner);
+        if on {
+            subs.insert(params.uri);
+        } else {
+            subs.remove(&params.uri);
+        }
+        encode_result(id, b"{}")
+    }
+
+    /// `subscriptions/listen` (stateless era): acknowledge what is honoured, then stream it.
+    pub(crate) fn listen(&self, id: &RequestId, params: ListenParams) -> Vec<u8> {
+        let capabilities = &self.core.capabilities;
+        let mut honoured = Map::new();
+        let mut listen = Listen::default();
+        for kind in ListKind::ALL {
+            let (asked, offered) = match kind {
+                ListKind::Tools => (params.tools_list_changed, capabilities.tools.is_some()),
+                ListKind::Prompts => (params.prompts_list_changed, capabilities.prompts.is_some()),
+                ListKind::Resources => (params.resources_list_changed, capabilities.resources.is_some()),
+            };
+            if asked && offered {
+                honoured.insert(kind.listen_flag().into(), json!(true));
+                listen.lists.push(kind);
+            }
+        }
+        if capabilities.resources.is_some() {
+            listen.uris = params.resource_subscriptions;
+            if !listen.uris.is_empty() {
+                honoured.insert("resourceSubscriptions".into(), json!(listen.uris));
+            }
+        }
+        self.listens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.clone(), listen);
+        let params = json!({
+            "notifications": honoured,
+            "_meta": { meta_keys::SUBSCRIPTION_ID: id },
+        });
+        jsonrpc::encode_notification(Method::SubscriptionsAcknowledged.as_str(), &params)
+    }
+
+    /// The open `subscriptions/listen` requests that want an event.
+    fn listeners(&self, wants: impl Fn(&Listen) -> bool) -> Vec<RequestId> {
+        let listens = self.listens.lock().unwrap_or_else(PoisonError::into_inner);
+        listens
+            .iter()
+            .filter(|(_, l)| wants(l))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Forwards server events to this connection's subscribers until the task is aborted.
+    pub(crate) async fn forward_events(self: Arc<Self>) {
+        let mut rx = self.core.events.subscribe();
+        let updated = Method::ResourceUpdated.as_str();
+        loop {
+            match rx.recv().await {
+                Ok(Event::ResourceUpdated(uri)) => {
+                    if self
+                        .subscriptions
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .contains(&uri)
+                    {
+                        let params = json!({ "uri": uri });
+                        self.link.notify(jsonrpc::encode_notification(updated, &params), None);
+                    }
+                    for listener in self.listeners(|l| l.uris.contains(&uri)) {
+                        let params = json!({ "uri": uri, "_meta": { meta_keys::SUBSCRIPTION_ID: listener } });
+                        self.link
+                            .notify(jsonrpc::encode_notification(updated, &params), Some(&listener));
+                    }
+                }
+                Ok(Event::ListChanged(kind)) => {
+                    let method = kind.notification().as_str();
+                    if self.session.get().is_some() {
+                        self.link.notify(jsonrpc::encode_notification(method, &json!({})), None);
+                    }
+                    for listener in self.listeners(|l| l.lists.contains(&kind)) {
+                        let params = json!({ "_meta": { meta_keys::SUBSCRIPTION_ID: listener } });
+                        self.link
+                            .notify(jsonrpc::encode_notification(method, &params), Some(&listener));
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The client on the other end of a request, as a handler reaches it.
+//!
+//! [`Context`](super::context::Context) holds this narrow view instead of the connection: it
+//! can send the client a request (handshake era) or a notification, and read the log level the
+//! client set. The connection implements it; the context knows nothing else of it.
+
+use crate::error::Result;
+use crate::protocol::RequestId;
+use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// What answers a request the server sent the client.
+pub(crate) type Answer<'a> = Pin<Box<dyn Future<Output = Result<Value>> + Send + 'a>>;
+
+/// Outbound messages to one client.
+pub(crate) trait Peer: Send + Sync + 'static {
+    /// Sends the client a request (handshake era) about request `related`, and waits for its
+    /// answer up to `timeout`. Dropping the future withdraws the request (the client is told).
+    fn request<'a>(&'a self, method: &'a str, params: &'a Value, timeout: Duration, related: RequestId)
+    -> Answer<'a>;
+
+    /// Queues a notification without waiting, on `related`'s stream when it has one; dropped
+    /// (and logged) when the client is not reading.
+    fn notify(&self, message: Vec<u8>, related: Option<&RequestId>);
+
+    /// The handshake-era log level the client set, as an index into the levels.
+    fn log_level(&self) -> usize;
+}
