@@ -4,6 +4,23 @@
 pub use mcp_macros::{prompt, prompts, resource, resources, tool, tools};
 pub use mcp_runtime::*;
 
+/// Transports: how frames travel between client and server (stdio, in-memory), as in
+/// [`mcp_runtime::transport`].
+///
+/// This module shadows the `transport` that `pub use mcp_runtime::*` brings in, to keep two
+/// older paths working: `mcp::transport::http` is `mcp::http` and `mcp::transport::auth` is
+/// `mcp::http::auth`, where the Streamable HTTP front end lives now (feature `http`). The
+/// runtime cannot re-export them from its own `transport`: the transports sit below the server,
+/// and HTTP above it.
+pub mod transport {
+    pub use mcp_runtime::transport::*;
+
+    #[cfg(feature = "http")]
+    pub use mcp_runtime::http;
+    #[cfg(feature = "http")]
+    pub use mcp_runtime::http::auth;
+}
+
 /// JSON Schema generation, re-exported: `#[derive(mcp::JsonSchema)]` on argument and result
 /// types (add `#[schemars(crate = "mcp::schemars")]` if your crate does not depend on
 /// `schemars` itself).

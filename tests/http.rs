@@ -173,7 +173,7 @@ async fn a_body_over_the_limit_is_refused_and_the_next_request_is_served() {
         .tools(mcp::tools![add])
         .build()
         .unwrap()
-        .into_router_with(mcp::transport::http::HttpOptions {
+        .into_router_with(mcp::http::HttpOptions {
             max_body_bytes: 1024,
             ..Default::default()
         });
@@ -272,7 +272,7 @@ fn whoami(ctx: mcp::Context) -> String {
 }
 
 fn secured() -> axum::Router {
-    use mcp::transport::auth::Authorization;
+    use mcp::http::auth::Authorization;
     let verifier = |token: String| async move {
         let (subject, scopes): (&str, &[&str]) = match token.as_str() {
             "alice-token" => ("alice", &["mcp"]),
@@ -292,7 +292,7 @@ fn secured() -> axum::Router {
         .tools(mcp::tools![whoami])
         .build()
         .unwrap()
-        .into_router_with(mcp::transport::http::HttpOptions::default().authorization(auth))
+        .into_router_with(mcp::http::HttpOptions::default().authorization(auth))
 }
 
 #[tokio::test]
@@ -556,4 +556,17 @@ async fn a_reused_id_is_refused_and_the_request_in_flight_keeps_its_stream() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(answer["id"], 7);
     assert_eq!(answer["result"]["content"][0]["text"], "finished", "{answer}");
+}
+
+#[test]
+fn the_front_end_is_still_reachable_by_its_old_transport_paths() {
+    fn verifier<V: mcp::transport::auth::TokenVerifier>() {}
+    let options: mcp::http::HttpOptions = mcp::transport::http::HttpOptions::default();
+    let auth: mcp::http::auth::Authorization =
+        mcp::transport::auth::Authorization::new("http://localhost/mcp", "https://auth.example.com", |_: String| {
+            std::future::ready(Err::<mcp::Principal, _>("no".to_owned()))
+        });
+    verifier::<mcp::transport::auth::JwtHs256>();
+    verifier::<mcp::http::auth::JwtHs256>();
+    assert_eq!(options.authorization(auth).path, "/mcp");
 }

@@ -1,11 +1,13 @@
 //! The runtime of [`mcp`](https://docs.rs/mcp): protocol types, the server for both protocol
-//! eras, transports and a client. Depend on the `mcp` crate, which re-exports this one with the
-//! macros.
+//! eras, transports, the Streamable HTTP front end and a client. Depend on the `mcp` crate, which
+//! re-exports this one with the macros.
 
 #![deny(missing_docs)]
 
 pub mod client;
 pub mod error;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod protocol;
 pub mod server;
 pub mod transport;

@@ -61,7 +61,7 @@ impl Cancel {
     }
 }
 
-/// Who made a request, as the server's [`TokenVerifier`](crate::transport::auth::TokenVerifier)
+/// Who made a request, as the server's [`TokenVerifier`](crate::http::auth::TokenVerifier)
 /// established it (HTTP with authorization configured).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Principal {

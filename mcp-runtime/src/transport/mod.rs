@@ -7,12 +7,6 @@
 use std::future::Future;
 use std::io;
 
-#[cfg(feature = "http")]
-pub mod auth;
-#[cfg(feature = "http")]
-pub mod http;
-#[cfg(feature = "legacy-sse")]
-mod legacy_sse;
 pub mod memory;
 pub mod stdio;
 

@@ -1,6 +1,6 @@
 //! Authorization for Streamable HTTP: the MCP server as an OAuth 2.1 resource server.
 //!
-//! Configure it with [`HttpOptions::authorization`](super::http::HttpOptions::authorization).
+//! Configure it with [`HttpOptions::authorization`](super::HttpOptions::authorization).
 //! Every request to the endpoint needs `Authorization: Bearer <token>`; the
 //! [`TokenVerifier`] you supply checks the token (signature, expiry and, crucially, that its
 //! audience is this server) and names its [`Principal`], which handlers read as
@@ -156,7 +156,7 @@ impl Authorization {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::http::auth::*;
 
     #[test]
     fn the_metadata_url_inserts_the_well_known_path() {
@@ -294,7 +294,7 @@ impl TokenVerifier for JwtHs256 {
 
 #[cfg(test)]
 mod jwt_tests {
-    use super::*;
+    use crate::http::auth::*;
 
     #[test]
     fn checks_signature_audience_expiry_and_issuer() {

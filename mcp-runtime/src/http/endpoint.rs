@@ -1,0 +1,290 @@
+//! The MCP endpoint: `Host`/`Origin` and token checks, then GET (a session's stream, or its
+//! resumption), POST (one message or a batch, stateless or in a session) or DELETE (ends a
+//! session). A request is answered as JSON when its answer comes first, as SSE otherwise.
+
+use super::headers::{VERSION_HEADER, check_headers, check_host_and_origin};
+use super::options::HttpOptions;
+use super::response::{json_response, status_of};
+use super::resume::Replay;
+use super::session::{self, SESSION_HEADER, Session, Sessions, session_not_found};
+use super::sse::{resumable_sse, sse};
+use super::stream::{Guard, claim_stream, open_standalone_stream, relay, release_stream, reopen_stream};
+use crate::protocol::jsonrpc::{self, encode_error};
+use crate::protocol::types::meta_keys;
+use crate::protocol::{ErrorObject, Frame, Incoming, ProtocolVersion, RequestId};
+use crate::server::Core;
+use crate::server::context::Principal;
+use crate::server::dispatch::{Connection, Out, Router};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+/// What the endpoint's handlers share.
+pub(super) struct Shared {
+    #[cfg(feature = "legacy-sse")]
+    pub(super) legacy: Arc<super::legacy_sse::LegacySessions>,
+    pub(super) core: Arc<Core>,
+    pub(super) options: HttpOptions,
+    pub(super) sessions: Sessions,
+}
+
+/// The endpoint's one handler, for every method.
+pub(super) async fn endpoint(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(refused) = check_host_and_origin(&shared.options, &headers) {
+        return refused;
+    }
+    let principal = match &shared.options.authorization {
+        Some(auth) => match auth.check(&headers).await {
+            Ok(p) => Some(p),
+            Err(refused) => return refused,
+        },
+        None => None,
+    };
+    let session = headers
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match method {
+        Method::POST => post(&shared, &headers, session, &body, principal).await,
+        Method::GET => {
+            let last = headers.get("last-event-id").and_then(|v| v.to_str().ok());
+            get(&shared, session.as_deref(), principal.as_deref(), last)
+        }
+        Method::DELETE => match session {
+            Some(id) => shared.sessions.delete(&id),
+            None => StatusCode::METHOD_NOT_ALLOWED.into_response(),
+        },
+        _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
+    }
+}
+
+/// POST: one message (stateless, in a session, or opening one with `initialize`) or a batch.
+async fn post(
+    shared: &Arc<Shared>,
+    headers: &HeaderMap,
+    session: Option<String>,
+    body: &[u8],
+    principal: Option<Arc<Principal>>,
+) -> Response {
+    let owner = principal.as_ref().map(|p| p.subject.clone());
+    let connection = |router: &Arc<Router>| {
+        let mut c = Connection::new(Arc::clone(&shared.core), Out::Routed(Arc::clone(router)));
+        c.principal = principal.clone();
+        Arc::new(c)
+    };
+    let message = match jsonrpc::parse_frame(body) {
+        Frame::Single(Incoming::Invalid { id, error }) => {
+            return json_response(StatusCode::BAD_REQUEST, encode_error(id.as_ref(), &error));
+        }
+        Frame::Single(m) => m,
+        Frame::Batch(items) => return batch(shared, session, items).await,
+    };
+    let stateless = matches!(&message, Incoming::Request { params: Some(p), .. }
+        if p.get("_meta").and_then(|m| m.get(meta_keys::PROTOCOL_VERSION)).is_some());
+    if stateless {
+        if let Err(error) = check_headers(&shared.core, headers, &message) {
+            let id = request_id(&message);
+            return json_response(StatusCode::BAD_REQUEST, encode_error(id.as_ref(), &error));
+        }
+        let router = Arc::new(Router::default());
+        let conn = connection(&router);
+        return request(conn, &router, message, true).await;
+    }
+    if let Some(version) = headers.get(VERSION_HEADER).and_then(|v| v.to_str().ok())
+        && ProtocolVersion::parse(version).is_none()
+    {
+        let error = ErrorObject::invalid_request(format!("Unsupported MCP-Protocol-Version: {version}"));
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            encode_error(request_id(&message).as_ref(), &error),
+        );
+    }
+    match (session, &message) {
+        (None, Incoming::Request { method, .. }) if method == "initialize" => {
+            shared.sessions.sweep(shared.options.session_idle);
+            let router = Arc::new(Router::default());
+            let conn = connection(&router);
+            let events = tokio::spawn(Arc::clone(&conn).forward_events()).abort_handle();
+            let id = session::new_id();
+            let mut response = request(Arc::clone(&conn), &router, message, false).await;
+            if response.status() == StatusCode::OK {
+                let session = Session::new(owner, conn, router, events);
+                shared.sessions.insert(id, session, &mut response);
+            }
+            response
+        }
+        (Some(id), _) => {
+            let Some(session) = shared.sessions.get_owned(&id, owner.as_deref()) else {
+                return session_not_found();
+            };
+            session.touch();
+            match message {
+                Incoming::Request { .. } => {
+                    request_in(
+                        Arc::clone(&session.conn),
+                        &session.router,
+                        message,
+                        false,
+                        Some(&session.replay),
+                    )
+                    .await
+                }
+                other => {
+                    let _ = session.conn.handle(other, None);
+                    StatusCode::ACCEPTED.into_response()
+                }
+            }
+        }
+        (None, Incoming::Request { .. }) => {
+            // Neither stateless `_meta` nor a session: answered (with an error) by a connection
+            // of its own, with the stateless era's status codes.
+            let router = Arc::new(Router::default());
+            let conn = connection(&router);
+            request(conn, &router, message, true).await
+        }
+        (None, _) => StatusCode::ACCEPTED.into_response(),
+    }
+}
+
+/// Answers one request: JSON when its answer is the first thing to send, SSE otherwise.
+async fn request(conn: Arc<Connection>, router: &Arc<Router>, message: Incoming, stateless: bool) -> Response {
+    request_in(conn, router, message, stateless, None).await
+}
+
+/// [`request`], with the session's replay log for resumable SSE.
+async fn request_in(
+    conn: Arc<Connection>,
+    router: &Arc<Router>,
+    message: Incoming,
+    stateless: bool,
+    replay: Option<&Arc<Replay>>,
+) -> Response {
+    let Some(id) = request_id(&message) else {
+        return StatusCode::ACCEPTED.into_response();
+    };
+    let listen = matches!(&message, Incoming::Request { method, .. } if method == "subscriptions/listen");
+    let Some(mut rx) = claim_stream(router, &id) else {
+        let reply = encode_error(Some(&id), &ErrorObject::id_in_use(&id));
+        return json_response(status_of(&reply, stateless), reply);
+    };
+    if let Some(reply) = conn.handle(message, None) {
+        release_stream(router, &id);
+        // A listen's acknowledgement starts its stream rather than answering it.
+        if !listen {
+            return json_response(status_of(&reply, stateless), reply);
+        }
+        let events = tokio::spawn(Arc::clone(&conn).forward_events()).abort_handle();
+        rx = reopen_stream(router, &id);
+        let guard = Guard {
+            conn,
+            id,
+            cancel: stateless,
+            events: Some(events),
+        };
+        return sse(Some(reply), rx, guard);
+    }
+    let guard = Guard {
+        conn,
+        id,
+        cancel: stateless,
+        events: None,
+    };
+    match rx.recv().await {
+        Some((first, true)) => {
+            guard.done();
+            json_response(status_of(&first, stateless), first)
+        }
+        Some((first, false)) => match replay {
+            Some(replay) => {
+                let (key, live) = replay.open();
+                let items = relay(Arc::clone(replay), key, Some(first), rx);
+                drop(items);
+                resumable_sse(replay, key, live, Some(guard))
+            }
+            None => sse(Some(first), rx, guard),
+        },
+        None => {
+            guard.done();
+            StatusCode::NO_CONTENT.into_response()
+        }
+    }
+}
+
+/// A JSON-RPC batch, in a session that allows them: answered as one JSON array.
+async fn batch(shared: &Arc<Shared>, session: Option<String>, items: Vec<Incoming>) -> Response {
+    let found = session.and_then(|id| shared.sessions.get(&id));
+    let Some(session) = found.filter(|s| s.conn.allows_batches()) else {
+        let error = ErrorObject::invalid_request(
+            "Invalid Request: JSON-RPC batches belong to protocol version 2025-03-26 only; send one message at a time",
+        );
+        return json_response(StatusCode::BAD_REQUEST, encode_error(None, &error));
+    };
+    let mut replies = Vec::new();
+    for item in items {
+        let Some(id) = request_id(&item) else {
+            let _ = session.conn.handle(item, None);
+            continue;
+        };
+        let Some(mut rx) = claim_stream(&session.router, &id) else {
+            replies.push(encode_error(Some(&id), &ErrorObject::id_in_use(&id)));
+            continue;
+        };
+        if let Some(reply) = session.conn.handle(item, None) {
+            release_stream(&session.router, &id);
+            replies.push(reply);
+            continue;
+        }
+        while let Some((bytes, last)) = rx.recv().await {
+            if last {
+                replies.push(bytes);
+                break;
+            }
+        }
+    }
+    if replies.is_empty() {
+        return StatusCode::ACCEPTED.into_response();
+    }
+    json_response(StatusCode::OK, jsonrpc::encode_batch(&replies))
+}
+
+/// GET: a session's stream for messages not tied to a request, or, with `Last-Event-ID`, the
+/// resumption of a stream that dropped.
+fn get(
+    shared: &Arc<Shared>,
+    session: Option<&str>,
+    principal: Option<&Principal>,
+    last_event_id: Option<&str>,
+) -> Response {
+    let Some(id) = session else {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    };
+    let Some(session) = shared.sessions.get_owned(id, principal.map(|p| p.subject.as_str())) else {
+        return session_not_found();
+    };
+    if let Some(last) = last_event_id {
+        // Resumption: replay what the stream missed, then continue it live if it is not over.
+        return match session.replay.resume(last) {
+            Some((key, live)) => resumable_sse(&session.replay, key, live, None),
+            None => StatusCode::NOT_FOUND.into_response(),
+        };
+    }
+    let rx = open_standalone_stream(&session.router);
+    let (key, live) = session.replay.open();
+    drop(relay(Arc::clone(&session.replay), key, None, rx));
+    resumable_sse(&session.replay, key, live, None)
+}
+
+/// The id of a request; `None` for anything else.
+fn request_id(message: &Incoming) -> Option<RequestId> {
+    match message {
+        Incoming::Request { id, .. } => Some(id.clone()),
+        _ => None,
+    }
+}

@@ -1,0 +1,141 @@
+//! Handshake-era sessions: opened by `initialize`, named by a random `Mcp-Session-Id`, bound to
+//! the principal that opened them, dropped after sitting idle (the table shrinks back after a
+//! burst), and ended by DELETE.
+
+use super::response::json_response;
+use super::resume::Replay;
+use crate::protocol::ErrorObject;
+use crate::protocol::jsonrpc::encode_error;
+use crate::server::dispatch::{Connection, Router};
+use crate::server::seal::{hex, random};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::task::AbortHandle;
+
+pub(super) const SESSION_HEADER: &str = "mcp-session-id";
+
+pub(super) struct Session {
+    /// Who opened it: only they may use it.
+    owner: Option<String>,
+    /// The session's SSE events, kept for resumption with `Last-Event-ID`.
+    pub(super) replay: Arc<Replay>,
+    pub(super) conn: Arc<Connection>,
+    pub(super) router: Arc<Router>,
+    last_used: Mutex<Instant>,
+    events: AbortHandle,
+}
+
+impl Session {
+    /// A session of `owner`'s on `conn`, whose events `events` forwards.
+    pub(super) fn new(owner: Option<String>, conn: Arc<Connection>, router: Arc<Router>, events: AbortHandle) -> Self {
+        Self {
+            owner,
+            replay: Arc::new(Replay::default()),
+            conn,
+            router,
+            last_used: Mutex::new(Instant::now()),
+            events,
+        }
+    }
+
+    /// Marks the session used now.
+    pub(super) fn touch(&self) {
+        *self.last_used.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.events.abort();
+        self.conn.abort_all();
+    }
+}
+
+/// A new session's id: 32 random bytes, in hex.
+pub(super) fn new_id() -> String {
+    hex(&random::<32>())
+}
+
+/// The open sessions, by id.
+pub(super) struct Sessions {
+    table: Mutex<HashMap<String, Arc<Session>>>,
+    /// When idle sessions were last looked for.
+    swept: Mutex<Instant>,
+}
+
+impl Sessions {
+    pub(super) fn new() -> Self {
+        Self {
+            table: Mutex::new(HashMap::new()),
+            swept: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Keeps `session` as `id`, and names it in `response`'s `Mcp-Session-Id` header.
+    pub(super) fn insert(&self, id: String, session: Session, response: &mut Response) {
+        self.lock().insert(id.clone(), Arc::new(session));
+        response.headers_mut().insert(
+            SESSION_HEADER,
+            HeaderValue::from_str(&id).expect("hex is a valid header"),
+        );
+    }
+
+    /// Session `id`, whoever opened it.
+    pub(super) fn get(&self, id: &str) -> Option<Arc<Session>> {
+        self.lock().get(id).cloned()
+    }
+
+    /// Session `id`, if `owner` opened it: someone else's session is, for this principal, no
+    /// session at all.
+    pub(super) fn get_owned(&self, id: &str, owner: Option<&str>) -> Option<Arc<Session>> {
+        self.get(id).filter(|s| s.owner.as_deref() == owner)
+    }
+
+    /// DELETE: ends session `id`.
+    pub(super) fn delete(&self, id: &str) -> Response {
+        let mut sessions = self.lock();
+        let removed = sessions.remove(id);
+        shrink_when_sparse(&mut sessions);
+        match removed {
+            Some(_) => StatusCode::NO_CONTENT.into_response(),
+            None => session_not_found(),
+        }
+    }
+
+    /// Drops sessions idle for `limit` or longer. It looks at every session, so it runs at most
+    /// once a second (or once per idle limit, if that is shorter): opening sessions stays O(1)
+    /// each however many are open.
+    pub(super) fn sweep(&self, limit: Duration) {
+        {
+            let mut swept = self.swept.lock().unwrap_or_else(PoisonError::into_inner);
+            if swept.elapsed() < limit.min(Duration::from_secs(1)) {
+                return;
+            }
+            *swept = Instant::now();
+        }
+        let mut sessions = self.lock();
+        sessions.retain(|_, s| s.last_used.lock().unwrap_or_else(PoisonError::into_inner).elapsed() < limit);
+        shrink_when_sparse(&mut sessions);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Session>>> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Gives back the table's room once most of it is empty: a burst of sessions must not keep
+/// its memory after the sessions ended. (Shrinking to twice the size keeps this rare.)
+fn shrink_when_sparse<V>(map: &mut HashMap<String, V>) {
+    if map.capacity() > 64 && map.len() < map.capacity() / 8 {
+        map.shrink_to(map.len() * 2);
+    }
+}
+
+/// `404` for a session id that names no session (of this principal's).
+pub(super) fn session_not_found() -> Response {
+    let error = ErrorObject::invalid_request("Session not found: it expired or was ended; initialize again");
+    json_response(StatusCode::NOT_FOUND, encode_error(None, &error))
+}
