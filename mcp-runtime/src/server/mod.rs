@@ -590,10 +590,7 @@ impl std::fmt::Debug for Core {
 
 /// Whether a tool name follows the protocol's rule: 1–128 characters of `[A-Za-z0-9_.-]`.
 pub fn is_valid_tool_name(name: &str) -> bool {
-    (1..=128).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    mcp_grammar::is_valid_tool_name(name)
 }
 
 impl Core {
