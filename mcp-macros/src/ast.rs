@@ -4,6 +4,8 @@
 use crate::attr::{Attrs, Kind};
 use crate::ctxt::Ctxt;
 use crate::doc::{self, Description};
+use mcp_grammar::uri_template::Template;
+use mcp_grammar::{TOOL_NAME_RULE, is_valid_tool_name};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, LitStr, Pat, Path, ReturnType, Type, Visibility};
@@ -37,14 +39,6 @@ pub(crate) struct Param<'a> {
     pub(crate) description: Option<String>,
     /// A resource parameter named after a URI template variable (else it is an extractor).
     pub(crate) is_var: bool,
-}
-
-/// Tool names: 1–128 characters of `[A-Za-z0-9_.-]`.
-pub(crate) fn valid_tool_name(name: &str) -> bool {
-    (1..=128).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 impl<'a> HandlerFn<'a> {
@@ -167,11 +161,8 @@ impl<'a> HandlerFn<'a> {
                 sig.ident.span(),
             ),
         };
-        if kind == Kind::Tool && !valid_tool_name(&name) {
-            cx.error_at(
-                name_span,
-                format!("invalid tool name `{name}`: use 1 to 128 characters of A-Z a-z 0-9 _ . -"),
-            );
+        if kind == Kind::Tool && !is_valid_tool_name(&name) {
+            cx.error_at(name_span, format!("invalid tool name `{name}`: use {TOOL_NAME_RULE}"));
         }
         if name.is_empty() {
             cx.error_at(name_span, format!("a {word} name cannot be empty"));
@@ -180,9 +171,10 @@ impl<'a> HandlerFn<'a> {
         // Resources: the URI template's variables and the parameters must agree.
         let mut variables = Vec::new();
         if let (Kind::Resource, Some(uri)) = (kind, &attrs.uri) {
-            match template_variables(&uri.value()) {
+            match Template::parse(&uri.value()) {
                 Err(why) => cx.error_spanned_by(uri, why),
-                Ok(vars) => {
+                Ok(template) => {
+                    let vars: Vec<String> = template.variables().map(str::to_owned).collect();
                     for var in &vars {
                         match params.iter_mut().find(|p| &p.name == var) {
                             Some(p) => p.is_var = true,
@@ -255,43 +247,6 @@ impl<'a> HandlerFn<'a> {
     pub(crate) fn title(&self) -> Option<&LitStr> {
         self.attrs.title.as_ref().map(|(l, _)| l)
     }
-}
-
-/// The variables of a URI template, or why it is not one this crate serves.
-fn template_variables(template: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let close = rest[open..]
-            .find('}')
-            .ok_or_else(|| format!("`{template}`: a `{{` is never closed"))?
-            + open;
-        let expr = &rest[open + 1..close];
-        let (op, names) = match expr.chars().next() {
-            Some(c @ ('+' | '?')) => (Some(c), &expr[1..]),
-            Some(c @ ('#' | '.' | '/' | ';' | '&')) => {
-                return Err(format!(
-                    "`{template}`: the `{c}` operator is not supported; use {{var}}, {{+var}} or {{?a,b}}"
-                ));
-            }
-            _ => (None, expr),
-        };
-        let names: Vec<&str> = names.split(',').map(str::trim).collect();
-        if names
-            .iter()
-            .any(|n| n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        {
-            return Err(format!("`{template}`: `{{{expr}}}` is not a list of variable names"));
-        }
-        if names.len() > 1 && op != Some('?') {
-            return Err(format!(
-                "`{template}`: `{{{expr}}}` names several variables; only {{?a,b}} may"
-            ));
-        }
-        out.extend(names.into_iter().map(str::to_owned));
-        rest = &rest[close + 1..];
-    }
-    Ok(out)
 }
 
 fn is_unsized(ty: &Type) -> bool {

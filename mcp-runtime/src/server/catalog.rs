@@ -9,6 +9,7 @@ use super::prompt::PromptDef;
 use super::resource::{self, ResourceDef};
 use super::state::StateMap;
 use super::tool::ToolDef;
+use mcp_grammar::{TOOL_NAME_RULE, is_valid_tool_name};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -19,14 +20,6 @@ pub(crate) struct Registry {
     pub(crate) tools: Vec<(ToolDef, bool)>,
     pub(crate) prompts: Vec<(PromptDef, bool)>,
     pub(crate) resources: Vec<(ResourceDef, bool)>,
-}
-
-/// Whether a tool name follows the protocol's rule: 1–128 characters of `[A-Za-z0-9_.-]`.
-pub fn is_valid_tool_name(name: &str) -> bool {
-    (1..=128).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 /// A tool served now, with its name shared by the calls that run it.
@@ -76,9 +69,7 @@ impl Catalog {
         for (def, _) in registry.tools.iter().filter(|(_, on)| *on) {
             let name: Arc<str> = Arc::from(def.name());
             if !is_valid_tool_name(&name) {
-                names.push(format!(
-                    "tool name `{name}` is invalid: use 1 to 128 characters of A-Z a-z 0-9 _ . -"
-                ));
+                names.push(format!("invalid tool name `{name}`: use {TOOL_NAME_RULE}"));
             }
             check_state(&format!("tool `{name}`"), &def.needs_state);
             if tool_index.insert(Arc::clone(&name), tools.len()).is_some() {

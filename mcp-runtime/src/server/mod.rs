@@ -47,6 +47,6 @@ pub mod tool;
 pub mod uri_template;
 
 pub use builder::Server;
-pub use catalog::is_valid_tool_name;
+pub use mcp_grammar::is_valid_tool_name;
 pub use era::CacheScope;
 pub use service::Service;

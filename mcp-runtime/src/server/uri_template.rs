@@ -1,21 +1,16 @@
 //! RFC 6570 URI templates, the subset resources use: `{var}` (one segment), `{+var}` (may cross
-//! `/`) and `{?a,b}` (form-style query). Parsed once at registration and matched without
-//! regular expressions: literals must match exactly, variables are percent-decoded.
+//! `/`) and `{?a,b}` (form-style query). Parsed once at registration, by the grammar the macros
+//! check templates with (the `mcp-grammar` crate), and matched without regular expressions:
+//! literals must match exactly, variables are percent-decoded.
 
 use std::collections::HashMap;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Part {
-    Literal(String),
-    Var { name: String, reserved: bool },
-    Query(Vec<String>),
-}
+use mcp_grammar::uri_template::{Operator, Part, Template};
 
 /// A parsed URI template.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UriTemplate {
-    source: String,
-    parts: Vec<Part>,
+    template: Template,
 }
 
 /// Why a URI that fits a template was still refused.
@@ -26,79 +21,27 @@ pub(crate) enum Refused {
 }
 
 impl UriTemplate {
-    /// Parses a template; an operator other than `+` and `?`, or an unclosed brace, is an error.
+    /// Parses a template; an operator other than `+` and `?`, an unclosed brace, a name that is not
+    /// `[A-Za-z0-9_]+`, or several names outside `{?a,b}` is an error, worded as the macros word it.
     pub fn parse(source: &str) -> Result<Self, String> {
-        let mut parts = Vec::new();
-        let mut rest = source;
-        while let Some(open) = rest.find('{') {
-            if open > 0 {
-                parts.push(Part::Literal(rest[..open].to_owned()));
-            }
-            let close = rest[open..]
-                .find('}')
-                .ok_or_else(|| format!("`{source}`: a `{{` is never closed"))?
-                + open;
-            let expr = &rest[open + 1..close];
-            let (op, names) = match expr.chars().next() {
-                Some(c @ ('+' | '?')) => (Some(c), &expr[1..]),
-                Some(c @ ('#' | '.' | '/' | ';' | '&')) => {
-                    return Err(format!(
-                        "`{source}`: the `{c}` operator is not supported; use {{var}}, {{+var}} or {{?a,b}}"
-                    ));
-                }
-                _ => (None, expr),
-            };
-            let names: Vec<String> = names.split(',').map(|n| n.trim().to_owned()).collect();
-            if names
-                .iter()
-                .any(|n| n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-            {
-                return Err(format!("`{source}`: `{{{expr}}}` is not a list of variable names"));
-            }
-            match op {
-                Some('?') => parts.push(Part::Query(names)),
-                _ if names.len() == 1 => parts.push(Part::Var {
-                    name: names[0].clone(),
-                    reserved: op == Some('+'),
-                }),
-                _ => {
-                    return Err(format!(
-                        "`{source}`: `{{{expr}}}` names several variables; only {{?a,b}} may"
-                    ));
-                }
-            }
-            rest = &rest[close + 1..];
-        }
-        if !rest.is_empty() {
-            parts.push(Part::Literal(rest.to_owned()));
-        }
-        Ok(Self {
-            source: source.to_owned(),
-            parts,
-        })
+        Template::parse(source)
+            .map(|template| Self { template })
+            .map_err(|e| e.to_string())
     }
 
     /// The template as written.
     pub fn as_str(&self) -> &str {
-        &self.source
+        self.template.as_str()
     }
 
     /// The variables, in order.
     pub fn variables(&self) -> Vec<&str> {
-        let mut out = Vec::new();
-        for p in &self.parts {
-            match p {
-                Part::Var { name, .. } => out.push(name.as_str()),
-                Part::Query(names) => out.extend(names.iter().map(String::as_str)),
-                Part::Literal(_) => {}
-            }
-        }
-        out
+        self.template.variables().collect()
     }
 
     /// Whether the template has no variables.
     pub fn is_fixed(&self) -> bool {
-        self.parts.iter().all(|p| matches!(p, Part::Literal(_)))
+        self.template.is_fixed()
     }
 
     /// Matches `uri`: `None` if it does not fit, else its variables (decoded), or why a fitting
@@ -110,28 +53,39 @@ impl UriTemplate {
     ) -> Option<Result<HashMap<String, String>, Refused>> {
         let mut vars = HashMap::new();
         let mut rest = uri;
-        for (i, part) in self.parts.iter().enumerate() {
-            match part {
-                Part::Literal(l) => rest = rest.strip_prefix(l.as_str())?,
-                Part::Var { name, reserved } => {
-                    let end = match self.parts.get(i + 1) {
+        let parts = self.template.parts();
+        for (i, part) in parts.iter().enumerate() {
+            let expr = match part {
+                Part::Literal(l) => {
+                    rest = rest.strip_prefix(l.as_str())?;
+                    continue;
+                }
+                Part::Expression(expr) => expr,
+            };
+            match expr.operator() {
+                op @ (Operator::Simple | Operator::Reserved) => {
+                    // The parser gives these exactly one variable.
+                    let name = &expr.variables()[0];
+                    let end = match parts.get(i + 1) {
                         Some(Part::Literal(l)) => rest.find(l.as_str())?,
-                        Some(Part::Query(_)) => rest.find('?').unwrap_or(rest.len()),
+                        Some(Part::Expression(next)) if next.operator() == Operator::FormQuery => {
+                            rest.find('?').unwrap_or(rest.len())
+                        }
                         _ => rest.len(),
                     };
                     let raw = &rest[..end];
-                    if raw.is_empty() || (!reserved && raw.contains(['/', '?', '#'])) {
+                    if raw.is_empty() || (op == Operator::Simple && raw.contains(['/', '?', '#'])) {
                         return None;
                     }
                     vars.insert(name.clone(), percent_decode(raw)?);
                     rest = &rest[end..];
                 }
-                Part::Query(names) => {
+                Operator::FormQuery => {
                     if let Some(query) = rest.strip_prefix('?') {
                         for pair in query.split('&').filter(|p| !p.is_empty()) {
                             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
                             let k = percent_decode(k)?;
-                            if names.contains(&k) {
+                            if expr.variables().contains(&k) {
                                 vars.insert(k, percent_decode(v)?);
                             }
                         }
@@ -256,14 +210,18 @@ mod tests {
     }
 
     #[test]
-    fn bad_templates_are_refused() {
-        assert!(UriTemplate::parse("a://{x").is_err());
-        assert!(UriTemplate::parse("a://{#x}").is_err());
-        assert!(UriTemplate::parse("a://{x,y}").is_err());
-        assert!(UriTemplate::parse("a://{}").is_err());
+    fn parse_gives_the_grammar_and_its_messages() {
+        // Parsing itself is tested in `mcp-grammar`; this wrapper keeps its text, its variables,
+        // and the grammar's messages.
+        let t = UriTemplate::parse("a://{x}/{+y}{?z}").unwrap();
         assert_eq!(
-            UriTemplate::parse("a://{x}/{+y}{?z}").unwrap().variables(),
-            ["x", "y", "z"]
+            (t.as_str(), t.variables(), t.is_fixed()),
+            ("a://{x}/{+y}{?z}", vec!["x", "y", "z"], false)
+        );
+        assert!(UriTemplate::parse("a://fixed").unwrap().is_fixed());
+        assert_eq!(
+            UriTemplate::parse("a://{x").unwrap_err(),
+            "`a://{x`: a `{` is never closed"
         );
     }
 }
