@@ -19,8 +19,8 @@ pub use protocol::{
     GetPromptResult, Prompt, PromptArgument, PromptMessage, ReadResourceResult, Resource, ResourceContents,
     ResourceTemplate, Role,
 };
-pub use server::completion::Completer;
 pub use server::call::{InputRequired, ToolCall};
+pub use server::completion::Completer;
 pub use server::context::{Context, LogLevel, Principal};
 pub use server::extract::{Declaration, FromCallParts, FromToolCall, State};
 pub use server::log_layer::ClientLogLayer;

@@ -141,7 +141,12 @@ impl ClientOptions {
         F: Fn(Value) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<Value, ErrorObject>> + Send + 'static,
     {
-        self.on(Method::ElicitationCreate, "elicitation", json!({ "form": {}, "url": {} }), f)
+        self.on(
+            Method::ElicitationCreate,
+            "elicitation",
+            json!({ "form": {}, "url": {} }),
+            f,
+        )
     }
 
     /// Answers the server's `roots/list` with `f`, and declares `roots`.
@@ -508,7 +513,10 @@ impl Client {
     /// Gets a prompt with its (string) arguments.
     pub async fn get_prompt(&self, name: &str, arguments: Value) -> Result<crate::protocol::GetPromptResult> {
         let v = self
-            .request_with_input(Method::PromptsGet.as_str(), json!({ "name": name, "arguments": arguments }))
+            .request_with_input(
+                Method::PromptsGet.as_str(),
+                json!({ "name": name, "arguments": arguments }),
+            )
             .await?;
         Ok(serde_json::from_value(v)?)
     }
@@ -520,12 +528,15 @@ impl Client {
 
     /// Every resource template, following `nextCursor`.
     pub async fn list_resource_templates(&self) -> Result<Vec<crate::protocol::ResourceTemplate>> {
-        self.list_all(Method::ResourcesTemplatesList.as_str(), "resourceTemplates").await
+        self.list_all(Method::ResourcesTemplatesList.as_str(), "resourceTemplates")
+            .await
     }
 
     /// Reads a resource.
     pub async fn read_resource(&self, uri: &str) -> Result<crate::protocol::ReadResourceResult> {
-        let v = self.request_with_input(Method::ResourcesRead.as_str(), json!({ "uri": uri })).await?;
+        let v = self
+            .request_with_input(Method::ResourcesRead.as_str(), json!({ "uri": uri }))
+            .await?;
         Ok(serde_json::from_value(v)?)
     }
 
@@ -655,7 +666,12 @@ async fn handle(inner: &Inner, message: Incoming) {
                 let _ = inner.out.send(jsonrpc::encode_result(&id, b"{}")).await;
                 return;
             }
-            let Some(h) = method.as_ref().ok().and_then(|m| inner.options.handlers.get(m)).cloned() else {
+            let Some(h) = method
+                .as_ref()
+                .ok()
+                .and_then(|m| inner.options.handlers.get(m))
+                .cloned()
+            else {
                 let error = ErrorObject::method_not_found(wire_name(&method));
                 let _ = inner.out.send(jsonrpc::encode_error(Some(&id), &error)).await;
                 return;

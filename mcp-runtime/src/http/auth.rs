@@ -254,7 +254,7 @@ impl JwtHs256 {
         let claims: Value = decode_url(p)
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or("bad claims")?;
-        let now = crate::server::seal::now();
+        let now = crate::server::engine::seal::now();
         match claims["exp"].as_u64() {
             Some(exp) if exp + self.leeway > now => {}
             Some(_) => return Err("expired".into()),
@@ -299,7 +299,7 @@ mod jwt_tests {
     #[test]
     fn checks_signature_audience_expiry_and_issuer() {
         let v = JwtHs256::new("s3cret", "https://mcp.example.com/mcp").issuer("https://auth.example.com");
-        let now = crate::server::seal::now();
+        let now = crate::server::engine::seal::now();
         let good = json!({"sub": "alice", "aud": "https://mcp.example.com/mcp", "iss": "https://auth.example.com", "exp": now + 600, "scope": "mcp read"});
         let p = v.check(&v.issue(&good)).unwrap();
         assert_eq!(

@@ -9,12 +9,15 @@ use super::resume::Replay;
 use super::session::{self, SESSION_HEADER, Session, Sessions, session_not_found};
 use super::sse::{resumable_sse, sse};
 use super::stream::{Guard, claim_stream, open_standalone_stream, relay, release_stream, reopen_stream};
+use crate::protocol::Method as McpMethod;
 use crate::protocol::jsonrpc::{self, encode_error};
-use crate::protocol::types::meta_keys;
 use crate::protocol::{ErrorObject, Frame, Incoming, ProtocolVersion, RequestId};
-use crate::server::Core;
+use crate::server::connection::Connection;
 use crate::server::context::Principal;
-use crate::server::dispatch::{Connection, Out, Router};
+use crate::server::core::Core;
+use crate::server::era;
+use crate::server::incoming::batches_refused;
+use crate::server::link::{Out, Router};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -86,8 +89,8 @@ async fn post(
         Frame::Single(m) => m,
         Frame::Batch(items) => return batch(shared, session, items).await,
     };
-    let stateless = matches!(&message, Incoming::Request { params: Some(p), .. }
-        if p.get("_meta").and_then(|m| m.get(meta_keys::PROTOCOL_VERSION)).is_some());
+    let stateless =
+        matches!(&message, Incoming::Request { params, .. } if era::stateless_meta(params.as_ref()).is_some());
     if stateless {
         if let Err(error) = check_headers(&shared.core, headers, &message) {
             let id = request_id(&message);
@@ -107,7 +110,13 @@ async fn post(
         );
     }
     match (session, &message) {
-        (None, Incoming::Request { method, .. }) if method == "initialize" => {
+        (
+            None,
+            Incoming::Request {
+                method: Ok(McpMethod::Initialize),
+                ..
+            },
+        ) => {
             shared.sessions.sweep(shared.options.session_idle);
             let router = Arc::new(Router::default());
             let conn = connection(&router);
@@ -169,7 +178,13 @@ async fn request_in(
     let Some(id) = request_id(&message) else {
         return StatusCode::ACCEPTED.into_response();
     };
-    let listen = matches!(&message, Incoming::Request { method, .. } if method == "subscriptions/listen");
+    let listen = matches!(
+        &message,
+        Incoming::Request {
+            method: Ok(McpMethod::SubscriptionsListen),
+            ..
+        }
+    );
     let Some(mut rx) = claim_stream(router, &id) else {
         let reply = encode_error(Some(&id), &ErrorObject::id_in_use(&id));
         return json_response(status_of(&reply, stateless), reply);
@@ -221,10 +236,7 @@ async fn request_in(
 async fn batch(shared: &Arc<Shared>, session: Option<String>, items: Vec<Incoming>) -> Response {
     let found = session.and_then(|id| shared.sessions.get(&id));
     let Some(session) = found.filter(|s| s.conn.allows_batches()) else {
-        let error = ErrorObject::invalid_request(
-            "Invalid Request: JSON-RPC batches belong to protocol version 2025-03-26 only; send one message at a time",
-        );
-        return json_response(StatusCode::BAD_REQUEST, encode_error(None, &error));
+        return json_response(StatusCode::BAD_REQUEST, encode_error(None, &batches_refused()));
     };
     let mut replies = Vec::new();
     for item in items {

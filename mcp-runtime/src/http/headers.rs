@@ -5,9 +5,10 @@
 use super::options::HttpOptions;
 use super::response::json_response;
 use crate::protocol::jsonrpc::encode_error;
+use crate::protocol::method::wire_name;
 use crate::protocol::types::meta_keys;
-use crate::protocol::{ErrorCode, ErrorObject, Incoming};
-use crate::server::Core;
+use crate::protocol::{ErrorCode, ErrorObject, Incoming, Method};
+use crate::server::core::Core;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde_json::Value;
@@ -80,13 +81,13 @@ pub(super) fn check_headers(
         None => return Err(missing("MCP-Protocol-Version")),
     }
     match header("mcp-method") {
-        Some(Some(v)) if v == *method => {}
+        Some(Some(v)) if v == wire_name(method) => {}
         Some(_) => return Err(mismatch("Mcp-Method")),
         None => return Err(missing("Mcp-Method")),
     }
-    let name = match method.as_str() {
-        "tools/call" | "prompts/get" => params["name"].as_str(),
-        "resources/read" => params["uri"].as_str(),
+    let name = match method {
+        Ok(Method::ToolsCall | Method::PromptsGet) => params["name"].as_str(),
+        Ok(Method::ResourcesRead) => params["uri"].as_str(),
         _ => None,
     };
     if let Some(name) = name {
@@ -96,7 +97,7 @@ pub(super) fn check_headers(
             None => return Err(missing("Mcp-Name")),
         }
     }
-    if method == "tools/call" {
+    if *method == Ok(Method::ToolsCall) {
         let catalog = core.catalog();
         let tool = name
             .and_then(|n| catalog.tool_index.get(n))

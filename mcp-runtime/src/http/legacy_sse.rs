@@ -7,9 +7,10 @@
 
 use crate::protocol::ErrorObject;
 use crate::protocol::jsonrpc::encode_error;
-use crate::server::Core;
-use crate::server::dispatch::{Connection, Out};
-use crate::server::seal::{hex, random};
+use crate::server::connection::Connection;
+use crate::server::core::Core;
+use crate::server::engine::seal::{hex, random};
+use crate::server::link::Out;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -40,7 +40,7 @@ use self::headers::check_host_and_origin;
 use self::response::json_response;
 use self::session::Sessions;
 use crate::error::{Error, Result};
-use crate::server::Service;
+use crate::server::service::Service;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 #[cfg(feature = "legacy-sse")]

@@ -3,7 +3,7 @@
 
 use super::resume::{Replay, SseItem};
 use super::stream::Guard;
-use crate::server::dispatch::Routed;
+use crate::server::link::Routed;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;

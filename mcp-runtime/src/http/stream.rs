@@ -5,7 +5,8 @@
 
 use super::resume::Replay;
 use crate::protocol::RequestId;
-use crate::server::dispatch::{Connection, Routed, Router};
+use crate::server::connection::Connection;
+use crate::server::link::{Routed, Router};
 use std::sync::{Arc, PoisonError};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;

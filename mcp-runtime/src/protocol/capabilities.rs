@@ -199,7 +199,10 @@ mod tests {
         assert!(!c.roots());
         assert!(c.declares("x.y") && !c.declares("x.z") && c.declares("sampling.tools"));
         let url_only = caps(json!({"elicitation": {"url": {}}}));
-        assert_eq!(url_only.elicitation, Some(ElicitationCapability { form: false, url: true }));
+        assert_eq!(
+            url_only.elicitation,
+            Some(ElicitationCapability { form: false, url: true })
+        );
         assert_eq!(serde_json::to_value(&c).unwrap()["x"], json!({"y": {}}));
     }
 

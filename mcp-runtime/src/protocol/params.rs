@@ -223,7 +223,13 @@ impl FromParams for CompleteParams {
             _ => String::new(),
         };
         let reference = params.remove("ref").unwrap_or(Value::Null);
-        let text = |key: &str| reference.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let text = |key: &str| {
+            reference
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         let reference = match reference.get("type").and_then(Value::as_str) {
             Some("ref/prompt") => CompletionRef::Prompt(text("name")),
             Some("ref/resource") => CompletionRef::Resource(text("uri")),
@@ -332,7 +338,9 @@ mod tests {
     fn lists_levels_and_completions() {
         assert!(ListParams::from_params(Some(json!({"cursor": 1}))).is_err());
         assert_eq!(
-            SetLevelParams::from_params(Some(json!({"level": "notice"}))).unwrap().level,
+            SetLevelParams::from_params(Some(json!({"level": "notice"})))
+                .unwrap()
+                .level,
             LogLevel::Notice
         );
         let c = CompleteParams::from_params(Some(json!({
@@ -341,7 +349,9 @@ mod tests {
         .unwrap();
         assert_eq!(c.reference, CompletionRef::Prompt("p".into()));
         assert_eq!(
-            CancelledParams::read(Some(&json!({"requestId": 7}))).unwrap().request_id,
+            CancelledParams::read(Some(&json!({"requestId": 7})))
+                .unwrap()
+                .request_id,
             RequestId::Number(7)
         );
     }

@@ -1,6 +1,7 @@
 //! The builder: what a server is, what it offers, and how it answers, before it serves.
 
-use super::core::Core;
+use super::catalog::Registry;
+use super::core::{Core, Lister, Options};
 use super::era::CacheScope;
 use super::prompt::PromptDef;
 use super::resource::ResourceDef;
@@ -27,14 +28,14 @@ use std::time::Duration;
 /// # }
 /// ```
 pub struct Server {
-    pub(crate) info: Implementation,
-    pub(crate) instructions: Option<String>,
-    pub(crate) tools: Vec<ToolDef>,
-    pub(crate) prompts: Vec<PromptDef>,
-    pub(crate) resources: Vec<ResourceDef>,
-    pub(crate) lister: Option<Lister>,
-    pub(crate) state: StateMap,
-    pub(crate) options: Options,
+    info: Implementation,
+    instructions: Option<String>,
+    tools: Vec<ToolDef>,
+    prompts: Vec<PromptDef>,
+    resources: Vec<ResourceDef>,
+    lister: Option<Lister>,
+    state: StateMap,
+    options: Options,
 }
 
 impl std::fmt::Debug for Server {
@@ -46,27 +47,6 @@ impl std::fmt::Debug for Server {
             .field("resources", &self.resources.len())
             .finish_non_exhaustive()
     }
-}
-
-/// Lists resources when asked: see [`Server::list_resources_with`].
-pub(crate) type Lister = Arc<
-    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<crate::protocol::Resource>> + Send>>
-        + Send
-        + Sync,
->;
-
-#[derive(Clone, Debug)]
-pub(crate) struct Options {
-    pub(crate) page_size: Option<usize>,
-    pub(crate) cache_ttl: Duration,
-    pub(crate) cache_scope: CacheScope,
-    pub(crate) max_message_bytes: usize,
-    pub(crate) drain_timeout: Duration,
-    pub(crate) client_timeout: Duration,
-    pub(crate) state_ttl: Duration,
-    pub(crate) state_key: Option<[u8; 32]>,
-    pub(crate) replay: bool,
-    pub(crate) call_timeout: Option<Duration>,
 }
 
 impl Server {
@@ -290,7 +270,21 @@ impl Server {
     /// Fails on a tool name that is invalid or used twice, and on a handler that needs
     /// shared state the server does not hold.
     pub fn build(self) -> Result<Service> {
-        Core::new(self).map(|core| Service { core: Arc::new(core) })
+        let Self {
+            info,
+            instructions,
+            tools,
+            prompts,
+            resources,
+            lister,
+            state,
+            options,
+        } = self;
+        let registry = Registry {
+            tools: tools.into_iter().map(|t| (t, true)).collect(),
+            prompts: prompts.into_iter().map(|p| (p, true)).collect(),
+            resources: resources.into_iter().map(|r| (r, true)).collect(),
+        };
+        Core::new(info, instructions, registry, lister, state, options).map(|core| Service { core: Arc::new(core) })
     }
 }
-

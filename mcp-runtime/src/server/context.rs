@@ -4,8 +4,8 @@ use super::engine::mrtr::Mrtr;
 use super::peer::Peer;
 use super::state::StateMap;
 use crate::error::{Error, Result};
-use crate::protocol::jsonrpc::encode_notification;
 pub use crate::protocol::LogLevel;
+use crate::protocol::jsonrpc::encode_notification;
 use crate::protocol::{ClientCapabilities, Implementation, Method, ProtocolVersion, RequestId};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -234,7 +234,10 @@ impl Context {
         };
         if threshold.is_some_and(|t| level as usize >= t) {
             let params = json!({ "level": level.as_str(), "data": data });
-            peer.notify(encode_notification(Method::LogMessage.as_str(), &params), Some(&related));
+            peer.notify(
+                encode_notification(Method::LogMessage.as_str(), &params),
+                Some(&related),
+            );
         }
     }
 

@@ -1,18 +1,39 @@
 //! What a built server shares among all its connections: the catalog, its answers serialised
 //! once, the sealer and the calls parked between stateless rounds.
 
-use super::builder::{Lister, Options, Server};
 use super::catalog::{Catalog, Registry};
 use super::engine::parked::ParkedCalls;
 use super::engine::seal::Sealer;
-use super::era::Framing;
+use super::era::{CacheScope, Framing};
 use super::events::Event;
 use super::state::StateMap;
 use crate::error::{Error, Result};
 use crate::protocol::capabilities::{Enabled, ListCapability, ResourcesCapability};
-use crate::protocol::{ProtocolVersion, ServerCapabilities};
+use crate::protocol::{Implementation, ProtocolVersion, ServerCapabilities};
 use serde_json::json;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+/// Lists resources when asked: see [`Server::list_resources_with`].
+pub(crate) type Lister = Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<crate::protocol::Resource>> + Send>>
+        + Send
+        + Sync,
+>;
+
+#[derive(Clone, Debug)]
+pub(crate) struct Options {
+    pub(crate) page_size: Option<usize>,
+    pub(crate) cache_ttl: Duration,
+    pub(crate) cache_scope: CacheScope,
+    pub(crate) max_message_bytes: usize,
+    pub(crate) drain_timeout: Duration,
+    pub(crate) client_timeout: Duration,
+    pub(crate) state_ttl: Duration,
+    pub(crate) state_key: Option<[u8; 32]>,
+    pub(crate) replay: bool,
+    pub(crate) call_timeout: Option<Duration>,
+}
 
 pub(crate) struct Core {
     /// What is served now; replaced whole on a change.
@@ -44,22 +65,14 @@ impl std::fmt::Debug for Core {
 }
 
 impl Core {
-    pub(crate) fn new(server: Server) -> Result<Self> {
-        let Server {
-            info,
-            instructions,
-            tools,
-            prompts,
-            resources,
-            lister,
-            state,
-            options,
-        } = server;
-        let registry = Registry {
-            tools: tools.into_iter().map(|t| (t, true)).collect(),
-            prompts: prompts.into_iter().map(|p| (p, true)).collect(),
-            resources: resources.into_iter().map(|r| (r, true)).collect(),
-        };
+    pub(crate) fn new(
+        info: Implementation,
+        instructions: Option<String>,
+        registry: Registry,
+        lister: Option<Lister>,
+        state: StateMap,
+        options: Options,
+    ) -> Result<Self> {
         let framing = Framing::new(&info, options.cache_ttl, options.cache_scope);
         let catalog = Catalog::build(&registry, &state, options.page_size, &framing)
             .map_err(|problems| Error::Config(problems.join("; ")))?;

@@ -159,4 +159,3 @@ async fn terminated() {
     }
     let _ = tokio::signal::ctrl_c().await;
 }
-

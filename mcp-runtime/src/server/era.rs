@@ -336,7 +336,10 @@ mod tests {
     fn each_era_has_its_methods() {
         let stateless = ProtocolVersion::LATEST;
         let handshake = ProtocolVersion::LATEST_HANDSHAKE;
-        assert_eq!(gate(&Ok(Method::ToolsCall), stateless, offers_all), Ok(Method::ToolsCall));
+        assert_eq!(
+            gate(&Ok(Method::ToolsCall), stateless, offers_all),
+            Ok(Method::ToolsCall)
+        );
         let removed = gate(&Ok(Method::Ping), stateless, offers_all).unwrap_err();
         assert!(removed.message.contains("not part of protocol version 2026-07-28"));
         let e = gate(&Ok(Method::ServerDiscover), handshake, offers_all).unwrap_err();
@@ -345,8 +348,14 @@ mod tests {
         assert_eq!(e.code, ErrorCode::METHOD_NOT_FOUND);
         let e = gate(&Err("x/y".into()), handshake, offers_all).unwrap_err();
         assert!(e.message.contains("x/y"));
-        assert_eq!(before_initialize(&Ok(Method::PromptsList)).code, ErrorCode::INVALID_PARAMS);
-        assert_eq!(before_initialize(&Ok(Method::Progress)).code, ErrorCode::METHOD_NOT_FOUND);
+        assert_eq!(
+            before_initialize(&Ok(Method::PromptsList)).code,
+            ErrorCode::INVALID_PARAMS
+        );
+        assert_eq!(
+            before_initialize(&Ok(Method::Progress)).code,
+            ErrorCode::METHOD_NOT_FOUND
+        );
     }
 
     #[test]

@@ -11,9 +11,9 @@
 //! So `use mcp::Context as Ctx; async fn f(c: &Ctx)` works, and so does your own extractor:
 //! nothing matches type names.
 
+use super::call::ToolCall;
 use super::context::Context;
 use super::schema::ObjectSchema;
-use super::call::ToolCall;
 use schemars::JsonSchema;
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use std::any::{Any, TypeId};

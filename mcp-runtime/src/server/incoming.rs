@@ -141,8 +141,7 @@ impl Connection {
             Method::PromptsGet => self.get_prompt(id, params, req, collect),
             Method::ResourcesRead => self.read_resource(id, params, req, collect),
             Method::ResourcesSubscribe | Method::ResourcesUnsubscribe => answer(
-                FromParams::from_params(params)
-                    .map(|p| self.subscribe(&id, method == Method::ResourcesSubscribe, p)),
+                FromParams::from_params(params).map(|p| self.subscribe(&id, method == Method::ResourcesSubscribe, p)),
             ),
             Method::SubscriptionsListen => answer(FromParams::from_params(params).map(|p| self.listen(&id, p))),
             Method::CompletionComplete => match FromParams::from_params(params) {

@@ -9,8 +9,8 @@ use crate::protocol::jsonrpc::{self, encode_request};
 use crate::protocol::{ErrorObject, Method, RequestId};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
 use std::future::Future;
+use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -147,12 +147,16 @@ impl Link {
 
     /// Sets the handshake-era log level (`logging/setLevel`).
     pub(crate) fn set_log_level(&self, index: usize) {
-        self.log_level.store(u8::try_from(index).unwrap_or(0), Ordering::Relaxed);
+        self.log_level
+            .store(u8::try_from(index).unwrap_or(0), Ordering::Relaxed);
     }
 
     /// Whether request `id` is in flight.
     pub(crate) fn is_in_flight(&self, id: &RequestId) -> bool {
-        self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).contains_key(id)
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(id)
     }
 
     /// Records a request in flight, with what cancels it.
@@ -226,7 +230,11 @@ impl Link {
 
     /// Hands the client's answer to the request waiting for it.
     pub(crate) fn answered(&self, id: &RequestId, outcome: Result<Value, ErrorObject>) {
-        let waiter = self.pending_out.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
+        let waiter = self
+            .pending_out
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
         match waiter {
             Some(tx) => {
                 let _ = tx.send(outcome);
@@ -235,7 +243,13 @@ impl Link {
         }
     }
 
-    async fn client_request(&self, method: &str, params: &Value, timeout: Duration, related: RequestId) -> Result<Value> {
+    async fn client_request(
+        &self,
+        method: &str,
+        params: &Value,
+        timeout: Duration,
+        related: RequestId,
+    ) -> Result<Value> {
         let id = RequestId::Number(self.next_out_id.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = oneshot::channel();
         self.pending_out

@@ -23,9 +23,9 @@ pub(crate) mod builder;
 pub mod call;
 pub(crate) mod catalog;
 pub mod completion;
+pub(crate) mod connection;
 pub mod context;
 pub(crate) mod core;
-pub(crate) mod connection;
 pub(crate) mod driver;
 pub(crate) mod engine;
 pub(crate) mod era;
@@ -47,6 +47,6 @@ pub mod tool;
 pub mod uri_template;
 
 pub use builder::Server;
-pub use mcp_grammar::is_valid_tool_name;
 pub use era::CacheScope;
+pub use mcp_grammar::is_valid_tool_name;
 pub use service::Service;

@@ -18,8 +18,7 @@ pub(crate) type Answer<'a> = Pin<Box<dyn Future<Output = Result<Value>> + Send +
 pub(crate) trait Peer: Send + Sync + 'static {
     /// Sends the client a request (handshake era) about request `related`, and waits for its
     /// answer up to `timeout`. Dropping the future withdraws the request (the client is told).
-    fn request<'a>(&'a self, method: &'a str, params: &'a Value, timeout: Duration, related: RequestId)
-    -> Answer<'a>;
+    fn request<'a>(&'a self, method: &'a str, params: &'a Value, timeout: Duration, related: RequestId) -> Answer<'a>;
 
     /// Queues a notification without waiting, on `related`'s stream when it has one; dropped
     /// (and logged) when the client is not reading.

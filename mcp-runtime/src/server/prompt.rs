@@ -1,8 +1,8 @@
 //! Prompts: their descriptors, calls and results.
 
+use super::call::{InputRequired, ToolCall};
 use super::completion::Completer;
 use super::extract::Declaration;
-use super::call::{InputRequired, ToolCall};
 use crate::protocol::{Content, ErrorObject, GetPromptResult, Icon, Prompt, PromptMessage};
 use serde_json::{Map, Value};
 use std::any::TypeId;

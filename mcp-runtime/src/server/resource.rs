@@ -1,14 +1,13 @@
 //! Resources and resource templates: their descriptors, reads and results.
 
+use super::call::{InputRequired, ToolCall};
 use super::completion::Completer;
 use super::extract::Declaration;
 use super::prompt::meta_map;
-use super::call::{InputRequired, ToolCall};
 use super::tool::Json;
 use super::uri_template::UriTemplate;
 use crate::protocol::{
-    Icon,
-    Annotations, ErrorObject, ReadResourceResult, Resource, ResourceContents, ResourceTemplate, Role,
+    Annotations, ErrorObject, Icon, ReadResourceResult, Resource, ResourceContents, ResourceTemplate, Role,
 };
 use schemars::JsonSchema;
 use serde::Serialize;

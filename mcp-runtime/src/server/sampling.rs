@@ -1,9 +1,9 @@
 //! `ctx.sample(..)`, `ctx.elicit::<T>(..)`, `ctx.elicit_url(..)` and `ctx.roots()`.
 
-use super::context::Context;
-use super::schema;
 use super::call::ToolCall;
+use super::context::Context;
 use super::engine::seal;
+use super::schema;
 use super::tool::{ToolDef, ToolOutput};
 use crate::error::{Error, Result};
 use crate::protocol::{
@@ -346,7 +346,10 @@ impl Sample {
                 format!("{k}-{}", round + 1)
             }
         });
-        let answer = self.ctx.ask(Method::SamplingCreateMessage.as_str(), params, key, "sample").await?;
+        let answer = self
+            .ctx
+            .ask(Method::SamplingCreateMessage.as_str(), params, key, "sample")
+            .await?;
         serde_json::from_value(answer)
             .map_err(|e| Error::Message(format!("the client's sampling answer is malformed: {e}")))
     }
@@ -510,7 +513,9 @@ impl Context {
         if !self.is_stateless() {
             params["elicitationId"] = json!(seal::hex(&seal::random::<16>()));
         }
-        let answer = self.ask(Method::ElicitationCreate.as_str(), params, None, "elicit").await?;
+        let answer = self
+            .ask(Method::ElicitationCreate.as_str(), params, None, "elicit")
+            .await?;
         let result: ElicitResult = serde_json::from_value(answer)
             .map_err(|e| Error::Message(format!("the client's elicitation answer is malformed: {e}")))?;
         Ok(match result.action {
@@ -541,7 +546,10 @@ impl<T: DeserializeOwned + JsonSchema> Elicit<T> {
         let form = self.ctx.client_capabilities().elicitation.is_some_and(|e| e.form);
         self.ctx.require(form, "elicitation", json!({"elicitation": {}}))?;
         let params = json!({ "mode": "form", "message": self.message, "requestedSchema": schema });
-        let answer = self.ctx.ask(Method::ElicitationCreate.as_str(), params, self.key, "elicit").await?;
+        let answer = self
+            .ctx
+            .ask(Method::ElicitationCreate.as_str(), params, self.key, "elicit")
+            .await?;
         let result: ElicitResult = serde_json::from_value(answer)
             .map_err(|e| Error::Message(format!("the client's elicitation answer is malformed: {e}")))?;
         Ok(match result.action {

@@ -170,7 +170,6 @@ impl Service {
     }
 }
 
-
 impl Context {
     /// Tells every client subscribed to `uri` that the resource changed.
     pub fn resource_updated(&self, uri: impl Into<String>) {

@@ -428,4 +428,3 @@ impl<T: IntoToolResult, E: fmt::Display> IntoToolResult for Result<T, E> {
         T::output_schema()
     }
 }
-

@@ -128,4 +128,3 @@ pub(crate) async fn drive(
         responder = retry.responder;
     }
 }
-

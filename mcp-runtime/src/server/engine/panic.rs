@@ -17,7 +17,10 @@ pub(crate) fn panicked(kind: &str) -> ErrorObject {
 }
 
 /// Runs a handler; a panic in it becomes `on_panic()` and harms nothing else.
-pub(crate) async fn catch<O>(start: impl FnOnce() -> Pin<Box<dyn Future<Output = O> + Send>>, on_panic: impl FnOnce() -> O) -> O {
+pub(crate) async fn catch<O>(
+    start: impl FnOnce() -> Pin<Box<dyn Future<Output = O> + Send>>,
+    on_panic: impl FnOnce() -> O,
+) -> O {
     let Ok(future) = catch_unwind(AssertUnwindSafe(start)) else {
         return on_panic();
     };
@@ -25,7 +28,11 @@ pub(crate) async fn catch<O>(start: impl FnOnce() -> Pin<Box<dyn Future<Output =
 }
 
 /// Runs a tool; a panic in it becomes an error result and harms nothing else.
-pub(crate) async fn run_tool(handler: &(dyn Fn(ToolCall) -> ToolFuture + Send + Sync), call: ToolCall, name: &str) -> ToolOutput {
+pub(crate) async fn run_tool(
+    handler: &(dyn Fn(ToolCall) -> ToolFuture + Send + Sync),
+    call: ToolCall,
+    name: &str,
+) -> ToolOutput {
     let panicked = || {
         tracing::error!(tool = name, "the tool panicked");
         ToolOutput::Result(CallToolResult::error(format!(

@@ -64,6 +64,9 @@ impl ParkedCalls {
 
     /// Takes a parked call out: only one retry resumes it.
     pub(crate) fn take(&self, continuation: &str) -> Option<Parked> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).remove(continuation)
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(continuation)
     }
 }

@@ -12,7 +12,13 @@ use std::sync::Arc;
 
 impl Connection {
     /// A page of a list the catalog keeps serialised.
-    pub(crate) fn list(&self, id: &RequestId, method: Method, version: ProtocolVersion, params: &ListParams) -> Vec<u8> {
+    pub(crate) fn list(
+        &self,
+        id: &RequestId,
+        method: Method,
+        version: ProtocolVersion,
+        params: &ListParams,
+    ) -> Vec<u8> {
         let catalog = self.core.catalog();
         let pages = match method {
             Method::ToolsList => &catalog.tool_pages,
