@@ -127,8 +127,11 @@ async fn every_request_before_initialize_gets_an_answer() {
     // What the official Python client sends first, without the modern _meta.
     assert_eq!(code(&raw.call(1, "server/discover", json!({})).await), -32602);
     assert_eq!(code(&raw.call(2, "tools/call", json!({"name": "add"})).await), -32602);
-    assert_eq!(code(&raw.call(3, "resources/list", json!({})).await), -32601);
-    assert_eq!(raw.call(4, "ping", json!({})).await["result"], json!({}));
+    // Every method the server serves gets the same hint; an unknown one is not found.
+    assert_eq!(code(&raw.call(3, "resources/list", json!({})).await), -32602);
+    assert_eq!(code(&raw.call(4, "prompts/list", json!({})).await), -32602);
+    assert_eq!(code(&raw.call(5, "no/such/method", json!({})).await), -32601);
+    assert_eq!(raw.call(6, "ping", json!({})).await["result"], json!({}));
 }
 
 #[tokio::test]
