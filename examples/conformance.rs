@@ -10,7 +10,7 @@
 //! progress). The multi round-trip scenarios ask for exact keys, schemas and states, so those
 //! tools return [`InputRequired`] by hand, as the suite's reference server does.
 
-use mcp::{Content, Context, InputRequired, PromptMessage, ToolOutput};
+use mcp::{Content, Context, InputRequired, Method, PromptMessage, ToolOutput};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -118,7 +118,7 @@ async fn elicit(ctx: &Context, message: &str, schema: Value) -> mcp::Result<Stri
     ctx.require_capability("elicitation")?;
     let r = ctx
         .request(
-            "elicitation/create",
+            Method::ElicitationCreate,
             json!({ "message": message, "requestedSchema": schema }),
             Some("form"),
         )
@@ -242,7 +242,7 @@ fn test_missing_capability(ctx: Context) -> mcp::Result<&'static str> {
 async fn test_streaming_elicitation(ctx: Context) -> mcp::Result<String> {
     let r = ctx
         .request(
-            "elicitation/create",
+            Method::ElicitationCreate,
             ask_name("What is your name?", "name"),
             Some("user_name"),
         )
@@ -323,7 +323,7 @@ fn test_input_required_result_elicitation(ctx: Context) -> ToolOutput {
         None => InputRequired::new()
             .request(
                 "user_name",
-                "elicitation/create",
+                Method::ElicitationCreate,
                 ask_name("What is your name?", "name"),
             )
             .into(),
@@ -338,7 +338,7 @@ fn test_input_required_result_sampling(ctx: Context) -> ToolOutput {
         None => InputRequired::new()
             .request(
                 "capital_question",
-                "sampling/createMessage",
+                Method::SamplingCreateMessage,
                 ask_llm("What is the capital of France?", 100),
             )
             .into(),
@@ -358,7 +358,7 @@ fn test_input_required_result_list_roots(ctx: Context) -> ToolOutput {
                 .join(", ")
         )),
         None => InputRequired::new()
-            .request("client_roots", "roots/list", json!({}))
+            .request("client_roots", Method::RootsList, json!({}))
             .into(),
     }
 }
@@ -377,7 +377,7 @@ fn test_input_required_result_request_state(ctx: Context) -> ToolOutput {
     InputRequired::new()
         .request(
             "confirm",
-            "elicitation/create",
+            Method::ElicitationCreate,
             json!({"mode": "form", "message": "Please confirm", "requestedSchema": schema}),
         )
         .state("request-state-round-1")
@@ -395,11 +395,15 @@ fn test_input_required_result_multiple_inputs(ctx: Context) -> ToolOutput {
         return InputRequired::new()
             .request(
                 "user_name",
-                "elicitation/create",
+                Method::ElicitationCreate,
                 ask_name("What is your name?", "name"),
             )
-            .request("greeting", "sampling/createMessage", ask_llm("Generate a greeting", 50))
-            .request("client_roots", "roots/list", json!({}))
+            .request(
+                "greeting",
+                Method::SamplingCreateMessage,
+                ask_llm("Generate a greeting", 50),
+            )
+            .request("client_roots", Method::RootsList, json!({}))
             .state("multi-inputs")
             .into();
     }
@@ -422,7 +426,7 @@ fn test_input_required_result_multi_round(ctx: Context) -> ToolOutput {
         return InputRequired::new()
             .request(
                 "step2",
-                "elicitation/create",
+                Method::ElicitationCreate,
                 ask_name("Step 2: What is your favorite color?", "color"),
             )
             .state(format!("round-2:{name}"))
@@ -435,7 +439,7 @@ fn test_input_required_result_multi_round(ctx: Context) -> ToolOutput {
     InputRequired::new()
         .request(
             "step1",
-            "elicitation/create",
+            Method::ElicitationCreate,
             ask_name("Step 1: What is your name?", "name"),
         )
         .state("round-1")
@@ -449,7 +453,11 @@ fn test_input_required_result_tampered_state(ctx: Context) -> ToolOutput {
         return done("state verified");
     }
     InputRequired::new()
-        .request("confirm", "elicitation/create", ask_name("Confirm to continue", "ok"))
+        .request(
+            "confirm",
+            Method::ElicitationCreate,
+            ask_name("Confirm to continue", "ok"),
+        )
         .state("tamper-check")
         .into()
 }
@@ -463,12 +471,16 @@ fn test_input_required_result_capabilities(ctx: Context) -> ToolOutput {
     if caps.elicitation() && !a.contains_key("user_name") {
         ask = ask.request(
             "user_name",
-            "elicitation/create",
+            Method::ElicitationCreate,
             ask_name("What is your name?", "name"),
         );
     }
     if caps.sampling() && !a.contains_key("greeting") {
-        ask = ask.request("greeting", "sampling/createMessage", ask_llm("Generate a greeting", 50));
+        ask = ask.request(
+            "greeting",
+            Method::SamplingCreateMessage,
+            ask_llm("Generate a greeting", 50),
+        );
     }
     if !ask.input_requests.is_empty() {
         return ask.into();
@@ -559,7 +571,7 @@ fn test_input_required_result_prompt(ctx: Context) -> mcp::PromptOutput {
         }),
         None => mcp::PromptOutput::InputRequired(InputRequired::new().request(
             "user_context",
-            "elicitation/create",
+            Method::ElicitationCreate,
             ask_name("What context should the prompt use?", "context"),
         )),
     }

@@ -13,7 +13,7 @@ pub mod server;
 pub mod transport;
 
 pub use error::{Error, Result};
-pub use protocol::{CallToolResult, Content, Icon, Implementation, ProtocolVersion, Tool, ToolAnnotations};
+pub use protocol::{CallToolResult, Content, Icon, Implementation, Method, ProtocolVersion, Tool, ToolAnnotations};
 pub use protocol::{CreateMessageResult, Root, SamplingContent, SamplingMessage};
 pub use protocol::{
     GetPromptResult, Prompt, PromptArgument, PromptMessage, ReadResourceResult, Resource, ResourceContents,

@@ -299,6 +299,31 @@ impl serde::Serialize for Method {
     }
 }
 
+/// A method, named by its variant or, for one MCP does not define, by its wire name: what
+/// APIs that send a method to the client take (`InputRequired::request`, `Context::request`).
+pub trait MethodName {
+    /// The name on the wire.
+    fn method_name(&self) -> &str;
+}
+
+impl MethodName for Method {
+    fn method_name(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl MethodName for &str {
+    fn method_name(&self) -> &str {
+        self
+    }
+}
+
+impl MethodName for String {
+    fn method_name(&self) -> &str {
+        self
+    }
+}
+
 /// A method name as read from the wire: one MCP defines, or any other string (a request for it
 /// is answered "method not found"; a notification of it is ignored).
 pub type WireMethod = Result<Method, String>;

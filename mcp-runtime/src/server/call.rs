@@ -3,6 +3,7 @@
 
 use super::context::{Context, RequestParts};
 use crate::protocol::ErrorObject;
+use crate::protocol::method::MethodName;
 use serde_json::{Map, Value, json};
 use std::fmt;
 use std::sync::Arc;
@@ -29,9 +30,9 @@ impl InputRequired {
 
     /// Asks the client `method` with `params` under `key`.
     #[must_use]
-    pub fn request(mut self, key: impl Into<String>, method: &str, params: Value) -> Self {
+    pub fn request(mut self, key: impl Into<String>, method: impl MethodName, params: Value) -> Self {
         self.input_requests
-            .insert(key.into(), json!({ "method": method, "params": params }));
+            .insert(key.into(), json!({ "method": method.method_name(), "params": params }));
         self
     }
 

@@ -6,6 +6,7 @@ use super::state::StateMap;
 use crate::error::{Error, Result};
 pub use crate::protocol::LogLevel;
 use crate::protocol::jsonrpc::encode_notification;
+use crate::protocol::method::MethodName;
 use crate::protocol::{ClientCapabilities, Implementation, Method, ProtocolVersion, RequestId};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -306,8 +307,9 @@ impl Context {
     /// for what [`sample`](Context::sample), [`elicit`](Context::elicit) and
     /// [`roots`](Context::roots) do not cover. `key` names it among the call's input requests
     /// (stateless era); the caller checks the client's capabilities.
-    pub async fn request(&self, method: &str, params: Value, key: Option<&str>) -> Result<Value> {
-        self.ask(method, params, key.map(str::to_owned), "request").await
+    pub async fn request(&self, method: impl MethodName, params: Value, key: Option<&str>) -> Result<Value> {
+        self.ask(method.method_name(), params, key.map(str::to_owned), "request")
+            .await
     }
 
     /// Fails with [`Error::MissingCapability`] unless the client declared `name`; the failure
