@@ -14,6 +14,7 @@ use crate::protocol::jsonrpc::{self, encode_error};
 use crate::protocol::{ErrorObject, Frame, Incoming, ProtocolVersion, RequestId};
 use crate::server::connection::Connection;
 use crate::server::context::Principal;
+use crate::server::context::ServiceHandle;
 use crate::server::core::Core;
 use crate::server::era;
 use crate::server::incoming::batches_refused;
@@ -29,6 +30,7 @@ pub(super) struct Shared {
     #[cfg(feature = "legacy-sse")]
     pub(super) legacy: Arc<super::legacy_sse::LegacySessions>,
     pub(super) core: Arc<Core>,
+    pub(super) service: ServiceHandle,
     pub(super) options: HttpOptions,
     pub(super) sessions: Sessions,
 }
@@ -78,7 +80,11 @@ async fn post(
 ) -> Response {
     let owner = principal.as_ref().map(|p| p.subject.clone());
     let connection = |router: &Arc<Router>| {
-        let mut c = Connection::new(Arc::clone(&shared.core), Out::Routed(Arc::clone(router)));
+        let mut c = Connection::new(
+            Arc::clone(&shared.core),
+            Arc::clone(&shared.service),
+            Out::Routed(Arc::clone(router)),
+        );
         c.principal = principal.clone();
         Arc::new(c)
     };

@@ -8,6 +8,7 @@
 use crate::protocol::ErrorObject;
 use crate::protocol::jsonrpc::encode_error;
 use crate::server::connection::Connection;
+use crate::server::context::ServiceHandle;
 use crate::server::core::Core;
 use crate::server::engine::seal::{hex, random};
 use crate::server::link::Out;
@@ -28,9 +29,14 @@ pub(crate) struct LegacySessions {
 }
 
 /// Opens a stream: `endpoint` first, then the connection's messages.
-pub(crate) fn open(core: &Arc<Core>, sessions: &Arc<LegacySessions>, messages_path: &str) -> Response {
+pub(crate) fn open(
+    core: &Arc<Core>,
+    service: &ServiceHandle,
+    sessions: &Arc<LegacySessions>,
+    messages_path: &str,
+) -> Response {
     let (tx, rx) = mpsc::channel::<Vec<u8>>(1024);
-    let conn = Arc::new(Connection::new(Arc::clone(core), Out::Stream(tx)));
+    let conn = Arc::new(Connection::new(Arc::clone(core), Arc::clone(service), Out::Stream(tx)));
     let events = tokio::spawn(Arc::clone(&conn).forward_events()).abort_handle();
     let id = hex(&random::<32>());
     sessions

@@ -63,6 +63,7 @@ impl Service {
         let shared = Arc::new(Shared {
             #[cfg(feature = "legacy-sse")]
             legacy: Arc::default(),
+            service: self.handle(),
             core: self.core,
             options,
             sessions: Sessions::new(),
@@ -134,7 +135,7 @@ async fn legacy_open(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> R
     if let Err(refused) = admit(&shared, &headers).await {
         return refused;
     }
-    legacy_sse::open(&shared.core, &shared.legacy, "/messages")
+    legacy_sse::open(&shared.core, &shared.service, &shared.legacy, "/messages")
 }
 
 /// `POST /messages?session_id=…` (2024-11-05 HTTP+SSE).

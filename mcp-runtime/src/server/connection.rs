@@ -5,14 +5,12 @@
 //! each group of methods (`methods/`), running calls (`engine/`), and the loop that drives a
 //! transport (`driver`).
 
-use super::context::Principal;
+use super::context::{Principal, ServiceHandle};
 use super::core::Core;
 use super::era::Requester;
 use super::events::ListKind;
 use super::link::{Link, Out};
-use super::service::Service;
 use crate::protocol::{ClientCapabilities, Implementation, ProtocolVersion, RequestId};
-use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
@@ -40,15 +38,12 @@ pub(crate) struct Connection {
     pub(crate) listens: Mutex<HashMap<RequestId, Listen>>,
     /// Who is on the other end, when the transport verified a token.
     pub(crate) principal: Option<Arc<Principal>>,
-    /// The [`Service`] handlers reach through their `Context`.
-    pub(crate) service: Arc<dyn Any + Send + Sync>,
+    /// The `Service` handlers reach through their `Context`.
+    pub(crate) service: ServiceHandle,
 }
 
 impl Connection {
-    pub(crate) fn new(core: Arc<Core>, out: Out) -> Self {
-        let service = Arc::new(Service {
-            core: Arc::clone(&core),
-        });
+    pub(crate) fn new(core: Arc<Core>, service: ServiceHandle, out: Out) -> Self {
         Self {
             core,
             link: Arc::new(Link::new(out)),

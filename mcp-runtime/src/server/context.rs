@@ -72,6 +72,10 @@ pub struct Principal {
     pub scopes: Vec<String>,
 }
 
+/// The `Service` serving a connection, as its requests' contexts hold it (made once per served
+/// transport or HTTP endpoint; see `RequestParts::service`).
+pub(crate) type ServiceHandle = Arc<dyn Any + Send + Sync>;
+
 /// The parts of one request that handlers and extractors read.
 pub struct RequestParts {
     pub(crate) request_id: RequestId,
@@ -89,7 +93,7 @@ pub struct RequestParts {
     /// The `Service` serving the request, behind `Any`: the service sits above the context in
     /// the layering (it holds the catalog, whose handlers take a `Context`), so the context
     /// names it only where `Context::service` is defined, in `service.rs`.
-    pub(crate) service: Arc<dyn Any + Send + Sync>,
+    pub(crate) service: ServiceHandle,
     pub(crate) principal: Option<Arc<Principal>>,
 }
 

@@ -2,6 +2,7 @@
 //! sends, and on the way out lets calls in flight finish (up to the drain timeout).
 
 use super::connection::Connection;
+use super::context::ServiceHandle;
 use super::core::Core;
 use super::link::Out;
 use super::service::Service;
@@ -27,7 +28,7 @@ impl Service {
         transport: T,
         stop: impl Future<Output = ()> + Send,
     ) -> Result<()> {
-        serve(Arc::clone(&self.core), transport, stop).await
+        serve(Arc::clone(&self.core), self.handle(), transport, stop).await
     }
 
     /// Serves this process's stdin and stdout until stdin closes, or until SIGTERM or Ctrl-C,
@@ -37,7 +38,7 @@ impl Service {
         let transport = transport::stdio::stdio().max_message_bytes(limit);
         // On a worker of the runtime, not on the thread that called (often `main`'s `block_on`):
         // the tasks it wakes, the writer first, then run on the same worker with no thread woken.
-        let serving = tokio::spawn(serve(Arc::clone(&self.core), transport, terminated()));
+        let serving = tokio::spawn(serve(Arc::clone(&self.core), self.handle(), transport, terminated()));
         match serving.await {
             Ok(result) => result,
             Err(e) => match e.try_into_panic() {
@@ -50,6 +51,7 @@ impl Service {
 
 pub(crate) async fn serve<T: Transport>(
     core: Arc<Core>,
+    service: ServiceHandle,
     transport: T,
     stop: impl Future<Output = ()> + Send,
 ) -> Result<()> {
@@ -58,7 +60,7 @@ pub(crate) async fn serve<T: Transport>(
     let (tx, rx) = mpsc::channel::<Vec<u8>>(1024);
     let shutdown = Arc::new(Notify::new());
     let mut writer_task = tokio::spawn(write_loop(writer, rx, Arc::clone(&shutdown)));
-    let conn = Arc::new(Connection::new(core, Out::Stream(tx)));
+    let conn = Arc::new(Connection::new(core, service, Out::Stream(tx)));
     let events = tokio::spawn(Arc::clone(&conn).forward_events());
     let _stop_events = AbortOnDrop(events.abort_handle());
     let mut result = Ok(());

@@ -1,7 +1,7 @@
 //! A built server ([`Service`]): what it serves now, changed while it serves.
 
 use super::catalog::{Catalog, Registry};
-use super::context::Context;
+use super::context::{Context, ServiceHandle};
 use super::core::Core;
 use super::events::{Event, ListKind};
 use super::prompt::PromptDef;
@@ -167,6 +167,12 @@ impl Service {
     /// `subscriptions/listen` streams that asked for it.
     pub fn resource_updated(&self, uri: impl Into<String>) {
         let _ = self.core.events.send(Event::ResourceUpdated(uri.into()));
+    }
+
+    /// This service as the contexts of the requests it serves hold it: make one per transport
+    /// or endpoint, and share it among its connections.
+    pub(crate) fn handle(&self) -> ServiceHandle {
+        Arc::new(self.clone())
     }
 }
 

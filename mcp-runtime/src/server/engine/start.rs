@@ -43,6 +43,20 @@ pub(crate) fn needs_digest(req: &Requester, uses_context: bool, input: &InputPar
     req.version.is_stateless() && (uses_context || input.request_state.is_some())
 }
 
+/// The request's identity as `identity` builds it, when [`needs_digest`]; else `Null`.
+pub(crate) fn identity_if_needed(
+    req: &Requester,
+    uses_context: bool,
+    input: &InputParams,
+    identity: impl FnOnce() -> Value,
+) -> Value {
+    if needs_digest(req, uses_context, input) {
+        identity()
+    } else {
+        Value::Null
+    }
+}
+
 impl Connection {
     /// Starts a call: prepares its exchange with the client, then runs it: to its end at once
     /// when it does not wait, else on a task of its own.

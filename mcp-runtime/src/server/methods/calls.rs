@@ -8,7 +8,7 @@ use crate::server::call::ToolCall;
 use crate::server::connection::Connection;
 use crate::server::engine::outcome::Outcome;
 use crate::server::engine::panic::{catch, panicked, run_tool};
-use crate::server::engine::start::{CallRequest, needs_digest};
+use crate::server::engine::start::{CallRequest, identity_if_needed};
 use crate::server::era::{self, Requester};
 use crate::server::incoming::Collect;
 use crate::server::prompt::PromptOutput;
@@ -42,11 +42,12 @@ impl Connection {
         };
         let entry = &catalog.tools[index];
         let uses_context = entry.def.uses_context;
-        let identity = if needs_digest(&req, uses_context, &input) {
-            json!({ "name": name, "arguments": arguments })
-        } else {
-            Value::Null
-        };
+        let identity = identity_if_needed(
+            &req,
+            uses_context,
+            &input,
+            || json!({ "name": name, "arguments": arguments }),
+        );
         let handler = Arc::clone(&entry.def.handler);
         let (tool_name, wrap) = (Arc::clone(&entry.name), entry.def.wrap);
         let timeout = self.core.options.call_timeout;
@@ -101,11 +102,12 @@ impl Connection {
             return Some(encode_error(Some(&id), &e));
         };
         let def = &catalog.prompts[index];
-        let identity = if needs_digest(&req, def.uses_context, &input) {
-            json!({ "name": name, "arguments": arguments })
-        } else {
-            Value::Null
-        };
+        let identity = identity_if_needed(
+            &req,
+            def.uses_context,
+            &input,
+            || json!({ "name": name, "arguments": arguments }),
+        );
         let handler = Arc::clone(&def.handler);
         let prompt_name: Arc<str> = Arc::from(name.as_str());
         let call = CallRequest {
