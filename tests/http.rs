@@ -139,7 +139,11 @@ async fn mismatched_headers_and_errors_get_the_statuses_the_spec_names() {
         (status, json["error"]["code"].clone()),
         (StatusCode::BAD_REQUEST, json!(-32602))
     );
-    let (status, _, json) = send(&app, Request::post("/mcp").body(Body::from("{oops")).unwrap()).await;
+    let oops = Request::post("/mcp")
+        .header("content-type", "application/json")
+        .body(Body::from("{oops"))
+        .unwrap();
+    let (status, _, json) = send(&app, oops).await;
     assert_eq!(
         (status, json["error"]["code"].clone()),
         (StatusCode::BAD_REQUEST, json!(-32700))
@@ -189,6 +193,97 @@ async fn a_body_over_the_limit_is_refused_and_the_next_request_is_served() {
         send(&app, post("/mcp", &ok, &h)).await.2["result"]["structuredContent"],
         json!({"result": 2})
     );
+}
+
+#[tokio::test]
+async fn a_declared_length_over_the_limit_is_refused_before_the_body_arrives() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = mcp::Server::new("s", "1")
+        .tools(mcp::tools![add])
+        .build()
+        .unwrap()
+        .into_router_with(mcp::http::HttpOptions::default().max_body_bytes(1024));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // Headers that promise 100 MB, and not one byte of body.
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut answer))
+        .await
+        .expect("answered without waiting for the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("over the limit of 1024 bytes"), "{answer}");
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_post_that_is_not_json_is_refused_with_415() {
+    let app = router(Arc::default());
+    let (body, headers) = modern_call("add", json!({"a": 1, "b": 1}));
+    for content_type in ["text/plain", "application/x-www-form-urlencoded", ""] {
+        let mut req = Request::post("/mcp").header("accept", "application/json, text/event-stream");
+        if !content_type.is_empty() {
+            req = req.header("content-type", content_type);
+        }
+        for (k, v) in &headers {
+            req = req.header(*k, v.as_str());
+        }
+        let req = req.body(Body::from(serde_json::to_vec(&body).unwrap())).unwrap();
+        let (status, _, answer) = send(&app, req).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{content_type:?}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("application/json")
+        );
+    }
+    // With parameters, JSON is JSON.
+    let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut req = post("/mcp", &body, &h);
+    req.headers_mut()
+        .insert("content-type", "application/json; charset=utf-8".parse().unwrap());
+    assert_eq!(
+        send(&app, req).await.2["result"]["structuredContent"],
+        json!({"result": 2})
+    );
+}
+
+#[tokio::test]
+async fn a_full_session_table_evicts_idle_sessions_or_answers_503() {
+    let app = mcp::Server::new("s", "1")
+        .tools(mcp::tools![add])
+        .build()
+        .unwrap()
+        .into_router_with(mcp::http::HttpOptions::default().max_sessions(2, Duration::from_millis(300)));
+    let first = open_session(&app).await;
+    let _second = open_session(&app).await;
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
+    let (status, headers, answer) = send(&app, post("/mcp", &init, &[])).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert_eq!(headers["retry-after"], "5");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 sessions are open")
+    );
+    // Once they have sat idle long enough, a new session evicts them.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let third = open_session(&app).await;
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let (status, _, _) = send(&app, post("/mcp", &list, &[("mcp-session-id", &third)])).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = send(&app, post("/mcp", &list, &[("mcp-session-id", &first)])).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the idle session was evicted");
 }
 
 #[tokio::test]

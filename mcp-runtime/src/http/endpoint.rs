@@ -6,7 +6,7 @@ use super::headers::{VERSION_HEADER, check_headers, check_host_and_origin};
 use super::options::HttpOptions;
 use super::response::{json_response, status_of};
 use super::resume::Replay;
-use super::session::{self, SESSION_HEADER, Session, Sessions, session_not_found};
+use super::session::{self, SESSION_HEADER, Session, Sessions, session_not_found, sessions_full};
 use super::sse::{resumable_sse, sse};
 use super::stream::{Guard, claim_stream, open_standalone_stream, relay, release_stream, reopen_stream};
 use crate::protocol::Method as McpMethod;
@@ -19,9 +19,9 @@ use crate::server::core::Core;
 use crate::server::era;
 use crate::server::incoming::batches_refused;
 use crate::server::link::{Out, Router};
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
@@ -40,7 +40,7 @@ pub(super) async fn endpoint(
     State(shared): State<Arc<Shared>>,
     method: Method,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     if let Err(refused) = check_host_and_origin(&shared.options, &headers) {
         return refused;
@@ -57,7 +57,10 @@ pub(super) async fn endpoint(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     match method {
-        Method::POST => post(&shared, &headers, session, &body, principal).await,
+        Method::POST => match read_body(&headers, body, shared.options.max_body_bytes).await {
+            Ok(body) => post(&shared, &headers, session, &body, principal).await,
+            Err(refused) => refused,
+        },
         Method::GET => {
             let last = headers.get("last-event-id").and_then(|v| v.to_str().ok());
             get(&shared, session.as_deref(), principal.as_deref(), last)
@@ -68,6 +71,44 @@ pub(super) async fn endpoint(
         },
         _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
     }
+}
+
+/// A POST's body, read only once its headers say it is JSON and not too large: a declared
+/// `Content-Length` over `limit` is refused at once (`413`), before a byte of the body is read,
+/// and so is a body that turns out larger; a `Content-Type` other than JSON gets `415`.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Response> {
+    let refuse = |status: StatusCode, message: String| {
+        let error = ErrorObject::invalid_request(message);
+        json_response(status, encode_error(None, &error))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Invalid Request: the body is over the limit of {limit} bytes"),
+        ));
+    }
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let is_json = content_type.is_some_and(|t| {
+        t.split(';')
+            .next()
+            .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+    });
+    if !is_json {
+        return Err(refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Invalid Request: a POST must have `Content-Type: application/json`".to_owned(),
+        ));
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Invalid Request: the body is over the limit of {limit} bytes"),
+        )
+    })
 }
 
 /// POST: one message (stateless, in a session, or opening one with `initialize`) or a batch.
@@ -124,6 +165,13 @@ async fn post(
             },
         ) => {
             shared.sessions.sweep(shared.options.session_idle);
+            let options = &shared.options;
+            if !shared
+                .sessions
+                .make_room(options.max_sessions, options.session_evict_idle)
+            {
+                return sessions_full(options.max_sessions);
+            }
             let router = Arc::new(Router::default());
             let conn = connection(&router);
             let events = tokio::spawn(Arc::clone(&conn).forward_events()).abort_handle();

@@ -14,6 +14,13 @@ pub struct HttpOptions {
     pub max_body_bytes: usize,
     /// How long a handshake-era session may sit idle before it is dropped (default 30 minutes).
     pub session_idle: Duration,
+    /// The most handshake-era sessions open at once (default 20,000). When the table is full, a
+    /// new session first evicts those idle for [`session_evict_idle`](Self::session_evict_idle)
+    /// or longer; if none is, `initialize` is answered `503` with `Retry-After`.
+    pub max_sessions: usize,
+    /// How long a session must have sat idle to be evicted for a new one when the table is full
+    /// (default 60 s).
+    pub session_evict_idle: Duration,
     /// Bearer-token authorization; none by default (bind loopback, or put one in front).
     pub authorization: Option<Authorization>,
 }
@@ -25,6 +32,8 @@ impl Default for HttpOptions {
             allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()],
             max_body_bytes: 4 * 1024 * 1024,
             session_idle: Duration::from_secs(30 * 60),
+            max_sessions: 20_000,
+            session_evict_idle: Duration::from_secs(60),
             authorization: None,
         }
     }
@@ -42,6 +51,22 @@ impl HttpOptions {
     #[must_use]
     pub fn authorization(mut self, authorization: Authorization) -> Self {
         self.authorization = Some(authorization);
+        self
+    }
+
+    /// Caps the handshake-era sessions open at once; when full, sessions idle for `evict_idle`
+    /// or longer make room, else `initialize` gets `503`.
+    #[must_use]
+    pub fn max_sessions(mut self, max: usize, evict_idle: Duration) -> Self {
+        self.max_sessions = max.max(1);
+        self.session_evict_idle = evict_idle;
+        self
+    }
+
+    /// Refuses request bodies over `limit` bytes with `413` (default 4 MiB).
+    #[must_use]
+    pub fn max_body_bytes(mut self, limit: usize) -> Self {
+        self.max_body_bytes = limit;
         self
     }
 

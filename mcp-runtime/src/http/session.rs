@@ -9,7 +9,7 @@ use crate::protocol::jsonrpc::encode_error;
 use crate::server::connection::Connection;
 use crate::server::engine::seal::{hex, random};
 use crate::server::link::Router;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -40,6 +40,11 @@ impl Session {
             last_used: Mutex::new(Instant::now()),
             events,
         }
+    }
+
+    /// How long since the session was last used.
+    fn idle_for(&self) -> Duration {
+        self.last_used.lock().unwrap_or_else(PoisonError::into_inner).elapsed()
     }
 
     /// Marks the session used now.
@@ -73,6 +78,18 @@ impl Sessions {
             table: Mutex::new(HashMap::new()),
             swept: Mutex::new(Instant::now()),
         }
+    }
+
+    /// Whether a new session fits under `max`, once sessions idle for `evict_idle` or longer
+    /// are evicted to make room.
+    pub(super) fn make_room(&self, max: usize, evict_idle: Duration) -> bool {
+        let mut sessions = self.lock();
+        if sessions.len() < max {
+            return true;
+        }
+        sessions.retain(|_, s| s.idle_for() < evict_idle);
+        shrink_when_sparse(&mut sessions);
+        sessions.len() < max
     }
 
     /// Keeps `session` as `id`, and names it in `response`'s `Mcp-Session-Id` header.
@@ -118,7 +135,7 @@ impl Sessions {
             *swept = Instant::now();
         }
         let mut sessions = self.lock();
-        sessions.retain(|_, s| s.last_used.lock().unwrap_or_else(PoisonError::into_inner).elapsed() < limit);
+        sessions.retain(|_, s| s.idle_for() < limit);
         shrink_when_sparse(&mut sessions);
     }
 
@@ -133,6 +150,18 @@ fn shrink_when_sparse<V>(map: &mut HashMap<String, V>) {
     if map.capacity() > 64 && map.len() < map.capacity() / 8 {
         map.shrink_to(map.len() * 2);
     }
+}
+
+/// `503` when the session table is full of sessions in use.
+pub(super) fn sessions_full(max: usize) -> Response {
+    let error = ErrorObject::internal(format!(
+        "Server busy: {max} sessions are open, the most this server keeps; try again later"
+    ));
+    let mut response = json_response(StatusCode::SERVICE_UNAVAILABLE, encode_error(None, &error));
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    response
 }
 
 /// `404` for a session id that names no session (of this principal's).
