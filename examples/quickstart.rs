@@ -1,5 +1,7 @@
 //! An MCP server with a few tools. `cargo run --example quickstart` serves stdio; with
-//! `-- --http 127.0.0.1:3000` it serves Streamable HTTP at `http://127.0.0.1:3000/mcp`.
+//! `-- --http 127.0.0.1:3000` it serves Streamable HTTP at `http://127.0.0.1:3000/mcp`. With
+//! `--features redis` and `-- --http ADDR --redis redis://127.0.0.1:6379/` it is one replica of
+//! a fleet, sharing `MCP_STATE_KEY` (64 hex digits) and the Redis store with the others.
 //!
 //! `summarize` asks the *client's* model for a completion and `reset` asks its user to confirm:
 //! the server needs no model of its own, in either protocol era.
@@ -142,8 +144,49 @@ async fn main() -> mcp::Result<()> {
             reset
         ]);
     let args: Vec<String> = std::env::args().collect();
-    match args.iter().position(|a| a == "--http").and_then(|i| args.get(i + 1)) {
+    let value_of = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1));
+    let server = match value_of("--redis") {
+        Some(url) => join_fleet(server, url)?,
+        None => server,
+    };
+    match value_of("--http") {
         Some(addr) => server.serve_http(addr.as_str()).await,
         None => server.serve_stdio().await,
     }
+}
+
+/// `--redis URL`: one replica of a fleet. Every replica shares the Redis store and the sealing
+/// key, which comes from `MCP_STATE_KEY` (64 hex digits), so that a confirmed `reset` runs once
+/// whichever replica sees the retry.
+#[cfg(feature = "redis")]
+fn join_fleet(server: mcp::Server, url: &str) -> mcp::Result<mcp::Server> {
+    let hex = std::env::var("MCP_STATE_KEY").map_err(|_| {
+        mcp::Error::Config(
+            "--redis needs MCP_STATE_KEY: the sealing key every replica shares, 64 hex digits (`openssl rand -hex 32`)"
+                .into(),
+        )
+    })?;
+    let key = parse_key(hex.trim())
+        .ok_or_else(|| mcp::Error::Config("MCP_STATE_KEY must be 64 hex digits (32 bytes)".into()))?;
+    Ok(server.request_state_key(key).store(mcp::store::RedisStore::open(url)?))
+}
+
+#[cfg(not(feature = "redis"))]
+fn join_fleet(_: mcp::Server, _: &str) -> mcp::Result<mcp::Server> {
+    Err(mcp::Error::Config(
+        "--redis needs the `redis` feature: cargo run --example quickstart --features redis -- --redis URL".into(),
+    ))
+}
+
+/// 32 bytes from 64 hex digits.
+#[cfg(feature = "redis")]
+fn parse_key(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut key = [0u8; 32];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(key)
 }

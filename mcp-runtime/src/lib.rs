@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod protocol;
 pub mod server;
+pub mod store;
 pub mod transport;
 
 pub use error::{Error, Result};

@@ -7,6 +7,7 @@ use super::prompt::PromptDef;
 use super::resource::ResourceDef;
 use super::service::Service;
 use super::state::StateMap;
+use super::store::{MemoryStore, Store};
 use super::tool::ToolDef;
 use crate::error::Result;
 use crate::protocol::Implementation;
@@ -35,6 +36,7 @@ pub struct Server {
     resources: Vec<ResourceDef>,
     lister: Option<Lister>,
     state: StateMap,
+    store: Arc<dyn Store>,
     options: Options,
 }
 
@@ -65,6 +67,7 @@ impl Server {
             resources: Vec::new(),
             lister: None,
             state: StateMap::default(),
+            store: Arc::new(MemoryStore::new()),
             options: Options {
                 page_size: None,
                 cache_ttl: Duration::from_secs(60),
@@ -180,6 +183,23 @@ impl Server {
         self
     }
 
+    /// Where state that outlives one request is kept (by default, this process's memory). A
+    /// fleet of replicas that share a store and a [`request_state_key`](Self::request_state_key)
+    /// acts as one server: a sealed `requestState` completes once across all of them.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "redis")]
+    /// # fn demo() -> mcp_runtime::Result<()> {
+    /// let server = mcp_runtime::Server::new("pay", "1.0.0")
+    ///     .store(mcp_runtime::store::RedisStore::open("redis://127.0.0.1:6379/")?);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn store(mut self, store: impl Store) -> Self {
+        self.store = Arc::new(store);
+        self
+    }
+
     /// Splits `tools/list` into pages of `n` (by default one page holds every tool).
     #[must_use]
     pub fn page_size(mut self, n: usize) -> Self {
@@ -278,6 +298,7 @@ impl Server {
             resources,
             lister,
             state,
+            store,
             options,
         } = self;
         let registry = Registry {
@@ -285,6 +306,7 @@ impl Server {
             prompts: prompts.into_iter().map(|p| (p, true)).collect(),
             resources: resources.into_iter().map(|r| (r, true)).collect(),
         };
-        Core::new(info, instructions, registry, lister, state, options).map(|core| Service { core: Arc::new(core) })
+        Core::new(info, instructions, registry, lister, state, store, options)
+            .map(|core| Service { core: Arc::new(core) })
     }
 }

@@ -7,6 +7,7 @@ use super::engine::seal::Sealer;
 use super::era::{CacheScope, Framing};
 use super::events::Event;
 use super::state::StateMap;
+use super::store::Store;
 use crate::error::{Error, Result};
 use crate::protocol::capabilities::{Enabled, ListCapability, ResourcesCapability};
 use crate::protocol::{Implementation, ProtocolVersion, ServerCapabilities};
@@ -53,6 +54,8 @@ pub(crate) struct Core {
     pub(crate) state: Arc<StateMap>,
     pub(crate) sealer: Sealer,
     pub(crate) parked: ParkedCalls,
+    /// State that outlives one request (used `requestState` nonces).
+    pub(crate) store: Arc<dyn Store>,
     pub(crate) options: Options,
 }
 
@@ -71,6 +74,7 @@ impl Core {
         registry: Registry,
         lister: Option<Lister>,
         state: StateMap,
+        store: Arc<dyn Store>,
         options: Options,
     ) -> Result<Self> {
         let framing = Framing::new(&info, options.cache_ttl, options.cache_scope);
@@ -111,6 +115,7 @@ impl Core {
             state: Arc::new(state),
             sealer: Sealer::new(options.state_key, options.state_ttl),
             parked: ParkedCalls::default(),
+            store,
             options,
         })
     }

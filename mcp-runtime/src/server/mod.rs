@@ -17,6 +17,7 @@
 //! | one call's arguments, shared by all handlers | [`call`] |
 //! | tools, prompts, resources | [`tool`], [`prompt`], [`resource`] |
 //! | parameters of handlers | [`extract`], `state` |
+//! | state that outlives one request | [`store`] (the seam; stores in [`crate::store`]) |
 //! | sampling, elicitation, roots | [`sampling`] |
 
 pub(crate) mod builder;
@@ -42,6 +43,7 @@ pub mod sampling;
 pub mod schema;
 pub(crate) mod service;
 pub(crate) mod state;
+pub mod store;
 pub(crate) mod strarg;
 pub mod tool;
 pub mod uri_template;

@@ -5,7 +5,7 @@ use super::drive::drive;
 use super::mrtr::Mrtr;
 use super::outcome::{self, OutcomeFuture};
 use super::parked::{Parked, Responder, Retry};
-use super::seal::request_digest;
+use super::seal::{Payload, Refusal, request_digest};
 use crate::protocol::jsonrpc::encode_error;
 use crate::protocol::params::InputParams;
 use crate::protocol::{ErrorObject, Method, RequestId};
@@ -15,6 +15,7 @@ use crate::server::era::Requester;
 use crate::server::incoming::Collect;
 use crate::server::log_layer;
 use crate::server::peer::Peer;
+use crate::server::store::StoreError;
 use serde_json::{Map, Value, json};
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -57,14 +58,31 @@ pub(crate) fn identity_if_needed(
     }
 }
 
+/// A call whose request is checked and whose `requestState`, if any, is opened: what is left
+/// to decide once its nonce is claimed.
+struct Opened<M> {
+    id: RequestId,
+    req: Requester,
+    meta: Option<Map<String, Value>>,
+    progress_token: Option<Value>,
+    digest: String,
+    input_responses: Option<Map<String, Value>>,
+    payload: Option<Payload>,
+    make: M,
+}
+
+fn refuse(id: &RequestId, e: &ErrorObject) -> Option<Vec<u8>> {
+    Some(encode_error(Some(id), e))
+}
+
 impl Connection {
-    /// Starts a call: prepares its exchange with the client, then runs it: to its end at once
-    /// when it does not wait, else on a task of its own.
-    pub(crate) fn start(
-        self: &Arc<Self>,
-        call: CallRequest,
-        make: impl FnOnce(Arc<RequestParts>) -> OutcomeFuture,
-    ) -> Option<Vec<u8>> {
+    /// Starts a call: opens a stateless retry's sealed state and claims it once in the store,
+    /// then runs the call (see [`Self::begin`]). Answered here when it ends at once; else the
+    /// answer comes from a task.
+    pub(crate) fn start<M>(self: &Arc<Self>, call: CallRequest, make: M) -> Option<Vec<u8>>
+    where
+        M: FnOnce(Arc<RequestParts>) -> OutcomeFuture + Send + 'static,
+    {
         let CallRequest {
             id,
             method,
@@ -73,41 +91,101 @@ impl Connection {
             meta,
             req,
             uses_context,
-            collect,
+            mut collect,
         } = call;
-        let fail = |id: &RequestId, e: ErrorObject| Some(encode_error(Some(id), &e));
         let progress_token = meta.as_ref().and_then(|m| m.get("progressToken")).cloned();
         if self.link.is_in_flight(&id) {
-            return fail(&id, ErrorObject::id_in_use(&id));
+            return refuse(&id, &ErrorObject::id_in_use(&id));
         }
         let mut digest = String::new();
-        let exchange = if req.version.is_stateless() {
-            if needs_digest(&req, uses_context, &input) {
-                // Bound to who asks: another principal's state does not open.
-                let who = self.principal.as_ref().map(|p| p.subject.as_str());
-                digest = request_digest(method.as_str(), &json!({ "request": identity, "principal": who }));
+        if needs_digest(&req, uses_context, &input) {
+            // Bound to who asks: another principal's state does not open.
+            let who = self.principal.as_ref().map(|p| p.subject.as_str());
+            digest = request_digest(method.as_str(), &json!({ "request": identity, "principal": who }));
+        }
+        let InputParams {
+            input_responses,
+            request_state,
+        } = input;
+        let payload = match request_state.filter(|_| req.version.is_stateless()) {
+            None => None,
+            Some(token) => match self.core.sealer.open(&token, &digest) {
+                Ok(p) => Some(p),
+                Err(refusal) => return refuse(&id, &ErrorObject::invalid_params(refusal.to_string())),
+            },
+        };
+        let claim = payload
+            .as_ref()
+            .map(|p| self.core.store.claim_once(p.nonce.clone(), p.expires));
+        let opened = Opened {
+            id,
+            req,
+            meta,
+            progress_token,
+            digest,
+            input_responses,
+            payload,
+            make,
+        };
+        let Some(mut claim) = claim else {
+            return self.begin(opened, &mut collect);
+        };
+        // One sealed state completes once across every replica sharing the store. A store in
+        // memory answers at once; a remote one is awaited on a task, which then answers.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        if let Poll::Ready(claimed) = claim.as_mut().poll(&mut cx) {
+            return match claimed {
+                Ok(true) => self.begin(opened, &mut collect),
+                Ok(false) => refuse(&opened.id, &ErrorObject::invalid_params(Refusal::Reused.to_string())),
+                Err(e) => refuse(&opened.id, &store_failed(&e)),
+            };
+        }
+        let conn = Arc::clone(self);
+        tokio::spawn(async move {
+            let id = opened.id.clone();
+            let reply = match claim.await {
+                Ok(true) => conn.begin(opened, &mut collect),
+                Ok(false) => refuse(&id, &ErrorObject::invalid_params(Refusal::Reused.to_string())),
+                Err(e) => refuse(&id, &store_failed(&e)),
+            };
+            if let Some(reply) = reply {
+                Responder::new(id, Arc::clone(&conn.link), collect).send(reply).await;
             }
-            let InputParams {
-                input_responses,
-                request_state,
-            } = input;
+        });
+        None
+    }
+
+    /// Runs a call whose state (if any) is claimed: resumes the parked call it continues, or
+    /// replays it, or starts it; to its end at once when it does not wait, else on a task of
+    /// its own. `collect` is taken when the answer will come from elsewhere.
+    fn begin<M>(self: &Arc<Self>, opened: Opened<M>, collect: &mut Collect) -> Option<Vec<u8>>
+    where
+        M: FnOnce(Arc<RequestParts>) -> OutcomeFuture,
+    {
+        let Opened {
+            id,
+            req,
+            meta,
+            progress_token,
+            digest,
+            input_responses,
+            payload,
+            make,
+        } = opened;
+        let exchange = if req.version.is_stateless() {
             let mut answers = input_responses.clone().unwrap_or_default();
             let mut user_state = None;
             let mut replay = false;
-            if let Some(token) = request_state {
-                let payload = match self.core.sealer.open(&token, &digest) {
-                    Ok(p) => p,
-                    Err(refusal) => return fail(&id, ErrorObject::invalid_params(refusal.to_string())),
-                };
+            if let Some(payload) = payload {
                 if let Some(continuation) = &payload.continuation {
                     if let Some(parked) = self.core.parked.take(continuation) {
                         let responses = input_responses.unwrap_or_default();
-                        return self.resume(id, parked, &responses, progress_token, &req, collect);
+                        return self.resume(id, parked, &responses, progress_token, &req, collect.take());
                     }
                     if !self.core.options.replay {
-                        return fail(
+                        return refuse(
                             &id,
-                            ErrorObject::invalid_params(
+                            &ErrorObject::invalid_params(
                                 "the call this requestState continues is gone (expired, restarted or served elsewhere) and replay is off; call again without requestState",
                             ),
                         );
@@ -164,7 +242,7 @@ impl Connection {
             parts.round().finished = true;
             return Some(reply);
         }
-        let responder = Responder::new(id.clone(), Arc::clone(&self.link), collect);
+        let responder = Responder::new(id.clone(), Arc::clone(&self.link), collect.take());
         let core = Arc::clone(&self.core);
         let own_abort = Arc::new(OnceLock::new());
         let task = drive(core, parts, future, responder, digest, Arc::clone(&own_abort));
@@ -204,4 +282,10 @@ impl Connection {
         }
         None
     }
+}
+
+/// The error for a retry whose state could not be claimed: the store did not answer.
+fn store_failed(e: &StoreError) -> ErrorObject {
+    tracing::warn!(error = %e, "a requestState could not be checked against the store");
+    ErrorObject::internal(format!("{e}; the requestState was not used: try the same retry again"))
 }

@@ -1,0 +1,117 @@
+//! [`RedisStore`]: state shared by every replica that points at the same Redis.
+
+use crate::error::{Error, Result};
+use crate::server::store::{Store, StoreError, StoreFuture};
+use redis::aio::ConnectionManager;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+/// A [`Store`] in Redis (6.2 or later): a fleet of replicas that share it acts as one server.
+///
+/// It connects on first use and reconnects by itself. While Redis is unreachable, each request
+/// that needs the store gets a clear error (after at most the [timeout](Self::timeout)), and
+/// everything else is served as usual.
+///
+/// Keys: `{prefix}nonce:{nonce}` for used `requestState`s, set with `SET … NX EXAT`, so each
+/// expires with its state.
+#[derive(Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: redis::Client,
+    conn: OnceCell<ConnectionManager>,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the URL: it may carry a password.
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.inner.prefix)
+            .field("timeout", &self.inner.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// A store at `url` (`redis://[user:password@]host:port/db`, or `rediss://` for TLS if the
+    /// redis crate was built with it). Only the URL is checked here; the connection is made on
+    /// first use.
+    pub fn open(url: &str) -> Result<Self> {
+        let client = redis::Client::open(url)
+            .map_err(|e| Error::Config(format!("the Redis URL is not valid: {}", e.category())))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                conn: OnceCell::new(),
+                prefix: "mcp:".into(),
+                timeout: Duration::from_secs(2),
+            }),
+        })
+    }
+
+    /// Prefixes every key (default `mcp:`): for several servers, or tests, in one Redis.
+    #[must_use]
+    pub fn prefix(self, prefix: impl Into<String>) -> Self {
+        self.with(|inner| inner.prefix = prefix.into())
+    }
+
+    /// The longest one operation may take, connecting included (default 2 s); then the request
+    /// that needed it gets an error.
+    #[must_use]
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.with(|inner| inner.timeout = timeout)
+    }
+
+    fn with(self, f: impl FnOnce(&mut Inner)) -> Self {
+        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            client: shared.client.clone(),
+            conn: OnceCell::new(),
+            prefix: shared.prefix.clone(),
+            timeout: shared.timeout,
+        });
+        f(&mut inner);
+        Self { inner: Arc::new(inner) }
+    }
+}
+
+impl Inner {
+    /// Runs `op` on the shared connection, connecting first if need be, within the timeout.
+    async fn run<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, StoreError> {
+        let work = async {
+            let conn = self
+                .conn
+                .get_or_try_init(|| ConnectionManager::new(self.client.clone()))
+                .await
+                .map_err(|e| StoreError(format!("cannot connect to Redis ({})", e.category())))?;
+            let mut conn = conn.clone();
+            cmd.query_async::<T>(&mut conn)
+                .await
+                .map_err(|e| StoreError(format!("Redis failed ({})", e.category())))
+        };
+        tokio::time::timeout(self.timeout, work)
+            .await
+            .unwrap_or_else(|_| Err(StoreError(format!("Redis did not answer within {:?}", self.timeout))))
+    }
+}
+
+impl Store for RedisStore {
+    fn claim_once(&self, key: String, expires_at: u64) -> StoreFuture<'static, bool> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(format!("{}nonce:{key}", inner.prefix))
+                .arg(1)
+                .arg("NX")
+                .arg("EXAT")
+                .arg(expires_at);
+            let set: Option<String> = inner.run(cmd).await?;
+            Ok(set.is_some())
+        })
+    }
+}
