@@ -2,6 +2,7 @@
 //! `-- --http 127.0.0.1:3000` it serves Streamable HTTP at `http://127.0.0.1:3000/mcp`. With
 //! `--features redis` and `-- --http ADDR --redis redis://127.0.0.1:6379/` it is one replica of
 //! a fleet, sharing `MCP_STATE_KEY` (64 hex digits) and the Redis store with the others.
+//! `--no-sessions` serves handshake-era clients without sessions (each POST on its own).
 //!
 //! `summarize` asks the *client's* model for a completion and `reset` asks its user to confirm:
 //! the server needs no model of its own, in either protocol era.
@@ -150,6 +151,11 @@ async fn main() -> mcp::Result<()> {
         None => server,
     };
     match value_of("--http") {
+        // Without sessions: every handshake-era POST on its own (nothing to share in a fleet).
+        Some(addr) if args.iter().any(|a| a == "--no-sessions") => {
+            let options = mcp::http::HttpOptions::default().without_sessions();
+            server.build()?.serve_http_with(addr.as_str(), options, std::future::pending()).await
+        }
         Some(addr) => server.serve_http(addr.as_str()).await,
         None => server.serve_stdio().await,
     }

@@ -286,6 +286,61 @@ async fn a_full_session_table_evicts_idle_sessions_or_answers_503() {
     assert_eq!(status, StatusCode::NOT_FOUND, "the idle session was evicted");
 }
 
+/// Asks the client's model.
+#[mcp::tool]
+async fn ask_model(ctx: mcp::Context) -> String {
+    match ctx.sample("hello?").await {
+        Ok(reply) => reply.text(),
+        Err(e) => format!("no sample: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn without_sessions_each_handshake_era_post_is_served_on_its_own() {
+    let app = mcp::Server::new("s", "1")
+        .tools(mcp::tools![add, ask_model])
+        .build()
+        .unwrap()
+        .into_router_with(mcp::http::HttpOptions::default().without_sessions());
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {"sampling": {}}, "clientInfo": {"name": "t", "version": "0"}}});
+    let (status, headers, answer) = send(&app, post("/mcp", &init, &[])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["result"]["protocolVersion"], "2025-11-25");
+    assert!(headers.get("mcp-session-id").is_none(), "no session is opened");
+
+    let version = [("mcp-protocol-version", "2025-11-25")];
+    let call = |name: &str, arguments: Value| json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": name, "arguments": arguments}});
+    let (status, _, answer) = send(&app, post("/mcp", &call("add", json!({"a": 2, "b": 3})), &version)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["result"]["structuredContent"], json!({"result": 5}), "{answer}");
+    // The server cannot ask this client anything: a clear error at once, not a hang.
+    let asked = tokio::time::timeout(
+        Duration::from_secs(5),
+        send(&app, post("/mcp", &call("ask_model", json!({})), &version)),
+    )
+    .await
+    .expect("answered at once");
+    let text = asked.2["result"]["content"][0]["text"].as_str().unwrap().to_owned();
+    assert!(text.contains("without sessions"), "{text}");
+    // No session streams either.
+    let get = Request::get("/mcp")
+        .header("accept", "text/event-stream")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        app.clone().oneshot(get).await.unwrap().status(),
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    // The stateless era is served as always.
+    let (body, headers) = modern_call("add", json!({"a": 1, "b": 1}));
+    let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(
+        send(&app, post("/mcp", &body, &h)).await.2["result"]["structuredContent"],
+        json!({"result": 2})
+    );
+}
+
 #[tokio::test]
 async fn sessions_begin_with_initialize_and_end_with_delete() {
     let app = router(Arc::default());

@@ -163,6 +163,17 @@ async fn post(
                 method: Ok(McpMethod::Initialize),
                 ..
             },
+        ) if !shared.options.sessions => {
+            // Without sessions: answered, and nothing is kept.
+            let router = Arc::new(Router::default());
+            request(connection(&router), &router, message, false).await
+        }
+        (
+            None,
+            Incoming::Request {
+                method: Ok(McpMethod::Initialize),
+                ..
+            },
         ) => {
             shared.sessions.sweep(shared.options.session_idle);
             let options = &shared.options;
@@ -204,6 +215,24 @@ async fn post(
                     StatusCode::ACCEPTED.into_response()
                 }
             }
+        }
+        (None, Incoming::Request { .. }) if !shared.options.sessions => {
+            // A handshake-era request served on its own, in the version its header names.
+            let version = headers
+                .get(VERSION_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(ProtocolVersion::parse)
+                .filter(|v| !v.is_stateless())
+                .unwrap_or(ProtocolVersion::V2025_03_26);
+            let router = Arc::new(Router::default());
+            let mut conn = Connection::one_shot(
+                Arc::clone(&shared.core),
+                Arc::clone(&shared.service),
+                Out::Routed(Arc::clone(&router)),
+                version,
+            );
+            conn.principal = principal.clone();
+            request(Arc::new(conn), &router, message, false).await
         }
         (None, Incoming::Request { .. }) => {
             // Neither stateless `_meta` nor a session: answered (with an error) by a connection

@@ -21,6 +21,9 @@ pub struct HttpOptions {
     /// How long a session must have sat idle to be evicted for a new one when the table is full
     /// (default 60 s).
     pub session_evict_idle: Duration,
+    /// Whether `initialize` opens a handshake-era session (default `true`). See
+    /// [`without_sessions`](Self::without_sessions).
+    pub sessions: bool,
     /// Bearer-token authorization; none by default (bind loopback, or put one in front).
     pub authorization: Option<Authorization>,
 }
@@ -32,6 +35,7 @@ impl Default for HttpOptions {
             allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()],
             max_body_bytes: 4 * 1024 * 1024,
             session_idle: Duration::from_secs(30 * 60),
+            sessions: true,
             max_sessions: 20_000,
             session_evict_idle: Duration::from_secs(60),
             authorization: None,
@@ -60,6 +64,20 @@ impl HttpOptions {
     pub fn max_sessions(mut self, max: usize, evict_idle: Duration) -> Self {
         self.max_sessions = max.max(1);
         self.session_evict_idle = evict_idle;
+        self
+    }
+
+    /// Serves handshake-era clients without sessions, as the official SDKs' "stateless HTTP"
+    /// does: `initialize` is answered without an `Mcp-Session-Id`, and every POST is served on
+    /// its own, in the version its `MCP-Protocol-Version` header names (2025-03-26 without one).
+    /// Nothing is kept between requests, so any replica of a fleet serves any of them, with no
+    /// shared store, when nothing must happen once. The price: the server cannot ask the
+    /// client anything (sampling, elicitation, roots) in that era, since the answer would come
+    /// in another POST; a tool that tries gets a clear error at once. 2026-07-28 clients are
+    /// served as always.
+    #[must_use]
+    pub fn without_sessions(mut self) -> Self {
+        self.sessions = false;
         self
     }
 

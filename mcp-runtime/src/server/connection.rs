@@ -44,9 +44,26 @@ pub(crate) struct Connection {
 
 impl Connection {
     pub(crate) fn new(core: Arc<Core>, service: ServiceHandle, out: Out) -> Self {
+        Self::with_link(core, service, Link::new(out))
+    }
+
+    /// A connection for one handshake-era request of a client served without a session: it
+    /// speaks `version`, and can ask the client nothing.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // made by the HTTP front end
+    pub(crate) fn one_shot(core: Arc<Core>, service: ServiceHandle, out: Out, version: ProtocolVersion) -> Self {
+        let conn = Self::with_link(core, service, Link::one_shot(out));
+        let _ = conn.session.set(Session {
+            version,
+            capabilities: Arc::default(),
+            client_info: None,
+        });
+        conn
+    }
+
+    fn with_link(core: Arc<Core>, service: ServiceHandle, link: Link) -> Self {
         Self {
             core,
-            link: Arc::new(Link::new(out)),
+            link: Arc::new(link),
             session: OnceLock::new(),
             subscriptions: Mutex::new(HashSet::new()),
             listens: Mutex::new(HashMap::new()),

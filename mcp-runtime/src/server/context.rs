@@ -1,7 +1,7 @@
 //! What a handler can know about the request it serves, and ask of the client behind it.
 
 use super::engine::mrtr::Mrtr;
-use super::peer::Peer;
+use super::peer::{Peer, cannot_ask};
 use super::state::StateMap;
 use crate::error::{Error, Result};
 pub use crate::protocol::LogLevel;
@@ -321,6 +321,11 @@ impl Context {
     pub(crate) fn require(&self, present: bool, name: &str, required: Value) -> Result<()> {
         if present {
             return Ok(());
+        }
+        if let Exchange::Handshake(peer) = &self.parts.exchange
+            && !peer.can_ask()
+        {
+            return Err(Error::Message(cannot_ask(name)));
         }
         *self
             .parts

@@ -3,7 +3,7 @@
 //! answer.
 
 use super::context::Cancel;
-use super::peer::{Answer, Peer};
+use super::peer::{Answer, Peer, cannot_ask};
 use crate::error::{Error, Result};
 use crate::protocol::jsonrpc::{self, encode_request};
 use crate::protocol::{ErrorObject, Method, RequestId};
@@ -94,6 +94,8 @@ pub(crate) struct Link {
     next_out_id: AtomicI64,
     /// The handshake-era log level, as an index into the levels.
     log_level: AtomicU8,
+    /// Whether the client can answer a request sent here (not over HTTP without sessions).
+    can_ask: bool,
 }
 
 /// Removes an outbound request that was never answered, and tells the client it is cancelled.
@@ -131,6 +133,17 @@ impl Link {
             pending_out: Mutex::new(HashMap::new()),
             next_out_id: AtomicI64::new(1),
             log_level: AtomicU8::new(0),
+            can_ask: true,
+        }
+    }
+
+    /// A link for one request of a client served without a session: its answer can carry
+    /// notifications, but no request to the client can be answered.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // made by the HTTP front end
+    pub(crate) fn one_shot(out: Out) -> Self {
+        Self {
+            can_ask: false,
+            ..Self::new(out)
         }
     }
 
@@ -250,6 +263,9 @@ impl Link {
         timeout: Duration,
         related: RequestId,
     ) -> Result<Value> {
+        if !self.can_ask {
+            return Err(Error::Message(cannot_ask(method)));
+        }
         let id = RequestId::Number(self.next_out_id.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = oneshot::channel();
         self.pending_out
@@ -283,5 +299,9 @@ impl Peer for Link {
 
     fn log_level(&self) -> usize {
         usize::from(self.log_level.load(Ordering::Relaxed))
+    }
+
+    fn can_ask(&self) -> bool {
+        self.can_ask
     }
 }

@@ -26,4 +26,14 @@ pub(crate) trait Peer: Send + Sync + 'static {
 
     /// The handshake-era log level the client set, as an index into the levels.
     fn log_level(&self) -> usize;
+
+    /// Whether a request sent to the client can be answered: not over HTTP without sessions.
+    fn can_ask(&self) -> bool;
+}
+
+/// Why a client served without a session cannot be asked anything.
+pub(crate) fn cannot_ask(what: &str) -> String {
+    format!(
+        "cannot ask the client for `{what}`: this server serves HTTP without sessions, so the answer would have nowhere to arrive; the client must use protocol 2026-07-28, or the server sessions"
+    )
 }

@@ -54,3 +54,23 @@ test("tools and sampling over Streamable HTTP", async () => {
     server.kill();
   }
 });
+
+test("a server without sessions serves each POST on its own", async () => {
+  const port = await freePort();
+  const server = spawn(path.join(examples, "quickstart"), ["--http", `127.0.0.1:${port}`, "--no-sessions"], { stdio: "ignore" });
+  try {
+    await waitFor(port);
+    const client = new Client({ name: "interop-http", version: "1.0.0" }, { capabilities: { sampling: {} } });
+    const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`));
+    await client.connect(transport);
+    assert.equal(transport.sessionId, undefined);
+    const added = await client.callTool({ name: "add", arguments: { a: 20, b: 22 } });
+    assert.deepEqual(added.structuredContent, { result: 42 });
+    const summary = await client.callTool({ name: "summarize", arguments: { text: "x" } });
+    assert.equal(summary.isError, true);
+    assert.match(summary.content[0].text, /without sessions/);
+    await client.close();
+  } finally {
+    server.kill();
+  }
+});

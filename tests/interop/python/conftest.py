@@ -25,10 +25,22 @@ import time
 @pytest.fixture
 def quickstart_http():
     """examples/quickstart serving Streamable HTTP on a free loopback port; yields its URL."""
+    yield from serve_quickstart_http()
+
+
+@pytest.fixture
+def quickstart_http_without_sessions():
+    """The same, serving handshake-era clients without sessions (`--no-sessions`)."""
+    yield from serve_quickstart_http("--no-sessions")
+
+
+def serve_quickstart_http(*flags):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([example("quickstart"), "--http", f"127.0.0.1:{port}"], stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [example("quickstart"), "--http", f"127.0.0.1:{port}", *flags], stderr=subprocess.DEVNULL
+    )
     try:
         for _ in range(100):
             try:

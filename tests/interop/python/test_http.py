@@ -35,3 +35,23 @@ def test_tools_and_sampling_over_http(quickstart_http, mode):
             assert summary.content[0].text == "sampled over HTTP"
 
     run(main())
+
+
+def test_official_client_in_handshake_mode_without_sessions(quickstart_http_without_sessions):
+    """A handshake-era client of a server without sessions: each POST is served on its own; a
+    tool that asks the client fails with a clear error instead of hanging."""
+
+    async def sampling(context, params: types.CreateMessageRequestParams):
+        raise AssertionError("a server without sessions cannot ask the client")
+
+    async def main():
+        async with Client(quickstart_http_without_sessions, mode="legacy", sampling_callback=sampling) as client:
+            assert client.protocol_version == "2025-11-25"
+            added = await client.call_tool("add", {"a": 2, "b": 3})
+            assert added.structured_content == {"result": 5}
+            await client.call_tool("increment", {"by": 2})
+            summary = await client.call_tool("summarize", {"text": "x"})
+            assert summary.is_error is True
+            assert "without sessions" in summary.content[0].text
+
+    run(main())
