@@ -1,7 +1,9 @@
 //! The benchmark server: `echo(text)` and `ask(text)` (one sampling round trip to the client's
 //! model), written as a user would write them. `cargo run --release --example echo` serves stdio;
 //! with `-- --http 127.0.0.1:PORT` it serves Streamable HTTP at `/mcp`, so that any load
-//! generator can be pointed at it. `bench/` measures it against rmcp and a hand-written floor.
+//! generator can be pointed at it; `--redis URL` (built with `--features redis`) keeps its
+//! state in Redis, as a fleet's replica would. `bench/` measures it against rmcp and a
+//! hand-written floor.
 
 use mcp::Context;
 
@@ -21,7 +23,17 @@ async fn ask(ctx: Context, text: String) -> mcp::Result<String> {
 async fn main() -> mcp::Result<()> {
     let server = mcp::Server::new("echo", env!("CARGO_PKG_VERSION")).tools(mcp::tools![echo, ask]);
     let args: Vec<String> = std::env::args().collect();
-    match args.iter().position(|a| a == "--http").and_then(|i| args.get(i + 1)) {
+    let value_of = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1));
+    // `--redis URL` (with `--features redis`): the store of a fleet, for the benchmark's Redis
+    // column.
+    let server = match value_of("--redis") {
+        #[cfg(feature = "redis")]
+        Some(url) => server.store(mcp::store::RedisStore::open(url)?),
+        #[cfg(not(feature = "redis"))]
+        Some(_) => return Err(mcp::Error::Config("--redis needs the `redis` feature".into())),
+        None => server,
+    };
+    match value_of("--http") {
         Some(addr) => server.serve_http(addr.as_str()).await,
         None => server.serve_stdio().await,
     }

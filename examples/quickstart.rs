@@ -154,7 +154,10 @@ async fn main() -> mcp::Result<()> {
         // Without sessions: every handshake-era POST on its own (nothing to share in a fleet).
         Some(addr) if args.iter().any(|a| a == "--no-sessions") => {
             let options = mcp::http::HttpOptions::default().without_sessions();
-            server.build()?.serve_http_with(addr.as_str(), options, std::future::pending()).await
+            server
+                .build()?
+                .serve_http_with(addr.as_str(), options, std::future::pending())
+                .await
         }
         Some(addr) => server.serve_http(addr.as_str()).await,
         None => server.serve_stdio().await,

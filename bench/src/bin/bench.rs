@@ -1,6 +1,8 @@
 //! The benchmark runner: starts each server, loads it with the raw JSON-RPC load generator,
 //! interleaves the frameworks run by run, and prints one table of medians with ratios to rmcp
-//! and to the hand-written floor, all measured in the same run. `scripts/bench` builds
+//! and to the hand-written floor, all measured in the same run. Where `redis-server` is on the
+//! PATH, ours also runs with its state in Redis (started here, on loopback, stopped at the end)
+//! for the scenarios where a store is used: stateless `ask`, and HTTP. `scripts/bench` builds
 //! everything in release and calls this; `--help` lists the options.
 
 use mcp_bench::wire::{Call, Era};
@@ -13,11 +15,14 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Fw {
     Ours,
+    /// Ours with a Redis store (`--redis URL`), as a replica of a fleet.
+    OursRedis,
     Rmcp,
     Floor,
 }
 
-const FRAMEWORKS: [Fw; 3] = [Fw::Ours, Fw::Rmcp, Fw::Floor];
+const FRAMEWORKS: [Fw; 4] = [Fw::Ours, Fw::OursRedis, Fw::Rmcp, Fw::Floor];
+const NAMES: [&str; 4] = ["ours", "ours, Redis", "rmcp", "floor"];
 
 struct Options {
     ours: PathBuf,
@@ -28,13 +33,15 @@ struct Options {
     sessions: usize,
     build: bool,
     only: Option<String>,
+    /// The Redis the Redis column uses, when there is one.
+    redis: Option<String>,
 }
 
 impl Options {
     fn command(&self, fw: Fw, many: bool, http: Option<SocketAddr>) -> Vec<String> {
         let bin = match (fw, many) {
-            (Fw::Ours, false) => self.ours.clone(),
-            (Fw::Ours, true) => self.bins.join("many_ours"),
+            (Fw::Ours | Fw::OursRedis, false) => self.ours.clone(),
+            (Fw::Ours | Fw::OursRedis, true) => self.bins.join("many_ours"),
             (Fw::Rmcp, false) => self.bins.join("rmcp_echo"),
             (Fw::Rmcp, true) => self.bins.join("many_rmcp"),
             (Fw::Floor, _) => self.bins.join("floor_echo"),
@@ -46,7 +53,63 @@ impl Options {
         if let Some(addr) = http {
             cmd.extend(["--http".into(), addr.to_string()]);
         }
+        if let (Fw::OursRedis, Some(url)) = (fw, &self.redis) {
+            cmd.extend(["--redis".into(), url.clone()]);
+        }
         cmd
+    }
+
+    /// Whether `fw` runs `scenario`: the Redis column only where a store is used.
+    fn runs(&self, scenario: Scenario, fw: Fw) -> bool {
+        match fw {
+            Fw::OursRedis => {
+                self.redis.is_some()
+                    && matches!(
+                        scenario,
+                        Scenario::Stdio(Era::Stateless, Call::Ask, _) | Scenario::Http(..)
+                    )
+            }
+            _ => true,
+        }
+    }
+}
+
+/// A `redis-server` on a free loopback port for the Redis column, stopped when dropped; `None`
+/// when there is none on the PATH.
+struct Redis(std::process::Child);
+
+impl Redis {
+    fn start() -> Option<(Redis, String)> {
+        let port = free_addr().port();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .ok()?;
+        let redis = Redis(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some((redis, format!("redis://127.0.0.1:{port}/")));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -357,6 +420,12 @@ async fn main() {
         sessions: args.parse("--sessions", 10_000),
         build: !args.has("--no-build"),
         only: args.value("--only"),
+        redis: None,
+    };
+    let redis = Redis::start();
+    let o = Options {
+        redis: redis.as_ref().map(|(_, url)| url.clone()),
+        ..o
     };
     let mut scenarios = vec![
         Scenario::Stdio(Era::Handshake, Call::Echo, 1),
@@ -382,14 +451,19 @@ async fn main() {
     if let Some(only) = &o.only {
         scenarios.retain(|s| s.name(&o).contains(only.as_str()));
     }
-    println!("| scenario | figure | ours | rmcp 3.11 | floor | ours ÷ rmcp | ours ÷ floor |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| scenario | figure | ours | ours, Redis store | rmcp 3.11 | floor | ours ÷ rmcp | ours ÷ floor | Redis ÷ memory |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
     let mut failed = false;
     for scenario in scenarios {
         // figures[fw][metric] = values over runs
-        let mut figures: Vec<Vec<(Metric, Vec<f64>)>> = vec![Vec::new(); 3];
+        let mut figures: Vec<Vec<(Metric, Vec<f64>)>> = vec![Vec::new(); FRAMEWORKS.len()];
         for _ in 0..o.runs {
             for (i, fw) in FRAMEWORKS.into_iter().enumerate() {
+                if !o.runs(scenario, fw) {
+                    continue;
+                }
                 match measure(&o, scenario, fw).await {
                     Ok(values) => {
                         for (m, v) in values {
@@ -401,7 +475,7 @@ async fn main() {
                     }
                     Err(e) => {
                         failed = true;
-                        eprintln!("{} / {}: {e}", scenario.name(&o), ["ours", "rmcp", "floor"][i]);
+                        eprintln!("{} / {}: {e}", scenario.name(&o), NAMES[i]);
                     }
                 }
             }
@@ -427,21 +501,29 @@ async fn main() {
                 .collect();
             let cell = |v: f64| if v.is_nan() { "–".to_owned() } else { m.show(v) };
             println!(
-                "| {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 scenario.name(&o),
                 m.label(),
                 cell(med[0]),
                 cell(med[1]),
                 cell(med[2]),
-                ratio(med[0], med[1]),
-                ratio(med[0], med[2])
+                cell(med[3]),
+                ratio(med[0], med[2]),
+                ratio(med[0], med[3]),
+                ratio(med[1], med[0])
             );
         }
     }
     println!(
-        "\n{} run(s) per cell, interleaved ours, rmcp, floor; each cell is the median.",
-        o.runs
+        "\n{} run(s) per cell, interleaved ours, ours with a Redis store, rmcp, floor; each cell is the median.{}",
+        o.runs,
+        if o.redis.is_none() {
+            " No redis-server on the PATH: no Redis column."
+        } else {
+            ""
+        }
     );
+    drop(redis);
     if failed {
         std::process::exit(1);
     }
