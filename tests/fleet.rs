@@ -99,6 +99,25 @@ async fn pay(ctx: Context, amount: u64, ledger: State<Ledger>) -> mcp::Result<St
     }
 }
 
+/// Ask the client's model.
+#[mcp::tool]
+async fn ask_model(ctx: Context, question: String) -> mcp::Result<String> {
+    Ok(ctx.sample(question).await?.text())
+}
+
+/// A resource clients may subscribe to.
+#[mcp::resource("test://watched")]
+async fn watched() -> String {
+    "watched".into()
+}
+
+/// Tell subscribers `test://watched` changed.
+#[mcp::tool]
+async fn touch(ctx: Context) -> &'static str {
+    ctx.resource_updated("test://watched");
+    "touched"
+}
+
 /// Add two numbers (needs no store).
 #[mcp::tool]
 async fn add(a: i64, b: i64) -> i64 {
@@ -111,7 +130,8 @@ const KEY: [u8; 32] = [42; 32];
 fn replica(ledger: &Arc<Ledger>, store: RedisStore) -> axum::Router {
     mcp::Server::new("pay", "1")
         .state_arc(Arc::clone(ledger))
-        .tools(mcp::tools![pay, add])
+        .tools(mcp::tools![pay, add, ask_model, touch])
+        .resources(mcp::resources![watched])
         .request_state_key(KEY)
         .store(store)
         .build()
@@ -250,4 +270,169 @@ async fn a_redis_outage_fails_only_the_retries_that_need_it_and_they_work_once_i
     let paid = paid.expect("the store came back");
     assert_eq!(paid["result"]["content"][0]["text"], "paid 7", "{paid}");
     assert_eq!(ledger.payments.load(Ordering::SeqCst), 1);
+}
+
+fn session_post(session: Option<&str>, body: &Value) -> Request<Body> {
+    let mut req = Request::post("/mcp")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25");
+    if let Some(id) = session {
+        req = req.header("mcp-session-id", id);
+    }
+    req.body(Body::from(serde_json::to_vec(body).unwrap())).unwrap()
+}
+
+/// Reads SSE events from `body` until one satisfies `until`.
+async fn next_event(body: &mut Body, text: &mut String, until: impl Fn(&Value) -> bool) -> Value {
+    loop {
+        while let Some(end) = text.find("\n\n") {
+            let event: String = text.drain(..end + 2).collect();
+            if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: "))
+                && let Ok(json) = serde_json::from_str::<Value>(data)
+                && until(&json)
+            {
+                return json;
+            }
+        }
+        let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())
+            .await
+            .expect("the stream goes on")
+            .expect("the stream is not over")
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_handshake_era_session_is_served_by_every_replica_and_answers_cross_over() {
+    let redis = Redis::start();
+    let ledger = Arc::new(Ledger::default());
+    let store = RedisStore::open(&redis.url()).unwrap().prefix("fleet-sessions:");
+    let replicas: Vec<_> = (0..3).map(|_| replica(&ledger, store.clone())).collect();
+
+    // Opened on the first replica.
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {"sampling": {}},
+        "clientInfo": {"name": "fleet-test", "version": "1"}}});
+    let res = replicas[0].clone().oneshot(session_post(None, &init)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let session = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let (status, _) = send(&replicas[1], session_post(Some(&session), &note)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+
+    // A call on the second replica asks the client's model on its stream...
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "ask_model", "arguments": {"question": "capital of France?"}}});
+    let res = replicas[1]
+        .clone()
+        .oneshot(session_post(Some(&session), &call))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut stream = res.into_body();
+    let mut text = String::new();
+    let asked = next_event(&mut stream, &mut text, |m| m["method"] == "sampling/createMessage").await;
+    assert_eq!(asked["params"]["messages"][0]["content"]["text"], "capital of France?");
+
+    // ...and the client's answer lands on the third, which forwards it.
+    let answer = json!({"jsonrpc": "2.0", "id": asked["id"], "result": {
+        "role": "assistant", "content": {"type": "text", "text": "Paris"}, "model": "m"}});
+    let (status, _) = send(&replicas[2], session_post(Some(&session), &answer)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let result = next_event(&mut stream, &mut text, |m| m["id"] == 2).await;
+    assert_eq!(result["result"]["content"][0]["text"], "Paris", "{result}");
+
+    // Any replica lists; a DELETE on one ends the session on all.
+    let list = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"});
+    let (status, listed) = send(&replicas[2], session_post(Some(&session), &list)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(listed["result"]["tools"].as_array().unwrap().len() >= 3);
+    let delete = Request::delete("/mcp")
+        .header("mcp-session-id", session.as_str())
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        replicas[2].clone().oneshot(delete).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let mut ended = false;
+    for _ in 0..50 {
+        let statuses = [
+            send(&replicas[0], session_post(Some(&session), &list)).await.0,
+            send(&replicas[1], session_post(Some(&session), &list)).await.0,
+        ];
+        if statuses == [StatusCode::NOT_FOUND; 2] {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ended, "every replica forgot the ended session");
+}
+
+#[tokio::test]
+async fn a_resource_update_made_on_one_replica_reaches_subscribers_on_the_others() {
+    let redis = Redis::start();
+    let ledger = Arc::new(Ledger::default());
+    let store = RedisStore::open(&redis.url()).unwrap().prefix("fleet-events:");
+    let replicas: Vec<_> = (0..3).map(|_| replica(&ledger, store.clone())).collect();
+
+    // Handshake era: opened on the first replica, its notification stream on the second, the
+    // subscription made through the third.
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "fleet-test", "version": "1"}}});
+    let res = replicas[0].clone().oneshot(session_post(None, &init)).await.unwrap();
+    let session = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let get = Request::get("/mcp")
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", session.as_str())
+        .body(Body::empty())
+        .unwrap();
+    let res = replicas[1].clone().oneshot(get).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut standalone = res.into_body();
+    let subscribe =
+        json!({"jsonrpc": "2.0", "id": 2, "method": "resources/subscribe", "params": {"uri": "test://watched"}});
+    let (status, _) = send(&replicas[2], session_post(Some(&session), &subscribe)).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Stateless era: a `subscriptions/listen` stream open on the third replica.
+    let listen = json!({"jsonrpc": "2.0", "id": 9, "method": "subscriptions/listen", "params": {
+        "notifications": {"resourceSubscriptions": ["test://watched"]},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let req = Request::post("/mcp")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "subscriptions/listen")
+        .body(Body::from(serde_json::to_vec(&listen).unwrap()))
+        .unwrap();
+    let mut listening = replicas[2].clone().oneshot(req).await.unwrap().into_body();
+    let mut listen_text = String::new();
+    next_event(&mut listening, &mut listen_text, |m| {
+        m["method"] == "notifications/subscriptions/acknowledged"
+    })
+    .await;
+
+    // Pub/sub subscriptions take a moment to be in place on every replica.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, touched) = send(&replicas[0], call("touch", json!({}), None)).await;
+    assert_eq!(touched["result"]["content"][0]["text"], "touched", "{touched}");
+
+    let mut text = String::new();
+    let heard = next_event(&mut standalone, &mut text, |m| {
+        m["method"] == "notifications/resources/updated"
+    })
+    .await;
+    assert_eq!(heard["params"]["uri"], "test://watched");
+    let heard = next_event(&mut listening, &mut listen_text, |m| {
+        m["method"] == "notifications/resources/updated"
+    })
+    .await;
+    assert_eq!(heard["params"]["uri"], "test://watched");
+    assert_eq!(heard["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 9);
 }

@@ -2,17 +2,18 @@
 //! resumption), POST (one message or a batch, stateless or in a session) or DELETE (ends a
 //! session). A request is answered as JSON when its answer comes first, as SSE otherwise.
 
+use super::fleet::Fleet;
 use super::headers::{VERSION_HEADER, check_headers, check_host_and_origin};
 use super::options::HttpOptions;
 use super::response::{json_response, status_of};
 use super::resume::Replay;
-use super::session::{self, SESSION_HEADER, Session, Sessions, session_not_found, sessions_full};
+use super::session::{self, Record, SESSION_HEADER, Session, Sessions, session_not_found, sessions_full};
 use super::sse::{resumable_sse, sse};
 use super::stream::{Guard, claim_stream, open_standalone_stream, relay, release_stream, reopen_stream};
 use crate::protocol::Method as McpMethod;
 use crate::protocol::jsonrpc::{self, encode_error};
 use crate::protocol::{ErrorObject, Frame, Incoming, ProtocolVersion, RequestId};
-use crate::server::connection::Connection;
+use crate::server::connection::{Connection, Session as ConnSession};
 use crate::server::context::Principal;
 use crate::server::context::ServiceHandle;
 use crate::server::core::Core;
@@ -32,7 +33,60 @@ pub(super) struct Shared {
     pub(super) core: Arc<Core>,
     pub(super) service: ServiceHandle,
     pub(super) options: HttpOptions,
-    pub(super) sessions: Sessions,
+    pub(super) sessions: Arc<Sessions>,
+    /// This replica's part in a fleet, when the server's store is shared.
+    pub(super) fleet: Option<Fleet>,
+}
+
+impl Shared {
+    /// Session `id` of `owner`: this replica's copy, or, in a fleet, one made from the record
+    /// another replica kept.
+    async fn session(&self, id: &str, owner: Option<&Principal>) -> Option<Arc<Session>> {
+        let subject = owner.map(|p| p.subject.as_str());
+        if let Some(found) = self.sessions.get_owned(id, subject) {
+            return Some(found);
+        }
+        let fleet = self.fleet.as_ref()?;
+        let record = fleet.load(id).await?;
+        if record.owner.as_deref() != subject {
+            return None;
+        }
+        let router = Arc::new(Router::default());
+        let mut conn = Connection::new(
+            Arc::clone(&self.core),
+            Arc::clone(&self.service),
+            Out::Routed(Arc::clone(&router)),
+        );
+        conn.principal = owner.map(|p| Arc::new(p.clone()));
+        conn.link.start_ids_at(fleet.id_base);
+        let _ = conn.session.set(ConnSession {
+            version: record.version()?,
+            capabilities: Arc::new(record.capabilities()),
+            client_info: record.client_info.clone().map(Arc::new),
+        });
+        let conn = Arc::new(conn);
+        let events = tokio::spawn(Arc::clone(&conn).forward_events()).abort_handle();
+        conn.subscriptions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(record.subscriptions.iter().cloned());
+        let mut session = Session::new(record.owner, conn, router, events);
+        session.saved = Some(std::sync::Mutex::new(std::time::Instant::now()));
+        Some(self.sessions.adopt(id.to_owned(), session))
+    }
+
+    /// DELETE: ends session `id`, here and, in a fleet, everywhere.
+    async fn end(&self, id: &str, owner: Option<&Principal>) -> Response {
+        let Some(fleet) = &self.fleet else {
+            return self.sessions.delete(id);
+        };
+        if self.session(id, owner).await.is_none() {
+            return session_not_found();
+        }
+        self.sessions.forget(id);
+        fleet.end(id).await;
+        StatusCode::NO_CONTENT.into_response()
+    }
 }
 
 /// The endpoint's one handler, for every method.
@@ -44,6 +98,9 @@ pub(super) async fn endpoint(
 ) -> Response {
     if let Err(refused) = check_host_and_origin(&shared.options, &headers) {
         return refused;
+    }
+    if let Some(fleet) = &shared.fleet {
+        fleet.listen(&shared.sessions, &shared.core);
     }
     let principal = match &shared.options.authorization {
         Some(auth) => match auth.check(&headers).await {
@@ -63,14 +120,28 @@ pub(super) async fn endpoint(
         },
         Method::GET => {
             let last = headers.get("last-event-id").and_then(|v| v.to_str().ok());
-            get(&shared, session.as_deref(), principal.as_deref(), last)
+            get(&shared, session.as_deref(), principal.as_deref(), last).await
         }
         Method::DELETE => match session {
-            Some(id) => shared.sessions.delete(&id),
+            Some(id) => shared.end(&id, principal.as_deref()).await,
             None => StatusCode::METHOD_NOT_ALLOWED.into_response(),
         },
         _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
     }
+}
+
+/// `(subscribing, uri)` for a `resources/subscribe` or `resources/unsubscribe` request.
+fn subscription_change(message: &Incoming) -> Option<(bool, String)> {
+    let Incoming::Request { method, params, .. } = message else {
+        return None;
+    };
+    let on = match method {
+        Ok(McpMethod::ResourcesSubscribe) => true,
+        Ok(McpMethod::ResourcesUnsubscribe) => false,
+        _ => return None,
+    };
+    let uri = params.as_ref()?.get("uri")?.as_str()?;
+    Some((on, uri.to_owned()))
 }
 
 /// A POST's body, read only once its headers say it is JSON and not too large: a declared
@@ -127,6 +198,9 @@ async fn post(
             Out::Routed(Arc::clone(router)),
         );
         c.principal = principal.clone();
+        if let Some(fleet) = &shared.fleet {
+            c.link.start_ids_at(fleet.id_base);
+        }
         Arc::new(c)
     };
     let message = match jsonrpc::parse_frame(body) {
@@ -189,26 +263,55 @@ async fn post(
             let id = session::new_id();
             let mut response = request(Arc::clone(&conn), &router, message, false).await;
             if response.status() == StatusCode::OK {
-                let session = Session::new(owner, conn, router, events);
+                let record = shared.fleet.as_ref().and_then(|_| Record::of(&conn, owner.clone()));
+                let mut session = Session::new(owner, conn, router, events);
+                if let (Some(fleet), Some(record)) = (&shared.fleet, record) {
+                    // Every replica can serve it once the record is kept; if it cannot be, the
+                    // session is still served here.
+                    fleet.save(&id, &record, shared.options.session_idle).await;
+                    session.saved = Some(std::sync::Mutex::new(std::time::Instant::now()));
+                }
                 shared.sessions.insert(id, session, &mut response);
             }
             response
         }
         (Some(id), _) => {
-            let Some(session) = shared.sessions.get_owned(&id, owner.as_deref()) else {
+            let Some(session) = shared.session(&id, principal.as_deref()).await else {
                 return session_not_found();
             };
             session.touch();
+            if let Some(fleet) = &shared.fleet {
+                if let Some(record) = session.record_due(shared.options.session_idle, false) {
+                    fleet.refresh(&id, &record, shared.options.session_idle);
+                }
+                // An answer to a request another replica sent: to that replica.
+                if let Incoming::Response { id: answered, .. } = &message
+                    && !session.conn.link.is_waiting_for(answered)
+                {
+                    fleet.forward(&id, body).await;
+                    return StatusCode::ACCEPTED.into_response();
+                }
+            }
             match message {
                 Incoming::Request { .. } => {
-                    request_in(
+                    let subscription = shared.fleet.as_ref().and_then(|_| subscription_change(&message));
+                    let response = request_in(
                         Arc::clone(&session.conn),
                         &session.router,
                         message,
                         false,
                         Some(&session.replay),
                     )
-                    .await
+                    .await;
+                    // A subscription changed: every replica's copy of the session, and its
+                    // record, follow.
+                    if let (Some(fleet), Some((on, uri))) = (&shared.fleet, subscription)
+                        && let Some(record) = session.record_due(shared.options.session_idle, true)
+                    {
+                        fleet.save(&id, &record, shared.options.session_idle).await;
+                        fleet.subscription_changed(&id, on, &uri).await;
+                    }
+                    response
                 }
                 other => {
                     let _ = session.conn.handle(other, None);
@@ -351,7 +454,7 @@ async fn batch(shared: &Arc<Shared>, session: Option<String>, items: Vec<Incomin
 
 /// GET: a session's stream for messages not tied to a request, or, with `Last-Event-ID`, the
 /// resumption of a stream that dropped.
-fn get(
+async fn get(
     shared: &Arc<Shared>,
     session: Option<&str>,
     principal: Option<&Principal>,
@@ -360,7 +463,7 @@ fn get(
     let Some(id) = session else {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     };
-    let Some(session) = shared.sessions.get_owned(id, principal.map(|p| p.subject.as_str())) else {
+    let Some(session) = shared.session(id, principal).await else {
         return session_not_found();
     };
     if let Some(last) = last_event_id {

@@ -21,6 +21,7 @@
 
 pub mod auth;
 mod endpoint;
+mod fleet;
 mod headers;
 #[cfg(feature = "legacy-sse")]
 mod legacy_sse;
@@ -35,6 +36,7 @@ pub use self::options::HttpOptions;
 
 use self::auth::Authorization;
 use self::endpoint::{Shared, endpoint};
+use self::fleet::Fleet;
 #[cfg(feature = "legacy-sse")]
 use self::headers::check_host_and_origin;
 use self::response::json_response;
@@ -63,10 +65,11 @@ impl Service {
         let shared = Arc::new(Shared {
             #[cfg(feature = "legacy-sse")]
             legacy: Arc::default(),
+            fleet: Fleet::new(&self.core.store),
             service: self.handle(),
             core: self.core,
             options,
-            sessions: Sessions::new(),
+            sessions: Arc::new(Sessions::new()),
         });
         let mut router = axum::Router::new().route(&path, axum::routing::any(endpoint));
         if let Some(doc) = metadata {

@@ -4,19 +4,65 @@
 
 use super::response::json_response;
 use super::resume::Replay;
-use crate::protocol::ErrorObject;
 use crate::protocol::jsonrpc::encode_error;
+use crate::protocol::{ClientCapabilities, ErrorObject, Implementation, ProtocolVersion};
 use crate::server::connection::Connection;
 use crate::server::engine::seal::{hex, random};
 use crate::server::link::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::task::AbortHandle;
 
 pub(super) const SESSION_HEADER: &str = "mcp-session-id";
+
+/// What a replica needs to serve a session another replica opened.
+#[derive(Serialize, Deserialize)]
+pub(super) struct Record {
+    #[serde(rename = "v")]
+    pub(super) version: String,
+    #[serde(rename = "c")]
+    pub(super) capabilities: Map<String, Value>,
+    #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
+    pub(super) client_info: Option<Implementation>,
+    #[serde(rename = "o", default, skip_serializing_if = "Option::is_none")]
+    pub(super) owner: Option<String>,
+    /// The resources the client subscribed to.
+    #[serde(rename = "s", default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) subscriptions: Vec<String>,
+}
+
+impl Record {
+    /// The record of a session that `conn` initialized.
+    pub(super) fn of(conn: &Connection, owner: Option<String>) -> Option<Self> {
+        let session = conn.session.get()?;
+        Some(Self {
+            version: session.version.as_str().to_owned(),
+            capabilities: session.capabilities.as_map().clone(),
+            client_info: session.client_info.as_deref().cloned(),
+            owner,
+            subscriptions: conn
+                .subscriptions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .cloned()
+                .collect(),
+        })
+    }
+
+    pub(super) fn version(&self) -> Option<ProtocolVersion> {
+        ProtocolVersion::parse(&self.version).filter(|v| !v.is_stateless())
+    }
+
+    pub(super) fn capabilities(&self) -> ClientCapabilities {
+        ClientCapabilities::from(self.capabilities.clone())
+    }
+}
 
 pub(super) struct Session {
     /// Who opened it: only they may use it.
@@ -27,6 +73,8 @@ pub(super) struct Session {
     pub(super) router: Arc<Router>,
     last_used: Mutex<Instant>,
     events: AbortHandle,
+    /// In a fleet: when the session's record was last kept in the store.
+    pub(super) saved: Option<Mutex<Instant>>,
 }
 
 impl Session {
@@ -39,7 +87,21 @@ impl Session {
             router,
             last_used: Mutex::new(Instant::now()),
             events,
+            saved: None,
         }
+    }
+
+    /// The session's record as it stands, if the session is in a fleet and its record was
+    /// kept longer ago than a quarter of `ttl` (or `now`); the record is then marked kept (the
+    /// caller keeps it).
+    pub(super) fn record_due(&self, ttl: Duration, now: bool) -> Option<Record> {
+        let saved = self.saved.as_ref()?;
+        let mut saved = saved.lock().unwrap_or_else(PoisonError::into_inner);
+        if !now && saved.elapsed() < ttl / 4 {
+            return None;
+        }
+        *saved = Instant::now();
+        Record::of(&self.conn, self.owner.clone())
     }
 
     /// How long since the session was last used.
@@ -99,6 +161,20 @@ impl Sessions {
             SESSION_HEADER,
             HeaderValue::from_str(&id).expect("hex is a valid header"),
         );
+    }
+
+    /// Keeps `session`, opened on another replica of the fleet, as `id`.
+    pub(super) fn adopt(&self, id: String, session: Session) -> Arc<Session> {
+        let session = Arc::new(session);
+        self.lock().insert(id, Arc::clone(&session));
+        session
+    }
+
+    /// Forgets this replica's copy of session `id` (it ended elsewhere).
+    pub(super) fn forget(&self, id: &str) {
+        let mut sessions = self.lock();
+        sessions.remove(id);
+        shrink_when_sparse(&mut sessions);
     }
 
     /// Session `id`, whoever opened it.

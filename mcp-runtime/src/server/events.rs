@@ -40,4 +40,41 @@ pub(crate) enum Event {
     ResourceUpdated(String),
     /// A list changed.
     ListChanged(ListKind),
+    /// An event of another replica of the fleet, delivered here (and not sent on again).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // made by the HTTP front end
+    FromPeer(Box<Event>),
+}
+
+impl Event {
+    /// The event itself, wherever it happened.
+    pub(crate) fn local(self) -> Event {
+        match self {
+            Self::FromPeer(event) => event.local(),
+            event => event,
+        }
+    }
+
+    /// The event as bytes, for the other replicas.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // used by the HTTP front end
+    pub(crate) fn encode(&self) -> Option<Vec<u8>> {
+        match self {
+            Self::ResourceUpdated(uri) => Some(format!("u {uri}").into_bytes()),
+            Self::ListChanged(kind) => Some(format!("l {}", kind.listen_flag()).into_bytes()),
+            Self::FromPeer(_) => None,
+        }
+    }
+
+    /// An event another replica encoded.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // used by the HTTP front end
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Event> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        match text.split_once(' ')? {
+            ("u", uri) => Some(Self::ResourceUpdated(uri.to_owned())),
+            ("l", flag) => ListKind::ALL
+                .into_iter()
+                .find(|k| k.listen_flag() == flag)
+                .map(Self::ListChanged),
+            _ => None,
+        }
+    }
 }

@@ -164,6 +164,21 @@ impl Link {
             .store(u8::try_from(index).unwrap_or(0), Ordering::Relaxed);
     }
 
+    /// Numbers this link's requests to the client from `base` (a fleet replica's own range).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // used by the HTTP front end
+    pub(crate) fn start_ids_at(&self, base: i64) {
+        self.next_out_id.store(base, Ordering::Relaxed);
+    }
+
+    /// Whether this link sent request `id` to the client and waits for its answer.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // used by the HTTP front end
+    pub(crate) fn is_waiting_for(&self, id: &RequestId) -> bool {
+        self.pending_out
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(id)
+    }
+
     /// Whether request `id` is in flight.
     pub(crate) fn is_in_flight(&self, id: &RequestId) -> bool {
         self.in_flight

@@ -2,15 +2,18 @@
 //! in-memory store it uses by default. Other stores (Redis, with feature `redis`) live in
 //! [`crate::store`], above the server, and implement this trait.
 //!
-//! What goes through it today: the nonces of opened `requestState`s, claimed once, so that one
-//! sealed state completes once across every replica that shares the store.
+//! What goes through it: the nonces of opened `requestState`s, claimed once, so that one sealed
+//! state completes once across every replica that shares the store; and, when the store is
+//! shared, handshake-era session records, and messages between replicas (a client's answer that
+//! reached another replica, server events).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
 
 /// What a store's operations return.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -39,12 +42,36 @@ pub trait Store: Send + Sync + 'static {
     /// expires.
     /// (The future owns what it needs: a caller may poll it once, then move it to a task.)
     fn claim_once(&self, key: String, expires_at: u64) -> StoreFuture<'static, bool>;
+
+    /// Whether other processes share this store. Only then do sessions and messages go through
+    /// it; a store that is not shared keeps them in the process, where they already are.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// Keeps `value` at `key` for `ttl`.
+    fn put(&self, key: String, value: Vec<u8>, ttl: Duration) -> StoreFuture<'static, ()>;
+
+    /// The value at `key`, unless it is absent or expired.
+    fn get(&self, key: String) -> StoreFuture<'static, Option<Vec<u8>>>;
+
+    /// Removes `key`.
+    fn delete(&self, key: String) -> StoreFuture<'static, ()>;
+
+    /// Sends `message` to every subscriber of `channel`, in any process sharing the store.
+    fn publish(&self, channel: String, message: Vec<u8>) -> StoreFuture<'static, ()>;
+
+    /// The messages published on `channel` from now on, for as long as the receiver is kept.
+    /// Delivery is best effort: what is published while the store is unreachable is lost.
+    fn subscribe(&self, channel: String) -> mpsc::Receiver<Vec<u8>>;
 }
 
 /// The default store: one process's memory.
 #[derive(Default)]
 pub struct MemoryStore {
     claimed: Mutex<Claimed>,
+    values: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    channels: Mutex<HashMap<String, Vec<mpsc::Sender<Vec<u8>>>>>,
 }
 
 /// Claimed keys, each with its expiry. A key is kept as 128 bits: a nonce's own bits (32 hex
@@ -107,10 +134,54 @@ fn key_bits(key: &str) -> u128 {
     u128::from_be_bytes(first)
 }
 
+fn ready<T: Send + 'static>(value: T) -> StoreFuture<'static, T> {
+    Box::pin(std::future::ready(Ok(value)))
+}
+
 impl Store for MemoryStore {
     fn claim_once(&self, key: String, expires_at: u64) -> StoreFuture<'static, bool> {
-        let claimed = self.claim_now(&key, expires_at);
-        Box::pin(std::future::ready(Ok(claimed)))
+        ready(self.claim_now(&key, expires_at))
+    }
+
+    fn put(&self, key: String, value: Vec<u8>, ttl: Duration) -> StoreFuture<'static, ()> {
+        let mut values = self.values.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        values.retain(|_, (_, expires)| *expires > now);
+        values.insert(key, (value, now + ttl));
+        ready(())
+    }
+
+    fn get(&self, key: String) -> StoreFuture<'static, Option<Vec<u8>>> {
+        let values = self.values.lock().unwrap_or_else(PoisonError::into_inner);
+        let found = values
+            .get(&key)
+            .filter(|(_, expires)| *expires > Instant::now())
+            .map(|(v, _)| v.clone());
+        ready(found)
+    }
+
+    fn delete(&self, key: String) -> StoreFuture<'static, ()> {
+        self.values.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
+        ready(())
+    }
+
+    fn publish(&self, channel: String, message: Vec<u8>) -> StoreFuture<'static, ()> {
+        let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(subscribers) = channels.get_mut(&channel) {
+            subscribers.retain(|tx| !matches!(tx.try_send(message.clone()), Err(mpsc::error::TrySendError::Closed(_))));
+        }
+        ready(())
+    }
+
+    fn subscribe(&self, channel: String) -> mpsc::Receiver<Vec<u8>> {
+        let (tx, rx) = mpsc::channel(1024);
+        self.channels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(channel)
+            .or_default()
+            .push(tx);
+        rx
     }
 }
 

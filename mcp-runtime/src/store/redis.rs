@@ -2,11 +2,13 @@
 
 use crate::error::{Error, Result};
 use crate::server::store::{Store, StoreError, StoreFuture};
+use futures_core::Stream;
 use redis::aio::ConnectionManager;
 use std::fmt;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, mpsc};
 
 /// A [`Store`] in Redis (6.2 or later): a fleet of replicas that share it acts as one server.
 ///
@@ -100,6 +102,36 @@ impl Inner {
     }
 }
 
+async fn next_message<S: Stream + Unpin>(messages: &mut S) -> Option<S::Item> {
+    std::future::poll_fn(|cx| Pin::new(&mut *messages).poll_next(cx)).await
+}
+
+/// Forwards the messages of `channel` to `tx` until the receiver is dropped, subscribing again
+/// (after a short pause) whenever the connection is lost.
+async fn forward(client: redis::Client, channel: String, tx: mpsc::Sender<Vec<u8>>) {
+    while !tx.is_closed() {
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => {
+                if pubsub.subscribe(&channel).await.is_ok() {
+                    let mut messages = pubsub.into_on_message();
+                    loop {
+                        let next = tokio::select! {
+                            next = next_message(&mut messages) => next,
+                            () = tx.closed() => return,
+                        };
+                        let Some(message) = next else { break };
+                        if tx.send(message.get_payload_bytes().to_vec()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = e.category(), "the Redis subscription is down; retrying"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 impl Store for RedisStore {
     fn claim_once(&self, key: String, expires_at: u64) -> StoreFuture<'static, bool> {
         let inner = Arc::clone(&self.inner);
@@ -113,5 +145,55 @@ impl Store for RedisStore {
             let set: Option<String> = inner.run(cmd).await?;
             Ok(set.is_some())
         })
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn put(&self, key: String, value: Vec<u8>, ttl: Duration) -> StoreFuture<'static, ()> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(format!("{}{key}", inner.prefix))
+                .arg(value)
+                .arg("PX")
+                .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
+            inner.run::<()>(cmd).await
+        })
+    }
+
+    fn get(&self, key: String) -> StoreFuture<'static, Option<Vec<u8>>> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let mut cmd = redis::cmd("GET");
+            cmd.arg(format!("{}{key}", inner.prefix));
+            inner.run(cmd).await
+        })
+    }
+
+    fn delete(&self, key: String) -> StoreFuture<'static, ()> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let mut cmd = redis::cmd("DEL");
+            cmd.arg(format!("{}{key}", inner.prefix));
+            inner.run::<()>(cmd).await
+        })
+    }
+
+    fn publish(&self, channel: String, message: Vec<u8>) -> StoreFuture<'static, ()> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let mut cmd = redis::cmd("PUBLISH");
+            cmd.arg(format!("{}{channel}", inner.prefix)).arg(message);
+            inner.run::<()>(cmd).await
+        })
+    }
+
+    fn subscribe(&self, channel: String) -> mpsc::Receiver<Vec<u8>> {
+        let (tx, rx) = mpsc::channel(1024);
+        let channel = format!("{}{channel}", self.inner.prefix);
+        tokio::spawn(forward(self.inner.client.clone(), channel, tx));
+        rx
     }
 }

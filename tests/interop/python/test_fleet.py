@@ -1,7 +1,8 @@
 """A fleet: three replicas of examples/quickstart (`--redis`, one `MCP_STATE_KEY`) behind a real
 nginx (Debian's package) that balances round robin with no affinity, sharing a real Redis. The
 official Python SDK and FastMCP clients drive it in the 2026-07-28 era, where a call and its
-`input_required` retry land on different replicas: sampling and elicitation must still complete.
+`input_required` retry land on different replicas, and in the handshake era, where a session's
+requests and the client's answers land on any replica: sampling and elicitation must complete.
 
 `.ci/run` installs `redis-server` and `nginx-light`; elsewhere, without them, these tests show as
 skipped, with the reason."""
@@ -171,8 +172,9 @@ def test_fastmcp_client_samples_through_the_fleet(fleet):
     run(main())
 
 
-@pytest.mark.skip(reason="handshake-era sessions across replicas without affinity are not built yet (issue 12)")
-def test_handshake_era_sessions_through_the_fleet(fleet):
+def test_official_client_in_a_handshake_era_session_through_the_fleet(fleet):
+    """The session is opened on one replica; its calls, the client's answers to the server's
+    sampling requests and its notification stream land on any of them."""
     url, _, _ = fleet
 
     async def sampling(context, params: types.CreateMessageRequestParams):
@@ -180,11 +182,32 @@ def test_handshake_era_sessions_through_the_fleet(fleet):
             role="assistant", content=types.TextContent(type="text", text="sampled"), model="m"
         )
 
+    async def elicitation(context, params):
+        return types.ElicitResult(action="accept", content={"confirm": True})
+
     async def main():
-        async with Client(url, mode="legacy", sampling_callback=sampling) as client:
+        async with Client(url, mode="legacy", sampling_callback=sampling, elicitation_callback=elicitation) as client:
             assert client.protocol_version == "2025-11-25"
             for i in range(6):
                 result = await client.call_tool("summarize", {"text": f"text {i}"})
                 assert result.content[0].text == "sampled"
+            reset = await client.call_tool("reset", {})
+            assert reset.content[0].text == "The counter is back at 0."
+
+    run(main())
+
+
+def test_fastmcp_client_in_a_handshake_era_session_through_the_fleet(fleet):
+    url, _, _ = fleet
+
+    async def sampling(messages, params, context):
+        return f"fastmcp saw: {messages[0].content.text.splitlines()[-1]}"
+
+    async def main():
+        async with FastMCPClient(url, sampling_handler=sampling, mode="legacy") as client:
+            assert client.protocol_version == "2025-11-25"
+            for word in ["one", "two", "three"]:
+                result = await client.call_tool("summarize", {"text": word})
+                assert result.content[0].text == f"fastmcp saw: {word}"
 
     run(main())

@@ -71,7 +71,7 @@ impl Connection {
         let mut rx = self.core.events.subscribe();
         let updated = Method::ResourceUpdated.as_str();
         loop {
-            match rx.recv().await {
+            match rx.recv().await.map(Event::local) {
                 Ok(Event::ResourceUpdated(uri)) => {
                     if self
                         .subscriptions
@@ -99,6 +99,7 @@ impl Connection {
                             .notify(jsonrpc::encode_notification(method, &params), Some(&listener));
                     }
                 }
+                Ok(Event::FromPeer(_)) => {} // unwrapped by `Event::local`
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             }
