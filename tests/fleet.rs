@@ -436,3 +436,90 @@ async fn a_resource_update_made_on_one_replica_reaches_subscribers_on_the_others
     assert_eq!(heard["params"]["uri"], "test://watched");
     assert_eq!(heard["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 9);
 }
+
+/// The `id:` of the SSE event that carries `message`.
+async fn next_event_with_id(body: &mut Body, text: &mut String, until: impl Fn(&Value) -> bool) -> (String, Value) {
+    loop {
+        while let Some(end) = text.find("\n\n") {
+            let event: String = text.drain(..end + 2).collect();
+            let id = event.lines().find_map(|l| l.strip_prefix("id: ")).map(str::to_owned);
+            if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: "))
+                && let Ok(json) = serde_json::from_str::<Value>(data)
+                && until(&json)
+            {
+                return (id.expect("a resumable event has an id"), json);
+            }
+        }
+        let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())
+            .await
+            .expect("the stream goes on")
+            .expect("the stream is not over")
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_stream_resumes_on_another_replica_with_exactly_the_missed_events() {
+    let redis = Redis::start();
+    let ledger = Arc::new(Ledger::default());
+    let store = RedisStore::open(&redis.url()).unwrap().prefix("fleet-resume:");
+    let mut replicas: Vec<_> = (0..3).map(|_| replica(&ledger, store.clone())).collect();
+
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "fleet-test", "version": "1"}}});
+    let res = replicas[0].clone().oneshot(session_post(None, &init)).await.unwrap();
+    let session = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let subscribe =
+        json!({"jsonrpc": "2.0", "id": 2, "method": "resources/subscribe", "params": {"uri": "test://watched"}});
+    assert_eq!(
+        send(&replicas[2], session_post(Some(&session), &subscribe)).await.0,
+        StatusCode::OK
+    );
+    let get = |last: Option<&str>| {
+        let mut req = Request::get("/mcp")
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", session.as_str());
+        if let Some(last) = last {
+            req = req.header("last-event-id", last);
+        }
+        req.body(Body::empty()).unwrap()
+    };
+    // The notification stream is open on the first replica.
+    let mut stream = replicas[0].clone().oneshot(get(None)).await.unwrap().into_body();
+    let mut text = String::new();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let touch = || call("touch", json!({}), None);
+    send(&replicas[1], touch()).await;
+    let updated = |m: &Value| m["method"] == "notifications/resources/updated";
+    let (first, _) = next_event_with_id(&mut stream, &mut text, updated).await;
+
+    // The client loses that connection; an update it misses is written to the stream's log.
+    drop(stream);
+    send(&replicas[1], touch()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The replica that held the stream goes away.
+    drop(replicas.remove(0));
+
+    // Back on another replica: the missed event once, then the stream goes on live there.
+    let res = replicas[0].clone().oneshot(get(Some(&first))).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut resumed = res.into_body();
+    let mut text = String::new();
+    let (missed, _) = next_event_with_id(&mut resumed, &mut text, updated).await;
+    assert_ne!(missed, first);
+    assert_eq!(
+        missed.rsplit_once('-').unwrap().0,
+        first.rsplit_once('-').unwrap().0,
+        "the missed event is from the same stream"
+    );
+    send(&replicas[1], touch()).await;
+    let (live, _) = next_event_with_id(&mut resumed, &mut text, updated).await;
+    assert_ne!(live, missed, "then a live event, on this replica's own stream");
+    assert!(
+        !text.contains("notifications/resources/updated"),
+        "and nothing twice: {text}"
+    );
+}

@@ -6,7 +6,7 @@ use super::fleet::Fleet;
 use super::headers::{VERSION_HEADER, check_headers, check_host_and_origin};
 use super::options::HttpOptions;
 use super::response::{json_response, status_of};
-use super::resume::Replay;
+use super::resume::{Replay, Resumed};
 use super::session::{self, Record, SESSION_HEADER, Session, Sessions, session_not_found, sessions_full};
 use super::sse::{resumable_sse, sse};
 use super::stream::{Guard, claim_stream, open_standalone_stream, relay, release_stream, reopen_stream};
@@ -72,6 +72,7 @@ impl Shared {
             .extend(record.subscriptions.iter().cloned());
         let mut session = Session::new(record.owner, conn, router, events);
         session.saved = Some(std::sync::Mutex::new(std::time::Instant::now()));
+        session.replay = Arc::new(Replay::mirrored(fleet.mirror(id, self.options.session_idle)));
         Some(self.sessions.adopt(id.to_owned(), session))
     }
 
@@ -270,6 +271,7 @@ async fn post(
                     // session is still served here.
                     fleet.save(&id, &record, shared.options.session_idle).await;
                     session.saved = Some(std::sync::Mutex::new(std::time::Instant::now()));
+                    session.replay = Arc::new(Replay::mirrored(fleet.mirror(&id, shared.options.session_idle)));
                 }
                 shared.sessions.insert(id, session, &mut response);
             }
@@ -404,7 +406,7 @@ async fn request_in(
         }
         Some((first, false)) => match replay {
             Some(replay) => {
-                let (key, live) = replay.open();
+                let (key, live) = replay.open(false);
                 let items = relay(Arc::clone(replay), key, Some(first), rx);
                 drop(items);
                 resumable_sse(replay, key, live, Some(guard))
@@ -469,12 +471,27 @@ async fn get(
     if let Some(last) = last_event_id {
         // Resumption: replay what the stream missed, then continue it live if it is not over.
         return match session.replay.resume(last) {
-            Some((key, live)) => resumable_sse(&session.replay, key, live, None),
-            None => StatusCode::NOT_FOUND.into_response(),
+            Resumed::Local(key, live) => resumable_sse(&session.replay, key, live, None),
+            Resumed::Remote(remote) => match &shared.fleet {
+                // Another replica wrote it: its log is in the store. A GET stream then goes on
+                // as this replica's own.
+                Some(fleet) => {
+                    let standalone = remote.standalone;
+                    let (key, live) = session.replay.open(standalone);
+                    let then = standalone.then(|| {
+                        let rx = open_standalone_stream(&session.router);
+                        drop(relay(Arc::clone(&session.replay), key, None, rx));
+                        live
+                    });
+                    resumable_sse(&session.replay, key, fleet.follow(remote, then), None)
+                }
+                None => StatusCode::NOT_FOUND.into_response(),
+            },
+            Resumed::Unknown => StatusCode::NOT_FOUND.into_response(),
         };
     }
     let rx = open_standalone_stream(&session.router);
-    let (key, live) = session.replay.open();
+    let (key, live) = session.replay.open(true);
     drop(relay(Arc::clone(&session.replay), key, None, rx));
     resumable_sse(&session.replay, key, live, None)
 }

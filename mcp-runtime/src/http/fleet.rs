@@ -9,6 +9,7 @@
 //!   the waiting one picks it up.
 //! - DELETE removes the record and tells every replica to forget its copy.
 
+use super::resume::{Mirror, RemoteStream, SseItem};
 use super::session::{Record, Sessions};
 use crate::server::core::Core;
 use crate::server::engine::seal::random;
@@ -16,6 +17,7 @@ use crate::server::events::Event;
 use crate::server::store::Store;
 use std::sync::{Arc, OnceLock, PoisonError, Weak};
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// This replica's part in the fleet.
 pub(super) struct Fleet {
@@ -29,6 +31,9 @@ pub(super) struct Fleet {
 const ANSWERS: &str = "answers";
 const ENDED: &str = "ended";
 const EVENTS: &str = "events";
+/// How long a stream another replica wrote is followed with nothing new before it is over.
+const REMOTE_STREAM_IDLE: Duration = Duration::from_secs(30);
+const EVENTS_AHEAD: usize = 512;
 const SUBSCRIPTIONS: &str = "subscriptions";
 
 fn key(id: &str) -> String {
@@ -177,6 +182,70 @@ impl Fleet {
     pub(super) async fn subscription_changed(&self, id: &str, on: bool, uri: &str) {
         let message = format!("{id}\n{}{uri}", if on { '+' } else { '-' });
         let _ = self.store.publish(SUBSCRIPTIONS.into(), message.into_bytes()).await;
+    }
+
+    /// Where a session's events are mirrored, with this replica's tag.
+    pub(super) fn mirror(&self, session: &str, ttl: Duration) -> Mirror {
+        Mirror {
+            store: Arc::clone(&self.store),
+            prefix: format!("sse:{session}:"),
+            tag: format!("{:x}", self.id_base >> 32),
+            ttl,
+        }
+    }
+
+    /// The events of a stream another replica wrote, after the one the client last got, from
+    /// the store: until its last event while that replica still writes it (or 30 s pass with
+    /// nothing new: the replica is gone), then `then`'s events, for a GET stream that goes on
+    /// here.
+    pub(super) fn follow(
+        &self,
+        remote: RemoteStream,
+        then: Option<mpsc::Receiver<SseItem>>,
+    ) -> mpsc::Receiver<SseItem> {
+        let (tx, rx) = mpsc::channel(EVENTS_AHEAD);
+        let store = Arc::clone(&self.store);
+        tokio::spawn(async move {
+            let RemoteStream {
+                log,
+                id_prefix,
+                mut seq,
+                standalone,
+            } = remote;
+            let mut heard = tokio::time::Instant::now();
+            loop {
+                for (s, event) in store.read_after(log.clone(), seq).await.unwrap_or_default() {
+                    let Some((&flag, data)) = event.split_first() else {
+                        continue;
+                    };
+                    let last = flag == 1;
+                    if tx
+                        .send((Some(format!("{id_prefix}-{s}")), data.to_vec(), last))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    seq = s;
+                    heard = tokio::time::Instant::now();
+                    if last {
+                        return;
+                    }
+                }
+                if standalone || heard.elapsed() > REMOTE_STREAM_IDLE {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            if let Some(mut live) = then {
+                while let Some(item) = live.recv().await {
+                    if tx.send(item).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        rx
     }
 
     /// Sends a client's answer, which this replica is not waiting for, to the one that is.

@@ -118,8 +118,8 @@ impl futures_core::Stream for ResumableStream {
             return Poll::Ready(None);
         }
         if std::mem::take(&mut self.priming) {
-            let key = self.key;
-            return Poll::Ready(Some(Ok(Bytes::from(format!("id: {key}-0\nretry: 1000\ndata: \n\n")))));
+            let id = self.replay.event_id(self.key, 0);
+            return Poll::Ready(Some(Ok(Bytes::from(format!("id: {id}\nretry: 1000\ndata: \n\n")))));
         }
         match self.rx.poll_recv(cx) {
             Poll::Ready(Some((id, bytes, last))) => {

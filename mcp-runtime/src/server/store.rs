@@ -7,7 +7,7 @@
 //! shared, handshake-era session records, and messages between replicas (a client's answer that
 //! reached another replica, server events).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -58,6 +58,13 @@ pub trait Store: Send + Sync + 'static {
     /// Removes `key`.
     fn delete(&self, key: String) -> StoreFuture<'static, ()>;
 
+    /// Appends event `seq` (increasing) to the log at `key`, which keeps the last `keep` events
+    /// and expires `ttl` after the last append.
+    fn append(&self, key: String, seq: u64, event: Vec<u8>, keep: usize, ttl: Duration) -> StoreFuture<'static, ()>;
+
+    /// The events of the log at `key` after `seq`, oldest first.
+    fn read_after(&self, key: String, seq: u64) -> StoreFuture<'static, Vec<(u64, Vec<u8>)>>;
+
     /// Sends `message` to every subscriber of `channel`, in any process sharing the store.
     fn publish(&self, channel: String, message: Vec<u8>) -> StoreFuture<'static, ()>;
 
@@ -71,8 +78,12 @@ pub trait Store: Send + Sync + 'static {
 pub struct MemoryStore {
     claimed: Mutex<Claimed>,
     values: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    logs: Mutex<HashMap<String, Log>>,
     channels: Mutex<HashMap<String, Vec<mpsc::Sender<Vec<u8>>>>>,
 }
+
+/// An event log: `(sequence, event)` oldest first, and when it expires.
+type Log = (VecDeque<(u64, Vec<u8>)>, Instant);
 
 /// Claimed keys, each with its expiry. A key is kept as 128 bits: a nonce's own bits (32 hex
 /// digits), or the first 128 bits of any other key's SHA-256, so a claim costs 16 bytes however
@@ -163,6 +174,29 @@ impl Store for MemoryStore {
     fn delete(&self, key: String) -> StoreFuture<'static, ()> {
         self.values.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
         ready(())
+    }
+
+    fn append(&self, key: String, seq: u64, event: Vec<u8>, keep: usize, ttl: Duration) -> StoreFuture<'static, ()> {
+        let mut logs = self.logs.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        logs.retain(|_, (_, expires)| *expires > now);
+        let (events, expires) = logs.entry(key).or_insert_with(|| (VecDeque::new(), now));
+        events.push_back((seq, event));
+        while events.len() > keep {
+            events.pop_front();
+        }
+        *expires = now + ttl;
+        ready(())
+    }
+
+    fn read_after(&self, key: String, seq: u64) -> StoreFuture<'static, Vec<(u64, Vec<u8>)>> {
+        let logs = self.logs.lock().unwrap_or_else(PoisonError::into_inner);
+        let found = logs
+            .get(&key)
+            .filter(|(_, expires)| *expires > Instant::now())
+            .map(|(events, _)| events.iter().filter(|(s, _)| *s > seq).cloned().collect())
+            .unwrap_or_default();
+        ready(found)
     }
 
     fn publish(&self, channel: String, message: Vec<u8>) -> StoreFuture<'static, ()> {

@@ -106,6 +106,9 @@ async fn next_message<S: Stream + Unpin>(messages: &mut S) -> Option<S::Item> {
     std::future::poll_fn(|cx| Pin::new(&mut *messages).poll_next(cx)).await
 }
 
+/// One entry of a Redis stream, as `XRANGE` returns it: its id, and its fields and values.
+type StreamEntry = (String, Vec<(String, Vec<u8>)>);
+
 /// Forwards the messages of `channel` to `tx` until the receiver is dropped, subscribing again
 /// (after a short pause) whenever the connection is lost.
 async fn forward(client: redis::Client, channel: String, tx: mpsc::Sender<Vec<u8>>) {
@@ -178,6 +181,46 @@ impl Store for RedisStore {
             let mut cmd = redis::cmd("DEL");
             cmd.arg(format!("{}{key}", inner.prefix));
             inner.run::<()>(cmd).await
+        })
+    }
+
+    fn append(&self, key: String, seq: u64, event: Vec<u8>, keep: usize, ttl: Duration) -> StoreFuture<'static, ()> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let key = format!("{}{key}", inner.prefix);
+            let mut add = redis::cmd("XADD");
+            add.arg(&key)
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(keep)
+                .arg(format!("{seq}-1"))
+                .arg("e")
+                .arg(event);
+            inner.run::<redis::Value>(add).await?;
+            let mut expire = redis::cmd("PEXPIRE");
+            expire
+                .arg(&key)
+                .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
+            inner.run::<()>(expire).await
+        })
+    }
+
+    fn read_after(&self, key: String, seq: u64) -> StoreFuture<'static, Vec<(u64, Vec<u8>)>> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let mut range = redis::cmd("XRANGE");
+            range
+                .arg(format!("{}{key}", inner.prefix))
+                .arg(format!("({seq}-1"))
+                .arg("+");
+            let entries: Vec<StreamEntry> = inner.run(range).await?;
+            Ok(entries
+                .into_iter()
+                .filter_map(|(id, mut fields)| {
+                    let seq = id.split_once('-')?.0.parse().ok()?;
+                    Some((seq, fields.pop()?.1))
+                })
+                .collect())
         })
     }
 
