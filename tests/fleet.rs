@@ -118,6 +118,14 @@ async fn touch(ctx: Context) -> &'static str {
     "touched"
 }
 
+/// Log at two levels.
+#[mcp::tool]
+async fn chatty(ctx: Context) -> &'static str {
+    ctx.info("an info line");
+    ctx.error("an error line");
+    "chatted"
+}
+
 /// Add two numbers (needs no store).
 #[mcp::tool]
 async fn add(a: i64, b: i64) -> i64 {
@@ -130,7 +138,7 @@ const KEY: [u8; 32] = [42; 32];
 fn replica(ledger: &Arc<Ledger>, store: RedisStore) -> axum::Router {
     mcp::Server::new("pay", "1")
         .state_arc(Arc::clone(ledger))
-        .tools(mcp::tools![pay, add, ask_model, touch])
+        .tools(mcp::tools![pay, add, ask_model, touch, chatty])
         .resources(mcp::resources![watched])
         .request_state_key(KEY)
         .store(store)
@@ -345,6 +353,25 @@ async fn a_handshake_era_session_is_served_by_every_replica_and_answers_cross_ov
     assert_eq!(status, StatusCode::ACCEPTED);
     let result = next_event(&mut stream, &mut text, |m| m["id"] == 2).await;
     assert_eq!(result["result"]["content"][0]["text"], "Paris", "{result}");
+
+    // The log level set through one replica holds on the others.
+    let level = json!({"jsonrpc": "2.0", "id": 4, "method": "logging/setLevel", "params": {"level": "error"}});
+    assert_eq!(
+        send(&replicas[2], session_post(Some(&session), &level)).await.0,
+        StatusCode::OK
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let chat =
+        json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "chatty", "arguments": {}}});
+    let res = replicas[1]
+        .clone()
+        .oneshot(session_post(Some(&session), &chat))
+        .await
+        .unwrap();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("an error line"), "{text}");
+    assert!(!text.contains("an info line"), "{text}");
 
     // Any replica lists; a DELETE on one ends the session on all.
     let list = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"});

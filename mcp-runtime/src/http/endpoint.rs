@@ -7,7 +7,7 @@ use super::headers::{VERSION_HEADER, check_headers, check_host_and_origin};
 use super::options::HttpOptions;
 use super::response::{json_response, status_of};
 use super::resume::{Replay, Resumed};
-use super::session::{self, Record, SESSION_HEADER, Session, Sessions, session_not_found, sessions_full};
+use super::session::{self, Change, Record, SESSION_HEADER, Session, Sessions, session_not_found, sessions_full};
 use super::sse::{resumable_sse, sse};
 use super::stream::{Guard, claim_stream, open_standalone_stream, relay, release_stream, reopen_stream};
 use crate::protocol::Method as McpMethod;
@@ -19,12 +19,13 @@ use crate::server::context::ServiceHandle;
 use crate::server::core::Core;
 use crate::server::era;
 use crate::server::incoming::batches_refused;
-use crate::server::link::{Out, Router};
+use crate::server::link::{Out, Routed, Router};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
+use tokio::sync::mpsc;
 
 /// What the endpoint's handlers share.
 pub(super) struct Shared {
@@ -70,6 +71,7 @@ impl Shared {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .extend(record.subscriptions.iter().cloned());
+        conn.link.set_log_level(record.log_level);
         let mut session = Session::new(record.owner, conn, router, events);
         session.saved = Some(std::sync::Mutex::new(std::time::Instant::now()));
         session.replay = Arc::new(Replay::mirrored(fleet.mirror(id, self.options.session_idle)));
@@ -129,20 +131,6 @@ pub(super) async fn endpoint(
         },
         _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
     }
-}
-
-/// `(subscribing, uri)` for a `resources/subscribe` or `resources/unsubscribe` request.
-fn subscription_change(message: &Incoming) -> Option<(bool, String)> {
-    let Incoming::Request { method, params, .. } = message else {
-        return None;
-    };
-    let on = match method {
-        Ok(McpMethod::ResourcesSubscribe) => true,
-        Ok(McpMethod::ResourcesUnsubscribe) => false,
-        _ => return None,
-    };
-    let uri = params.as_ref()?.get("uri")?.as_str()?;
-    Some((on, uri.to_owned()))
 }
 
 /// A POST's body, read only once its headers say it is JSON and not too large: a declared
@@ -296,7 +284,7 @@ async fn post(
             }
             match message {
                 Incoming::Request { .. } => {
-                    let subscription = shared.fleet.as_ref().and_then(|_| subscription_change(&message));
+                    let change = shared.fleet.as_ref().and_then(|_| Change::of(&message));
                     let response = request_in(
                         Arc::clone(&session.conn),
                         &session.router,
@@ -305,13 +293,13 @@ async fn post(
                         Some(&session.replay),
                     )
                     .await;
-                    // A subscription changed: every replica's copy of the session, and its
-                    // record, follow.
-                    if let (Some(fleet), Some((on, uri))) = (&shared.fleet, subscription)
+                    // The session changed (a subscription, the log level): every replica's copy
+                    // of it, and its record, follow.
+                    if let (Some(fleet), Some(change)) = (&shared.fleet, change)
                         && let Some(record) = session.record_due(shared.options.session_idle, true)
                     {
                         fleet.save(&id, &record, shared.options.session_idle).await;
-                        fleet.subscription_changed(&id, on, &uri).await;
+                        fleet.changed(&id, &change).await;
                     }
                     response
                 }
@@ -381,7 +369,21 @@ async fn request_in(
         release_stream(router, &id);
         // A listen's acknowledgement starts its stream rather than answering it.
         if !listen {
-            return json_response(status_of(&reply, stateless), reply);
+            // A call that ended at once may have logged or reported progress first: then those
+            // go out before its answer, as SSE.
+            let mut before = Vec::new();
+            while let Ok((bytes, _)) = rx.try_recv() {
+                before.push(bytes);
+            }
+            if before.is_empty() {
+                return json_response(status_of(&reply, stateless), reply);
+            }
+            let (tx, queued) = mpsc::channel(before.len() + 1);
+            for bytes in before {
+                let _ = tx.try_send((bytes, false));
+            }
+            let _ = tx.try_send((reply, true));
+            return stream_answer(conn, id, queued, stateless, replay).await;
         }
         let events = tokio::spawn(Arc::clone(&conn).forward_events()).abort_handle();
         rx = reopen_stream(router, &id);
@@ -393,6 +395,17 @@ async fn request_in(
         };
         return sse(Some(reply), rx, guard);
     }
+    stream_answer(conn, id, rx, stateless, replay).await
+}
+
+/// Answers request `id` from its stream: as JSON when the answer comes first, else as SSE.
+async fn stream_answer(
+    conn: Arc<Connection>,
+    id: RequestId,
+    mut rx: mpsc::Receiver<Routed>,
+    stateless: bool,
+    replay: Option<&Arc<Replay>>,
+) -> Response {
     let guard = Guard {
         conn,
         id,

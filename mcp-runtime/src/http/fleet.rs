@@ -10,12 +10,12 @@
 //! - DELETE removes the record and tells every replica to forget its copy.
 
 use super::resume::{Mirror, RemoteStream, SseItem};
-use super::session::{Record, Sessions};
+use super::session::{Change, Record, Sessions};
 use crate::server::core::Core;
 use crate::server::engine::seal::random;
 use crate::server::events::Event;
 use crate::server::store::Store;
-use std::sync::{Arc, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -34,7 +34,7 @@ const EVENTS: &str = "events";
 /// How long a stream another replica wrote is followed with nothing new before it is over.
 const REMOTE_STREAM_IDLE: Duration = Duration::from_secs(30);
 const EVENTS_AHEAD: usize = 512;
-const SUBSCRIPTIONS: &str = "subscriptions";
+const CHANGES: &str = "changes";
 
 fn key(id: &str) -> String {
     format!("session:{id}")
@@ -59,30 +59,18 @@ impl Fleet {
     /// others.
     pub(super) fn listen(&self, sessions: &Arc<Sessions>, core: &Arc<Core>) {
         self.listening.get_or_init(|| {
-            // Subscriptions made through other replicas, in this replica's copies.
-            let mut subscriptions = self.store.subscribe(SUBSCRIPTIONS.into());
+            // Changes to sessions made through other replicas, in this replica's copies.
+            let mut changes = self.store.subscribe(CHANGES.into());
             let weak: Weak<Sessions> = Arc::downgrade(sessions);
             tokio::spawn(async move {
-                while let Some(message) = subscriptions.recv().await {
+                while let Some(message) = changes.recv().await {
                     let Some(sessions) = weak.upgrade() else { return };
                     let text = String::from_utf8_lossy(&message);
                     let Some((id, change)) = text.split_once('\n') else {
                         continue;
                     };
-                    let Some(session) = sessions.get(id) else { continue };
-                    let mut subs = session
-                        .conn
-                        .subscriptions
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner);
-                    match change.split_at_checked(1) {
-                        Some(("+", uri)) => {
-                            subs.insert(uri.to_owned());
-                        }
-                        Some(("-", uri)) => {
-                            subs.remove(uri);
-                        }
-                        _ => {}
+                    if let (Some(session), Some(change)) = (sessions.get(id), Change::decode(change)) {
+                        change.apply(&session.conn);
                     }
                 }
             });
@@ -177,11 +165,10 @@ impl Fleet {
         let _ = self.store.publish(ENDED.into(), id.as_bytes().to_vec()).await;
     }
 
-    /// Tells every replica holding session `id` that it subscribed to (`on`) or unsubscribed
-    /// from `uri`.
-    pub(super) async fn subscription_changed(&self, id: &str, on: bool, uri: &str) {
-        let message = format!("{id}\n{}{uri}", if on { '+' } else { '-' });
-        let _ = self.store.publish(SUBSCRIPTIONS.into(), message.into_bytes()).await;
+    /// Tells every replica holding session `id` of a change its client made.
+    pub(super) async fn changed(&self, id: &str, change: &Change) {
+        let message = format!("{id}\n{}", change.encode());
+        let _ = self.store.publish(CHANGES.into(), message.into_bytes()).await;
     }
 
     /// Where a session's events are mirrored, with this replica's tag.

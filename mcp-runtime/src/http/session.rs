@@ -5,10 +5,11 @@
 use super::response::json_response;
 use super::resume::Replay;
 use crate::protocol::jsonrpc::encode_error;
-use crate::protocol::{ClientCapabilities, ErrorObject, Implementation, ProtocolVersion};
+use crate::protocol::{ClientCapabilities, ErrorObject, Implementation, Incoming, LogLevel, Method, ProtocolVersion};
 use crate::server::connection::Connection;
 use crate::server::engine::seal::{hex, random};
 use crate::server::link::Router;
+use crate::server::peer::Peer;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,69 @@ pub(super) struct Record {
     /// The resources the client subscribed to.
     #[serde(rename = "s", default, skip_serializing_if = "Vec::is_empty")]
     pub(super) subscriptions: Vec<String>,
+    /// The log level the client set (`logging/setLevel`), as an index into the levels.
+    #[serde(rename = "l", default)]
+    pub(super) log_level: usize,
+}
+
+/// A change a client made to its session, which every replica's copy follows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Change {
+    Subscribe(String),
+    Unsubscribe(String),
+    LogLevel(usize),
+}
+
+impl Change {
+    /// The change a request makes, if it makes one.
+    pub(super) fn of(message: &Incoming) -> Option<Self> {
+        let Incoming::Request {
+            method: Ok(method),
+            params,
+            ..
+        } = message
+        else {
+            return None;
+        };
+        let param = |key: &str| params.as_ref()?.get(key)?.as_str().map(str::to_owned);
+        match method {
+            Method::ResourcesSubscribe => param("uri").map(Self::Subscribe),
+            Method::ResourcesUnsubscribe => param("uri").map(Self::Unsubscribe),
+            Method::LoggingSetLevel => LogLevel::parse(&param("level")?).map(|l| Self::LogLevel(l as usize)),
+            _ => None,
+        }
+    }
+
+    /// Makes the change on `conn`.
+    pub(super) fn apply(&self, conn: &Connection) {
+        let mut subs = conn.subscriptions.lock().unwrap_or_else(PoisonError::into_inner);
+        match self {
+            Self::Subscribe(uri) => {
+                subs.insert(uri.clone());
+            }
+            Self::Unsubscribe(uri) => {
+                subs.remove(uri);
+            }
+            Self::LogLevel(level) => conn.link.set_log_level(*level),
+        }
+    }
+
+    pub(super) fn encode(&self) -> String {
+        match self {
+            Self::Subscribe(uri) => format!("+{uri}"),
+            Self::Unsubscribe(uri) => format!("-{uri}"),
+            Self::LogLevel(level) => format!("L{level}"),
+        }
+    }
+
+    pub(super) fn decode(text: &str) -> Option<Self> {
+        match text.split_at_checked(1)? {
+            ("+", uri) => Some(Self::Subscribe(uri.to_owned())),
+            ("-", uri) => Some(Self::Unsubscribe(uri.to_owned())),
+            ("L", level) => level.parse().ok().map(Self::LogLevel),
+            _ => None,
+        }
+    }
 }
 
 impl Record {
@@ -52,6 +116,7 @@ impl Record {
                 .iter()
                 .cloned()
                 .collect(),
+            log_level: conn.link.log_level(),
         })
     }
 
