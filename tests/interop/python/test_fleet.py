@@ -77,47 +77,83 @@ http {{
 """
 
 
-@pytest.fixture(scope="module")
-def fleet():
-    """Yields (the URL behind nginx, the nginx access log's path)."""
-    for tool in ("redis-server", "nginx"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"needs {tool} on PATH (.ci/run installs it: apt-get install redis-server nginx-light)")
-    procs = []
-    tmp = tempfile.mkdtemp(prefix="mcp-fleet-")
-    try:
+class Fleet:
+    """Redis, three quickstart replicas and nginx in front, on free loopback ports."""
+
+    def __init__(self):
+        for tool in ("redis-server", "nginx"):
+            if shutil.which(tool) is None:
+                pytest.skip(f"needs {tool} on PATH (.ci/run installs it: apt-get install redis-server nginx-light)")
+        self.procs = []
+        self.replicas = []
+        self.tmp = tempfile.mkdtemp(prefix="mcp-fleet-")
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self):
         redis_port = free_port()
         redis = subprocess.Popen(
             ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        procs.append(redis)
+        self.procs.append(redis)
         wait_for(redis_port, redis, "redis-server")
-        ports = [free_port() for _ in range(3)]
+        self.ports = [free_port() for _ in range(3)]
         env = dict(os.environ, MCP_STATE_KEY=KEY)
-        for port in ports:
+        for port in self.ports:
             replica = subprocess.Popen(
                 [example("quickstart"), "--http", f"127.0.0.1:{port}", "--redis", f"redis://127.0.0.1:{redis_port}/"],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
-            procs.append(replica)
+            self.procs.append(replica)
+            self.replicas.append(replica)
             wait_for(port, replica, "a quickstart replica (built with --features redis?)")
         nginx_port = free_port()
-        conf = pathlib.Path(tmp) / "nginx.conf"
-        servers = "\n        ".join(f"server 127.0.0.1:{p};" for p in ports)
-        conf.write_text(NGINX_CONF.format(tmp=tmp, servers=servers, port=nginx_port))
-        nginx = subprocess.Popen(["nginx", "-p", tmp, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        procs.append(nginx)
+        conf = pathlib.Path(self.tmp) / "nginx.conf"
+        servers = "\n        ".join(f"server 127.0.0.1:{p};" for p in self.ports)
+        conf.write_text(NGINX_CONF.format(tmp=self.tmp, servers=servers, port=nginx_port))
+        nginx = subprocess.Popen(["nginx", "-p", self.tmp, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.procs.append(nginx)
         wait_for(nginx_port, nginx, "nginx")
-        yield f"http://127.0.0.1:{nginx_port}/mcp", pathlib.Path(tmp) / "access.log", ports
-    finally:
-        for proc in reversed(procs):
+        self.url = f"http://127.0.0.1:{nginx_port}/mcp"
+        self.access_log = pathlib.Path(self.tmp) / "access.log"
+
+    def kill(self, i: int):
+        """Kills replica `i` (SIGKILL: no goodbye)."""
+        self.replicas[i].kill()
+        self.replicas[i].wait()
+
+    def stop(self):
+        for proc in reversed(self.procs):
             proc.kill()
             proc.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    """Yields (the URL behind nginx, the nginx access log's path, the replicas' ports)."""
+    f = Fleet()
+    try:
+        yield f.url, f.access_log, f.ports
+    finally:
+        f.stop()
+
+
+@pytest.fixture
+def own_fleet():
+    """A fleet for one test, which may kill its replicas."""
+    f = Fleet()
+    try:
+        yield f
+    finally:
+        f.stop()
 
 
 def run(coro):
@@ -211,3 +247,39 @@ def test_fastmcp_client_in_a_handshake_era_session_through_the_fleet(fleet):
                 assert result.content[0].text == f"fastmcp saw: {word}"
 
     run(main())
+
+
+def test_a_replica_killed_mid_call_costs_no_call(own_fleet):
+    """Stateless era: a replica dies between a call and its retry; the retry completes on
+    another. Handshake era: a replica dies; the session goes on serving new calls."""
+    killed = []
+
+    async def sampling(context, params: types.CreateMessageRequestParams):
+        if not killed:
+            own_fleet.kill(0)  # between the call and its retry
+            killed.append(0)
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text="still here"), model="m"
+        )
+
+    async def stateless():
+        async with Client(own_fleet.url, mode="auto", sampling_callback=sampling) as client:
+            for i in range(4):
+                result = await client.call_tool("summarize", {"text": f"text {i}"})
+                assert result.content[0].text == "still here", result
+
+    run(stateless())
+    assert killed == [0]
+
+    async def handshake():
+        async with Client(own_fleet.url, mode="legacy", sampling_callback=sampling) as client:
+            first = await client.call_tool("summarize", {"text": "before"})
+            assert first.content[0].text == "still here"
+            own_fleet.kill(1)
+            for i in range(4):
+                added = await client.call_tool("add", {"a": i, "b": 1})
+                assert added.structured_content == {"result": i + 1}
+                result = await client.call_tool("summarize", {"text": f"after {i}"})
+                assert result.content[0].text == "still here", result
+
+    run(handshake())
