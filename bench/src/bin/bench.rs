@@ -59,9 +59,11 @@ impl Options {
         cmd
     }
 
-    /// Whether `fw` runs `scenario`: the Redis column only where a store is used.
+    /// Whether `fw` runs `scenario`: the Redis column only where a store is used; the floor
+    /// has no handshake-era sessions over HTTP that ask the client anything.
     fn runs(&self, scenario: Scenario, fw: Fw) -> bool {
         match fw {
+            Fw::Floor => !matches!(scenario, Scenario::Http(Era::Handshake, Call::Ask, _)),
             Fw::OursRedis => {
                 self.redis.is_some()
                     && matches!(
@@ -439,6 +441,7 @@ async fn main() {
         Scenario::Http(Era::Stateless, Call::Echo, 1),
         Scenario::Http(Era::Handshake, Call::Echo, 32),
         Scenario::Http(Era::Stateless, Call::Echo, 32),
+        Scenario::Http(Era::Handshake, Call::Ask, 32),
         Scenario::Http(Era::Stateless, Call::Ask, 32),
         Scenario::ListMany,
         Scenario::ColdStart,
