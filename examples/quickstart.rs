@@ -85,9 +85,19 @@ struct Counter {
 impl Counter {
     /// Add `by` to the shared counter and return its new value.
     #[mcp::tool]
-    async fn increment(&self, by: Option<u64>) -> u64 {
-        self.value.fetch_add(by.unwrap_or(1), Ordering::Relaxed) + by.unwrap_or(1)
+    async fn increment(&self, ctx: Context, by: Option<u64>) -> u64 {
+        let value = self.value.fetch_add(by.unwrap_or(1), Ordering::Relaxed) + by.unwrap_or(1);
+        ctx.resource_updated(COUNTER);
+        value
     }
+}
+
+const COUNTER: &str = "counter://value";
+
+/// The shared counter's value: subscribe to hear when it changes.
+#[mcp::resource("counter://value", mime = "text/plain")]
+async fn counter(counter: State<Counter>) -> String {
+    counter.value.load(Ordering::Relaxed).to_string()
 }
 
 /// Summarize a text in one line, with the connected client's own model.
@@ -115,6 +125,7 @@ async fn reset(ctx: Context, counter: State<Counter>) -> mcp::Result<&'static st
         match ctx.elicit::<Confirm>("Reset the shared counter to zero?").await? {
             Elicitation::Accept(Confirm { confirm: true }) => {
                 counter.value.store(0, Ordering::Relaxed);
+                ctx.resource_updated(COUNTER);
                 "The counter is back at 0."
             }
             Elicitation::Accept(_) | Elicitation::Decline => "The counter is unchanged.",
@@ -143,7 +154,8 @@ async fn main() -> mcp::Result<()> {
             Counter::increment,
             peek,
             reset
-        ]);
+        ])
+        .resources(mcp::resources![counter]);
     let args: Vec<String> = std::env::args().collect();
     let value_of = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1));
     let server = match value_of("--redis") {

@@ -283,3 +283,44 @@ def test_a_replica_killed_mid_call_costs_no_call(own_fleet):
                 assert result.content[0].text == "still here", result
 
     run(handshake())
+
+
+def test_a_subscriber_hears_updates_made_through_any_replica(fleet):
+    """Both eras: a handshake-era session subscribes to the counter (`resources/subscribe`), and a
+    2026-07-28 client listens to it (`subscriptions/listen`), each through the balancer; increments
+    land on every replica in turn; every update reaches every subscriber, wherever its stream is."""
+    url, _, _ = fleet
+    heard = []
+
+    async def on_message(message):
+        if getattr(message, "method", None) == "notifications/resources/updated":
+            heard.append(str(message.params.uri))
+
+    async def handshake():
+        async with Client(url, mode="legacy", message_handler=on_message) as client:
+            await client.subscribe_resource("counter://value")
+            await asyncio.sleep(0.5)
+            for _ in range(3):
+                await client.call_tool("increment", {"by": 1})
+            for _ in range(50):
+                if len(heard) >= 3:
+                    break
+                await asyncio.sleep(0.1)
+
+    run(handshake())
+    assert heard[:3] == ["counter://value"] * 3, heard
+
+    async def stateless():
+        async with Client(url, mode="auto") as listener, Client(url, mode="auto") as writer:
+            async with listener.listen(resource_subscriptions=["counter://value"]) as sub:
+                await asyncio.sleep(0.5)
+                events = []
+                updates = sub.__aiter__()
+                # One at a time: the SDK folds identical events still pending into one.
+                for _ in range(3):
+                    await writer.call_tool("increment", {"by": 1})
+                    events.append(await asyncio.wait_for(updates.__anext__(), timeout=10))
+                return events
+
+    events = run(stateless())
+    assert [e.uri for e in events] == ["counter://value"] * 3, events
