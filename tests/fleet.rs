@@ -293,25 +293,7 @@ fn session_post(session: Option<&str>, body: &Value) -> Request<Body> {
 
 /// Reads SSE events from `body` until one satisfies `until`.
 async fn next_event(body: &mut Body, text: &mut String, until: impl Fn(&Value) -> bool) -> Value {
-    loop {
-        while let Some(end) = text.find("\n\n") {
-            let event: String = text.drain(..end + 2).collect();
-            if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: "))
-                && let Ok(json) = serde_json::from_str::<Value>(data)
-                && until(&json)
-            {
-                return json;
-            }
-        }
-        let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())
-            .await
-            .expect("the stream goes on")
-            .expect("the stream is not over")
-            .unwrap();
-        if let Ok(data) = frame.into_data() {
-            text.push_str(&String::from_utf8_lossy(&data));
-        }
-    }
+    next_event_with_id(body, text, until).await.1
 }
 
 #[tokio::test]
@@ -464,7 +446,7 @@ async fn a_resource_update_made_on_one_replica_reaches_subscribers_on_the_others
     assert_eq!(heard["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 9);
 }
 
-/// The `id:` of the SSE event that carries `message`.
+/// Reads SSE events from `body` until one satisfies `until`: its `id:` (`""` if none) and data.
 async fn next_event_with_id(body: &mut Body, text: &mut String, until: impl Fn(&Value) -> bool) -> (String, Value) {
     loop {
         while let Some(end) = text.find("\n\n") {
@@ -474,7 +456,7 @@ async fn next_event_with_id(body: &mut Body, text: &mut String, until: impl Fn(&
                 && let Ok(json) = serde_json::from_str::<Value>(data)
                 && until(&json)
             {
-                return (id.expect("a resumable event has an id"), json);
+                return (id.unwrap_or_default(), json);
             }
         }
         let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())

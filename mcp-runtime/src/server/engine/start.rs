@@ -134,25 +134,34 @@ impl Connection {
         // memory answers at once; a remote one is awaited on a task, which then answers.
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         if let Poll::Ready(claimed) = claim.as_mut().poll(&mut cx) {
-            return match claimed {
-                Ok(true) => self.begin(opened, &mut collect),
-                Ok(false) => refuse(&opened.id, &ErrorObject::invalid_params(Refusal::Reused.to_string())),
-                Err(e) => refuse(&opened.id, &store_failed(&e)),
-            };
+            return self.claimed(claimed, opened, &mut collect);
         }
         let conn = Arc::clone(self);
         tokio::spawn(async move {
             let id = opened.id.clone();
-            let reply = match claim.await {
-                Ok(true) => conn.begin(opened, &mut collect),
-                Ok(false) => refuse(&id, &ErrorObject::invalid_params(Refusal::Reused.to_string())),
-                Err(e) => refuse(&id, &store_failed(&e)),
-            };
+            let reply = conn.claimed(claim.await, opened, &mut collect);
             if let Some(reply) = reply {
                 Responder::new(id, Arc::clone(&conn.link), collect).send(reply).await;
             }
         });
         None
+    }
+
+    /// Goes on once the store said whether this state's nonce was claimed here.
+    fn claimed<M>(
+        self: &Arc<Self>,
+        claimed: Result<bool, StoreError>,
+        opened: Opened<M>,
+        collect: &mut Collect,
+    ) -> Option<Vec<u8>>
+    where
+        M: FnOnce(Arc<RequestParts>) -> OutcomeFuture,
+    {
+        match claimed {
+            Ok(true) => self.begin(opened, collect),
+            Ok(false) => refuse(&opened.id, &ErrorObject::invalid_params(Refusal::Reused.to_string())),
+            Err(e) => refuse(&opened.id, &store_failed(&e)),
+        }
     }
 
     /// Runs a call whose state (if any) is claimed: resumes the parked call it continues, or
