@@ -245,11 +245,32 @@ async fn a_redis_outage_fails_only_the_retries_that_need_it_and_they_work_once_i
         .unwrap()
         .prefix("fleet-outage:")
         .timeout(Duration::from_millis(500));
-    let app = replica(&ledger, store);
+    let app = replica(&ledger, store.clone());
+    let other = replica(&ledger, store);
 
     let (_, first) = send(&app, call("pay", json!({"amount": 7}), None)).await;
     let state = request_state(&first);
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "fleet-test", "version": "1"}}});
+    let res = other.clone().oneshot(session_post(None, &init)).await.unwrap();
+    let session = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
     redis.stop();
+
+    // A session's request on a replica that must look it up: 503, said plainly; the replica
+    // that holds it serves it.
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let (status, answer) = send(&app, session_post(Some(&session), &list)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("state store is unavailable")
+    );
+    assert_eq!(
+        send(&other, session_post(Some(&session), &list)).await.0,
+        StatusCode::OK
+    );
 
     // The retry needs the store: a clear error, and nothing paid.
     let (_, answer) = send(&app, call("pay", json!({"amount": 7}), Some(&state))).await;

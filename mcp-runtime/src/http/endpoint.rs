@@ -20,6 +20,7 @@ use crate::server::core::Core;
 use crate::server::era;
 use crate::server::incoming::batches_refused;
 use crate::server::link::{Out, Routed, Router};
+use crate::server::store::StoreError;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -41,17 +42,24 @@ pub(super) struct Shared {
 
 impl Shared {
     /// Session `id` of `owner`: this replica's copy, or, in a fleet, one made from the record
-    /// another replica kept.
-    async fn session(&self, id: &str, owner: Option<&Principal>) -> Option<Arc<Session>> {
+    /// another replica kept. The error is the answer to send: `404` for no such session (of
+    /// this principal's), `503` when the fleet's store cannot say.
+    async fn session(&self, id: &str, owner: Option<&Principal>) -> Result<Arc<Session>, Response> {
         let subject = owner.map(|p| p.subject.as_str());
         if let Some(found) = self.sessions.get_owned(id, subject) {
-            return Some(found);
+            return Ok(found);
         }
-        let fleet = self.fleet.as_ref()?;
-        let record = fleet.load(id).await?;
-        if record.owner.as_deref() != subject {
-            return None;
-        }
+        let Some(fleet) = &self.fleet else {
+            return Err(session_not_found());
+        };
+        let record = match fleet.load(id).await {
+            Ok(Some(record)) if record.owner.as_deref() == subject => record,
+            Ok(_) => return Err(session_not_found()),
+            Err(e) => return Err(store_unavailable(&e)),
+        };
+        let Some(version) = record.version() else {
+            return Err(session_not_found());
+        };
         let router = Arc::new(Router::default());
         let mut conn = Connection::new(
             Arc::clone(&self.core),
@@ -61,7 +69,7 @@ impl Shared {
         conn.principal = owner.map(|p| Arc::new(p.clone()));
         conn.link.start_ids_at(fleet.id_base);
         let _ = conn.session.set(ConnSession {
-            version: record.version()?,
+            version,
             capabilities: Arc::new(record.capabilities()),
             client_info: record.client_info.clone().map(Arc::new),
         });
@@ -75,7 +83,7 @@ impl Shared {
         let mut session = Session::new(record.owner, conn, router, events);
         session.saved = Some(std::sync::Mutex::new(std::time::Instant::now()));
         session.replay = Arc::new(Replay::mirrored(fleet.mirror(id, self.options.session_idle)));
-        Some(self.sessions.adopt(id.to_owned(), session))
+        Ok(self.sessions.adopt(id.to_owned(), session))
     }
 
     /// DELETE: ends session `id`, here and, in a fleet, everywhere.
@@ -83,8 +91,8 @@ impl Shared {
         let Some(fleet) = &self.fleet else {
             return self.sessions.delete(id);
         };
-        if self.session(id, owner).await.is_none() {
-            return session_not_found();
+        if let Err(refused) = self.session(id, owner).await {
+            return refused;
         }
         self.sessions.forget(id);
         fleet.end(id).await;
@@ -131,6 +139,18 @@ pub(super) async fn endpoint(
         },
         _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
     }
+}
+
+/// `503` for a request about a session the fleet's store could not look up.
+fn store_unavailable(e: &StoreError) -> Response {
+    tracing::warn!(error = %e, "a session could not be looked up in the store");
+    let error = ErrorObject::internal(format!("{e}; try again"));
+    let mut response = json_response(StatusCode::SERVICE_UNAVAILABLE, encode_error(None, &error));
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("1"),
+    );
+    response
 }
 
 /// A POST's body, read only once its headers say it is JSON and not too large: a declared
@@ -266,8 +286,9 @@ async fn post(
             response
         }
         (Some(id), _) => {
-            let Some(session) = shared.session(&id, principal.as_deref()).await else {
-                return session_not_found();
+            let session = match shared.session(&id, principal.as_deref()).await {
+                Ok(session) => session,
+                Err(refused) => return refused,
             };
             session.touch();
             if let Some(fleet) = &shared.fleet {
@@ -478,8 +499,9 @@ async fn get(
     let Some(id) = session else {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     };
-    let Some(session) = shared.session(id, principal).await else {
-        return session_not_found();
+    let session = match shared.session(id, principal).await {
+        Ok(session) => session,
+        Err(refused) => return refused,
     };
     if let Some(last) = last_event_id {
         // Resumption: replay what the stream missed, then continue it live if it is not over.

@@ -14,7 +14,7 @@ use super::session::{Change, Record, Sessions};
 use crate::server::core::Core;
 use crate::server::engine::seal::random;
 use crate::server::events::Event;
-use crate::server::store::Store;
+use crate::server::store::{Store, StoreError};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -154,9 +154,9 @@ impl Fleet {
     }
 
     /// The record of session `id`, if the fleet has it.
-    pub(super) async fn load(&self, id: &str) -> Option<Record> {
-        let found = self.store.get(key(id)).await.ok()??;
-        serde_json::from_slice(&found).ok()
+    pub(super) async fn load(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        let found = self.store.get(key(id)).await?;
+        Ok(found.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
     }
 
     /// Ends session `id` across the fleet.
