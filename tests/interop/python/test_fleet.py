@@ -233,6 +233,23 @@ def test_official_client_in_a_handshake_era_session_through_the_fleet(fleet):
     run(main())
 
 
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_fastmcp_client_elicits_through_the_fleet(fleet, mode):
+    url, _, _ = fleet
+
+    async def elicitation(message, response_type, params, context):
+        assert params.requested_schema["properties"]["confirm"]["type"] == "boolean"
+        return {"confirm": True}
+
+    async def main():
+        async with FastMCPClient(url, elicitation_handler=elicitation, mode=mode) as client:
+            for _ in range(3):
+                result = await client.call_tool("reset", {})
+                assert result.content[0].text == "The counter is back at 0."
+
+    run(main())
+
+
 def test_fastmcp_client_in_a_handshake_era_session_through_the_fleet(fleet):
     url, _, _ = fleet
 
