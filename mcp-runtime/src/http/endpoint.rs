@@ -67,7 +67,7 @@ impl Shared {
             Out::Routed(Arc::clone(&router)),
         );
         conn.principal = owner.map(|p| Arc::new(p.clone()));
-        conn.link.start_ids_at(fleet.id_base);
+        conn.link.share_ids(&fleet.next_id);
         let _ = conn.session.set(ConnSession {
             version,
             capabilities: Arc::new(record.capabilities()),
@@ -89,6 +89,9 @@ impl Shared {
     /// DELETE: ends session `id`, here and, in a fleet, everywhere.
     async fn end(&self, id: &str, owner: Option<&Principal>) -> Response {
         let Some(fleet) = &self.fleet else {
+            if let Err(refused) = self.session(id, owner).await {
+                return refused;
+            }
             return self.sessions.delete(id);
         };
         if let Err(refused) = self.session(id, owner).await {
@@ -208,7 +211,7 @@ async fn post(
         );
         c.principal = principal.clone();
         if let Some(fleet) = &shared.fleet {
-            c.link.start_ids_at(fleet.id_base);
+            c.link.share_ids(&fleet.next_id);
         }
         Arc::new(c)
     };
@@ -217,7 +220,7 @@ async fn post(
             return json_response(StatusCode::BAD_REQUEST, encode_error(id.as_ref(), &error));
         }
         Frame::Single(m) => m,
-        Frame::Batch(items) => return batch(shared, session, items).await,
+        Frame::Batch(items) => return batch(shared, session, owner.as_deref(), items).await,
     };
     let stateless =
         matches!(&message, Incoming::Request { params, .. } if era::stateless_meta(params.as_ref()).is_some());
@@ -455,8 +458,8 @@ async fn stream_answer(
 }
 
 /// A JSON-RPC batch, in a session that allows them: answered as one JSON array.
-async fn batch(shared: &Arc<Shared>, session: Option<String>, items: Vec<Incoming>) -> Response {
-    let found = session.and_then(|id| shared.sessions.get(&id));
+async fn batch(shared: &Arc<Shared>, session: Option<String>, owner: Option<&str>, items: Vec<Incoming>) -> Response {
+    let found = session.and_then(|id| shared.sessions.get_owned(&id, owner));
     let Some(session) = found.filter(|s| s.conn.allows_batches()) else {
         return json_response(StatusCode::BAD_REQUEST, encode_error(None, &batches_refused()));
     };

@@ -15,6 +15,7 @@ use crate::server::core::Core;
 use crate::server::engine::seal::random;
 use crate::server::events::Event;
 use crate::server::store::{Store, StoreError};
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -25,6 +26,8 @@ pub(super) struct Fleet {
     /// The first id of this replica's requests to clients: random high bits, so that two
     /// replicas never use the same id in one session (and stay under 2^53, for JSON).
     pub(super) id_base: i64,
+    /// The next id of this replica's requests to clients, shared by all its connections.
+    pub(super) next_id: Arc<AtomicI64>,
     listening: OnceLock<()>,
 }
 
@@ -50,6 +53,7 @@ impl Fleet {
         Some(Self {
             store: Arc::clone(store),
             id_base: (tag << 32) | 1,
+            next_id: Arc::new(AtomicI64::new((tag << 32) | 1)),
             listening: OnceLock::new(),
         })
     }
@@ -222,7 +226,10 @@ impl Fleet {
                 if standalone || heard.elapsed() > REMOTE_STREAM_IDLE {
                     break;
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    () = tx.closed() => return, // the client left: stop reading the store
+                }
             }
             if let Some(mut live) = then {
                 while let Some(item) = live.recv().await {

@@ -5,6 +5,7 @@
 //! kind of stream (`<replica>.<stream>-<sequence>`, `g` before the stream for a GET stream), so
 //! that another replica can replay them when the client comes back there.
 
+use crate::server::engine::seal::random;
 use crate::server::store::Store;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -78,9 +79,15 @@ const EVENTS_KEPT: usize = 256;
 
 impl Replay {
     /// A log mirrored in the store of a fleet.
+    /// Its stream keys start at a random point, so that a session this replica adopts again
+    /// never reuses the key of a stream whose log is still in the store.
     pub(super) fn mirrored(mirror: Mirror) -> Self {
+        let start = u64::from(u32::from_be_bytes(random::<4>())) << 16;
         Self {
-            inner: Mutex::default(),
+            inner: Mutex::new(ReplayInner {
+                next_key: start,
+                ..ReplayInner::default()
+            }),
             mirror: Some(mirror),
         }
     }

@@ -174,6 +174,18 @@ impl Session {
         self.last_used.lock().unwrap_or_else(PoisonError::into_inner).elapsed()
     }
 
+    /// Whether a call is in flight in the session, or its GET stream is open.
+    fn is_busy(&self) -> bool {
+        !self.conn.link.is_idle()
+            || self
+                .router
+                .standalone
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+                .is_some_and(|tx| !tx.is_closed())
+    }
+
     /// Marks the session used now.
     pub(super) fn touch(&self) {
         *self.last_used.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
@@ -214,7 +226,8 @@ impl Sessions {
         if sessions.len() < max {
             return true;
         }
-        sessions.retain(|_, s| s.idle_for() < evict_idle);
+        // Busy sessions stay: a call in flight (perhaps waiting on a person) or an open stream.
+        sessions.retain(|_, s| s.idle_for() < evict_idle || s.is_busy());
         shrink_when_sparse(&mut sessions);
         sessions.len() < max
     }
@@ -229,10 +242,9 @@ impl Sessions {
     }
 
     /// Keeps `session`, opened on another replica of the fleet, as `id`.
+    /// If two requests adopt it at once, the first copy stays and is returned to both.
     pub(super) fn adopt(&self, id: String, session: Session) -> Arc<Session> {
-        let session = Arc::new(session);
-        self.lock().insert(id, Arc::clone(&session));
-        session
+        Arc::clone(self.lock().entry(id).or_insert_with(|| Arc::new(session)))
     }
 
     /// Forgets this replica's copy of session `id` (it ended elsewhere).

@@ -92,6 +92,9 @@ pub(crate) struct Link {
     /// Requests sent to the client, waiting for its answer.
     pending_out: Mutex<PendingOut>,
     next_out_id: AtomicI64,
+    /// A counter shared by every link of a fleet replica, used instead of `next_out_id`: ids
+    /// then never repeat on the replica, whatever copies of a session it makes.
+    shared_ids: OnceLock<Arc<AtomicI64>>,
     /// The handshake-era log level, as an index into the levels.
     log_level: AtomicU8,
     /// Whether the client can answer a request sent here (not over HTTP without sessions).
@@ -132,6 +135,7 @@ impl Link {
             idle: Notify::new(),
             pending_out: Mutex::new(HashMap::new()),
             next_out_id: AtomicI64::new(1),
+            shared_ids: OnceLock::new(),
             log_level: AtomicU8::new(0),
             can_ask: true,
         }
@@ -164,10 +168,16 @@ impl Link {
             .store(u8::try_from(index).unwrap_or(0), Ordering::Relaxed);
     }
 
-    /// Numbers this link's requests to the client from `base` (a fleet replica's own range).
+    /// Numbers this link's requests to the client from `ids`, a fleet replica's own counter.
     #[cfg_attr(not(feature = "http"), allow(dead_code))] // used by the HTTP front end
-    pub(crate) fn start_ids_at(&self, base: i64) {
-        self.next_out_id.store(base, Ordering::Relaxed);
+    pub(crate) fn share_ids(&self, ids: &Arc<AtomicI64>) {
+        let _ = self.shared_ids.set(Arc::clone(ids));
+    }
+
+    /// Whether no request is in flight.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // used by the HTTP front end
+    pub(crate) fn is_idle(&self) -> bool {
+        self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).is_empty()
     }
 
     /// Whether this link sent request `id` to the client and waits for its answer.
@@ -281,7 +291,8 @@ impl Link {
         if !self.can_ask {
             return Err(Error::Message(cannot_ask(method)));
         }
-        let id = RequestId::Number(self.next_out_id.fetch_add(1, Ordering::Relaxed));
+        let ids = self.shared_ids.get().map_or(&self.next_out_id, |shared| &**shared);
+        let id = RequestId::Number(ids.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = oneshot::channel();
         self.pending_out
             .lock()

@@ -85,14 +85,28 @@ impl RedisStore {
 impl Inner {
     /// Runs `op` on the shared connection, connecting first if need be, within the timeout.
     async fn run<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, StoreError> {
+        self.run_with(|mut conn| async move { cmd.query_async::<T>(&mut conn).await })
+            .await
+    }
+
+    /// Runs `pipe` as one transaction (`MULTI` … `EXEC`): all its commands, or none.
+    async fn run_atomic(&self, mut pipe: redis::Pipeline) -> Result<(), StoreError> {
+        pipe.atomic();
+        self.run_with(|mut conn| async move { pipe.query_async::<()>(&mut conn).await })
+            .await
+    }
+
+    async fn run_with<T, F>(&self, op: impl FnOnce(ConnectionManager) -> F) -> Result<T, StoreError>
+    where
+        F: std::future::Future<Output = redis::RedisResult<T>>,
+    {
         let work = async {
             let conn = self
                 .conn
                 .get_or_try_init(|| ConnectionManager::new(self.client.clone()))
                 .await
                 .map_err(|e| StoreError(format!("cannot connect to Redis ({})", e.category())))?;
-            let mut conn = conn.clone();
-            cmd.query_async::<T>(&mut conn)
+            op(conn.clone())
                 .await
                 .map_err(|e| StoreError(format!("Redis failed ({})", e.category())))
         };
@@ -139,12 +153,17 @@ impl Store for RedisStore {
     fn claim_once(&self, key: String, expires_at: u64) -> StoreFuture<'static, bool> {
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
+            // A relative expiry, so that a replica whose clock differs from Redis's still keeps
+            // the claim for as long as the state is valid.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
             let mut cmd = redis::cmd("SET");
             cmd.arg(format!("{}nonce:{key}", inner.prefix))
                 .arg(1)
                 .arg("NX")
-                .arg("EXAT")
-                .arg(expires_at);
+                .arg("EX")
+                .arg(expires_at.saturating_sub(now).max(1));
             let set: Option<String> = inner.run(cmd).await?;
             Ok(set.is_some())
         })
@@ -187,21 +206,26 @@ impl Store for RedisStore {
     fn append(&self, key: String, seq: u64, event: Vec<u8>, keep: usize, ttl: Duration) -> StoreFuture<'static, ()> {
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
+            // Redis numbers the entries (`*`); the sequence is a field, so that appends that
+            // arrive out of order are all kept, and read back in order.
             let key = format!("{}{key}", inner.prefix);
-            let mut add = redis::cmd("XADD");
-            add.arg(&key)
+            let mut pipe = redis::pipe();
+            pipe.cmd("XADD")
+                .arg(&key)
                 .arg("MAXLEN")
                 .arg("~")
                 .arg(keep)
-                .arg(format!("{seq}-1"))
+                .arg("*")
+                .arg("s")
+                .arg(seq)
                 .arg("e")
-                .arg(event);
-            inner.run::<redis::Value>(add).await?;
-            let mut expire = redis::cmd("PEXPIRE");
-            expire
+                .arg(event)
+                .ignore()
+                .cmd("PEXPIRE")
                 .arg(&key)
-                .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
-            inner.run::<()>(expire).await
+                .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1))
+                .ignore();
+            inner.run_atomic(pipe).await
         })
     }
 
@@ -209,18 +233,20 @@ impl Store for RedisStore {
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
             let mut range = redis::cmd("XRANGE");
-            range
-                .arg(format!("{}{key}", inner.prefix))
-                .arg(format!("({seq}-1"))
-                .arg("+");
+            range.arg(format!("{}{key}", inner.prefix)).arg("-").arg("+");
             let entries: Vec<StreamEntry> = inner.run(range).await?;
-            Ok(entries
+            let mut events: Vec<(u64, Vec<u8>)> = entries
                 .into_iter()
-                .filter_map(|(id, mut fields)| {
-                    let seq = id.split_once('-')?.0.parse().ok()?;
-                    Some((seq, fields.pop()?.1))
+                .filter_map(|(_, fields)| {
+                    let field = |name: &str| fields.iter().find(|(f, _)| f == name).map(|(_, v)| v.clone());
+                    let s: u64 = String::from_utf8(field("s")?).ok()?.parse().ok()?;
+                    Some((s, field("e")?))
                 })
-                .collect())
+                .filter(|(s, _)| *s > seq)
+                .collect();
+            events.sort_by_key(|(s, _)| *s);
+            events.dedup_by_key(|(s, _)| *s);
+            Ok(events)
         })
     }
 

@@ -296,5 +296,7 @@ impl Connection {
 /// The error for a retry whose state could not be claimed: the store did not answer.
 fn store_failed(e: &StoreError) -> ErrorObject {
     tracing::warn!(error = %e, "a requestState could not be checked against the store");
-    ErrorObject::internal(format!("{e}; the requestState was not used: try the same retry again"))
+    ErrorObject::internal(format!(
+        "{e}; try the same retry again (if the store did act on it before it failed to answer, the retry is refused as already used)"
+    ))
 }
