@@ -61,13 +61,7 @@ impl Shared {
             return Err(session_not_found());
         };
         let router = Arc::new(Router::default());
-        let mut conn = Connection::new(
-            Arc::clone(&self.core),
-            Arc::clone(&self.service),
-            Out::Routed(Arc::clone(&router)),
-        );
-        conn.principal = owner.map(|p| Arc::new(p.clone()));
-        conn.link.share_ids(&fleet.next_id);
+        let conn = self.connection(&router, owner.map(|p| Arc::new(p.clone())));
         let _ = conn.session.set(ConnSession {
             version,
             capabilities: Arc::new(record.capabilities()),
@@ -84,6 +78,21 @@ impl Shared {
         session.saved = Some(std::sync::Mutex::new(std::time::Instant::now()));
         session.replay = Arc::new(Replay::mirrored(fleet.mirror(id, self.options.session_idle)));
         Ok(self.sessions.adopt(id.to_owned(), session))
+    }
+
+    /// A connection whose messages go through `router`, for `principal`; in a fleet, it
+    /// numbers its requests to clients from the replica's counter.
+    fn connection(&self, router: &Arc<Router>, principal: Option<Arc<Principal>>) -> Connection {
+        let mut conn = Connection::new(
+            Arc::clone(&self.core),
+            Arc::clone(&self.service),
+            Out::Routed(Arc::clone(router)),
+        );
+        conn.principal = principal;
+        if let Some(fleet) = &self.fleet {
+            conn.link.share_ids(&fleet.next_id);
+        }
+        conn
     }
 
     /// DELETE: ends session `id`, here and, in a fleet, everywhere.
@@ -203,18 +212,7 @@ async fn post(
     principal: Option<Arc<Principal>>,
 ) -> Response {
     let owner = principal.as_ref().map(|p| p.subject.clone());
-    let connection = |router: &Arc<Router>| {
-        let mut c = Connection::new(
-            Arc::clone(&shared.core),
-            Arc::clone(&shared.service),
-            Out::Routed(Arc::clone(router)),
-        );
-        c.principal = principal.clone();
-        if let Some(fleet) = &shared.fleet {
-            c.link.share_ids(&fleet.next_id);
-        }
-        Arc::new(c)
-    };
+    let connection = |router: &Arc<Router>| Arc::new(shared.connection(router, principal.clone()));
     let message = match jsonrpc::parse_frame(body) {
         Frame::Single(Incoming::Invalid { id, error }) => {
             return json_response(StatusCode::BAD_REQUEST, encode_error(id.as_ref(), &error));

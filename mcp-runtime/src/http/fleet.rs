@@ -23,10 +23,12 @@ use tokio::sync::mpsc;
 /// This replica's part in the fleet.
 pub(super) struct Fleet {
     store: Arc<dyn Store>,
-    /// The first id of this replica's requests to clients: random high bits, so that two
-    /// replicas never use the same id in one session (and stay under 2^53, for JSON).
-    pub(super) id_base: i64,
-    /// The next id of this replica's requests to clients, shared by all its connections.
+    /// This replica's random tag (20 bits, in hex): it marks the events it publishes and the
+    /// SSE event ids it writes.
+    pub(super) tag: String,
+    /// The next id of this replica's requests to clients, shared by all its connections; its
+    /// high bits are the tag, so that two replicas never use the same id in one session (and
+    /// ids stay under 2^53, for JSON).
     pub(super) next_id: Arc<AtomicI64>,
     listening: OnceLock<()>,
 }
@@ -52,7 +54,7 @@ impl Fleet {
         let tag = i64::from(u32::from_be_bytes(random::<4>()) >> 12); // 20 bits
         Some(Self {
             store: Arc::clone(store),
-            id_base: (tag << 32) | 1,
+            tag: format!("{tag:x}"),
             next_id: Arc::new(AtomicI64::new((tag << 32) | 1)),
             listening: OnceLock::new(),
         })
@@ -81,7 +83,7 @@ impl Fleet {
             // This replica's events, to the others, marked with its tag.
             let mut local = core.events.subscribe();
             let store = Arc::clone(&self.store);
-            let tag = self.id_base;
+            let tag = self.tag.clone();
             tokio::spawn(async move {
                 loop {
                     match local.recv().await {
@@ -100,6 +102,7 @@ impl Fleet {
             // The others' events, here.
             let mut remote = self.store.subscribe(EVENTS.into());
             let events = Arc::downgrade(core);
+            let tag = self.tag.clone();
             tokio::spawn(async move {
                 while let Some(message) = remote.recv().await {
                     let Some(core) = events.upgrade() else { return };
@@ -107,7 +110,7 @@ impl Fleet {
                     let Some((from, event)) = text.split_once(' ') else {
                         continue;
                     };
-                    if from == tag.to_string() {
+                    if from == tag {
                         continue;
                     }
                     if let Some(event) = Event::decode(event.as_bytes()) {
@@ -136,14 +139,10 @@ impl Fleet {
     }
 
     /// Keeps a new session's record, for `ttl` from now.
-    pub(super) async fn save(&self, id: &str, record: &Record, ttl: Duration) -> bool {
+    pub(super) async fn save(&self, id: &str, record: &Record, ttl: Duration) {
         let value = serde_json::to_vec(record).expect("records serialise");
-        match self.store.put(key(id), value, ttl).await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(error = %e, "a session could not be recorded in the store");
-                false
-            }
+        if let Err(e) = self.store.put(key(id), value, ttl).await {
+            tracing::warn!(error = %e, "a session could not be recorded in the store");
         }
     }
 
@@ -180,7 +179,7 @@ impl Fleet {
         Mirror {
             store: Arc::clone(&self.store),
             prefix: format!("sse:{session}:"),
-            tag: format!("{:x}", self.id_base >> 32),
+            tag: self.tag.clone(),
             ttl,
         }
     }
