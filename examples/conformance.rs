@@ -490,6 +490,95 @@ fn test_input_required_result_capabilities(ctx: Context) -> ToolOutput {
     done(format!("done with {keys:?}"))
 }
 
+// ------------------------------------------------------------------- tasks (extension)
+//
+// The tools the `tasks-*` scenarios call. The task tools are ordinary tools: `task = ..` is all
+// that makes them tasks, and `ctx.elicit` inside becomes the task's input requests.
+
+/// Greets someone (never a task).
+#[mcp::tool]
+fn greet(name: String) -> String {
+    format!("Hello, {name}!")
+}
+
+/// Sleeps `seconds`, then says so; a task when the client can take one.
+#[mcp::tool(task = "optional")]
+async fn slow_compute(ctx: Context, seconds: f64, label: Option<String>) -> String {
+    if seconds > 0.0 {
+        ctx.progress(0.0, Some(seconds), Some("computing"));
+        tokio::time::sleep(Duration::from_secs_f64(seconds.min(3600.0))).await;
+    }
+    format!("computed {} after {seconds} s", label.unwrap_or_default())
+}
+
+/// Fails as a tool (an execution error) after about a second; only runs as a task.
+#[mcp::tool(task = "required")]
+async fn failing_job() -> Result<String, String> {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Err("the job failed, as it always does".into())
+}
+
+/// Panics: a protocol-level failure of the task.
+#[mcp::tool(task = "optional")]
+async fn protocol_error_job() -> String {
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    panic!("protocol_error_job always panics")
+}
+
+/// What `confirm_delete` and `multi_input` ask the user.
+#[derive(serde::Deserialize, mcp::JsonSchema)]
+#[schemars(crate = "mcp::schemars")]
+struct Confirmation {
+    /// Go ahead?
+    #[serde(default)]
+    confirm: bool,
+    /// Who confirms.
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// Asks the user to confirm, then "deletes" the file.
+#[mcp::tool(task = "optional")]
+async fn confirm_delete(ctx: Context, filename: String) -> mcp::Result<String> {
+    Ok(match ctx.elicit::<Confirmation>(format!("Delete {filename}?")).await? {
+        mcp::Elicitation::Accept(Confirmation { confirm: true, .. }) => format!("deleted {filename}"),
+        _ => format!("kept {filename}"),
+    })
+}
+
+/// Asks two questions at once, then reports both answers.
+#[mcp::tool(task = "optional")]
+async fn multi_input(ctx: Context) -> mcp::Result<String> {
+    let (first, second) = tokio::join!(
+        ctx.elicit::<Confirmation>("First: who are you?"),
+        ctx.elicit::<Confirmation>("Second: are you sure?"),
+    );
+    let name = |e: mcp::Elicitation<Confirmation>| match e {
+        mcp::Elicitation::Accept(c) => c.name.unwrap_or_default(),
+        _ => "-".into(),
+    };
+    Ok(format!("{} and {}", name(first?), name(second?)))
+}
+
+/// MRTR first (key user_name, by hand), then the work runs as a task.
+#[mcp::tool(task = "required")]
+async fn test_tool_with_task(ctx: Context) -> ToolOutput {
+    let Some(name) = field(answers(&ctx).get("user_name"), "name")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
+        return InputRequired::new()
+            .request(
+                "user_name",
+                Method::ElicitationCreate,
+                ask_name("What is your name?", "name"),
+            )
+            .into();
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    done(format!("Hello, {name}! The task is done."))
+}
+
 // ----------------------------------------------------------------------------- resources
 
 /// A static text resource.

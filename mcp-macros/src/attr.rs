@@ -29,6 +29,7 @@ pub(crate) const ALLOW_TRAVERSAL: Symbol = Symbol("allow_traversal");
 pub(crate) const HEADERS: Symbol = Symbol("headers");
 pub(crate) const AUDIENCE: Symbol = Symbol("audience");
 pub(crate) const PRIORITY: Symbol = Symbol("priority");
+pub(crate) const TASK: Symbol = Symbol("task");
 
 /// What the attribute is on.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -71,6 +72,7 @@ impl Kind {
                 INPUT_SCHEMA,
                 ARGS,
                 HEADERS,
+                TASK,
                 CRATE,
             ],
             Kind::Prompt => &[NAME, TITLE, DESCRIPTION, ICONS, META, ARGS, COMPLETE, CRATE],
@@ -149,6 +151,8 @@ pub(crate) struct Attrs {
     pub(crate) allow_traversal: Option<(bool, Span)>,
     /// A resource's URI or URI template (the attribute's first, positional, argument).
     pub(crate) uri: Option<LitStr>,
+    /// A tool's `task = "optional"` (or `"required"`, `"forbidden"`): the variant's name.
+    pub(crate) task: Option<(&'static str, Span)>,
 }
 
 impl Attrs {
@@ -177,6 +181,7 @@ impl Attrs {
         let mut headers: Attr<'_, Vec<(syn::Ident, LitStr)>> = Attr::none(cx, HEADERS);
         let mut audience: Attr<'_, Vec<LitStr>> = Attr::none(cx, AUDIENCE);
         let mut priority = Attr::none(cx, PRIORITY);
+        let mut task = Attr::none(cx, TASK);
 
         let allowed = kind.keys();
         let parser = syn::meta::parser(|meta: ParseNestedMeta<'_>| {
@@ -235,6 +240,17 @@ impl Attrs {
                 meta_attr.set(span, meta.value()?.parse::<Expr>()?);
             } else if meta.path == INPUT_SCHEMA {
                 input_schema.set(span, meta.value()?.parse::<Expr>()?);
+            } else if meta.path == TASK {
+                let lit: LitStr = meta.value()?.parse()?;
+                match lit.value().as_str() {
+                    "optional" => task.set(span, "Optional"),
+                    "required" => task.set(span, "Required"),
+                    "forbidden" => task.set(span, "Forbidden"),
+                    other => cx.error_at(
+                        lit.span(),
+                        format!("`task = \"{other}\"` is not a task mode; expected \"optional\", \"required\" or \"forbidden\""),
+                    ),
+                }
             } else if meta.path == MIME {
                 mime.set(span, meta.value()?.parse::<LitStr>()?);
             } else if meta.path == SIZE {
@@ -339,6 +355,7 @@ impl Attrs {
             priority: priority.get(),
             allow_traversal: allow_traversal.get(),
             uri,
+            task: task.get(),
         }
     }
 }

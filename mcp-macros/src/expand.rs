@@ -148,6 +148,10 @@ pub(crate) fn handler(model: &HandlerFn<'_>) -> TokenStream {
                 quote!((#arg, #name))
             });
             let respond = quote_spanned!(respond_span=> #private::respond);
+            let task = syn::Ident::new(
+                model.attrs.task.map_or("Forbidden", |(variant, _)| variant),
+                proc_macro2::Span::call_site(),
+            );
             quote! {
                 #private::ToolDef::new(
                     &#private::ToolInfo {
@@ -162,6 +166,7 @@ pub(crate) fn handler(model: &HandlerFn<'_>) -> TokenStream {
                         meta: #meta,
                         input_schema: #input_schema,
                         headers: &[#(#headers),*],
+                        task: #private::TaskSupport::#task,
                     },
                     |__mcp_decl: &mut #private::Declaration| {
                         #(#declares)*

@@ -14,7 +14,10 @@ pub mod store;
 pub mod transport;
 
 pub use error::{Error, Result};
-pub use protocol::{CallToolResult, Content, Icon, Implementation, Method, ProtocolVersion, Tool, ToolAnnotations};
+pub use protocol::{
+    CallToolResult, Content, Icon, Implementation, Method, ProtocolVersion, TaskSupport, Tool, ToolAnnotations,
+    ToolExecution,
+};
 pub use protocol::{CreateMessageResult, Root, SamplingContent, SamplingMessage};
 pub use protocol::{
     GetPromptResult, Prompt, PromptArgument, PromptMessage, ReadResourceResult, Resource, ResourceContents,

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 
+pub use crate::protocol::TaskSupport;
 pub use crate::server::call::{InputRequired, ToolCall};
 pub use crate::server::completion::Completer;
 pub use crate::server::extract::{Declaration, FromCallParts, FromStrArg, FromToolCall, State, ViaArgument};

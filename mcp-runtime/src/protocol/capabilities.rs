@@ -47,6 +47,13 @@ pub struct ServerCapabilities {
     /// Non-standard capabilities, by name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experimental: Option<Map<String, Value>>,
+    /// Tasks as protocol 2025-11-25 has them (`tasks/get`, `tasks/result`, `tasks/list`,
+    /// `tasks/cancel`). The stateless era declares the tasks *extension* instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<Value>,
+    /// Extensions, by identifier (2026-07-28), such as `io.modelcontextprotocol/tasks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extensions: Option<Map<String, Value>>,
 }
 
 impl ServerCapabilities {
@@ -59,6 +66,7 @@ impl ServerCapabilities {
             C::Resources => self.resources.is_some(),
             C::Completions => self.completions.is_some(),
             C::Logging => self.logging.is_some(),
+            C::Tasks => self.tasks.is_some(),
         }
     }
 }
@@ -163,6 +171,15 @@ impl ClientCapabilities {
             at = at.and_then(|v| v.get(key));
         }
         at.is_some()
+    }
+
+    /// Whether the client declared the extension `id` (2026-07-28), such as
+    /// `io.modelcontextprotocol/tasks`.
+    pub fn extension(&self, id: &str) -> bool {
+        self.declared
+            .get("extensions")
+            .and_then(|e| e.get(id))
+            .is_some_and(Value::is_object)
     }
 
     /// The declaration as the client sent it.

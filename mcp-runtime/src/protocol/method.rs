@@ -67,6 +67,20 @@ pub enum Method {
     RootsListChanged,
     /// `notifications/subscriptions/acknowledged`: the first message of `subscriptions/listen`.
     SubscriptionsAcknowledged,
+    /// `tasks/get`: a task's status (and, once done, its result in the stateless era).
+    TasksGet,
+    /// `tasks/update` (stateless era): answers to a task's input requests.
+    TasksUpdate,
+    /// `tasks/cancel`.
+    TasksCancel,
+    /// `tasks/result` (handshake era): waits for a task's result.
+    TasksResult,
+    /// `tasks/list` (handshake era).
+    TasksList,
+    /// `notifications/tasks/status` (handshake era): a task's status changed.
+    TaskStatus,
+    /// `notifications/tasks` (stateless era, on `subscriptions/listen`): a task, in full.
+    TaskNotification,
 }
 
 /// Who sends a method, and whether it is answered.
@@ -105,6 +119,8 @@ pub enum Capability {
     Completions,
     /// `logging`.
     Logging,
+    /// `tasks` (handshake era), or the tasks extension (stateless era).
+    Tasks,
 }
 
 /// `(method, wire name, kind, eras, gating capability)`, for every method.
@@ -234,6 +250,25 @@ const TABLE: &[(Method, &str, Kind, Eras, Option<Capability>)] = {
         (
             M::SubscriptionsAcknowledged,
             "notifications/subscriptions/acknowledged",
+            Notification,
+            Stateless,
+            None,
+        ),
+        (M::TasksGet, "tasks/get", ServerRequest, Both, Some(C::Tasks)),
+        (M::TasksUpdate, "tasks/update", ServerRequest, Stateless, Some(C::Tasks)),
+        (M::TasksCancel, "tasks/cancel", ServerRequest, Both, Some(C::Tasks)),
+        (M::TasksResult, "tasks/result", ServerRequest, Handshake, Some(C::Tasks)),
+        (M::TasksList, "tasks/list", ServerRequest, Handshake, Some(C::Tasks)),
+        (
+            M::TaskStatus,
+            "notifications/tasks/status",
+            Notification,
+            Handshake,
+            None,
+        ),
+        (
+            M::TaskNotification,
+            "notifications/tasks",
             Notification,
             Stateless,
             None,

@@ -124,6 +124,58 @@ pub struct CallParams {
     pub input: InputParams,
     /// `_meta`, when it is an object.
     pub meta: Option<Map<String, Value>>,
+    /// `task` (2025-11-25): run the call as a task.
+    pub task: Option<TaskRequest>,
+}
+
+/// `params.task` of a 2025-11-25 `tools/call`: the client asks for the call to run as a task.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskRequest {
+    /// How long, in milliseconds from its creation, the client wants the task kept.
+    pub ttl_ms: Option<u64>,
+}
+
+/// `tasks/get`, `tasks/cancel` and `tasks/result`: one task, by id.
+#[derive(Clone, Debug)]
+pub struct TaskIdParams {
+    /// The task's id.
+    pub task_id: String,
+}
+
+impl FromParams for TaskIdParams {
+    fn from_params(params: Option<Value>) -> Result<Self, ErrorObject> {
+        match object(params).and_then(|mut p| p.remove("taskId")) {
+            Some(Value::String(task_id)) => Ok(Self { task_id }),
+            _ => Err(invalid("`taskId` must be a string")),
+        }
+    }
+}
+
+/// `tasks/update` (stateless era): answers to some of a task's input requests.
+#[derive(Clone, Debug)]
+pub struct TaskUpdateParams {
+    /// The task's id.
+    pub task_id: String,
+    /// Answers, by the keys of the task's `inputRequests`.
+    pub input_responses: Map<String, Value>,
+}
+
+impl FromParams for TaskUpdateParams {
+    fn from_params(params: Option<Value>) -> Result<Self, ErrorObject> {
+        let mut params = object(params).ok_or_else(|| invalid("tasks/update needs params with a `taskId`"))?;
+        let Some(Value::String(task_id)) = params.remove("taskId") else {
+            return Err(invalid("tasks/update: `taskId` must be a string"));
+        };
+        let input_responses = match params.remove("inputResponses") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(m)) => m,
+            Some(_) => return Err(invalid("tasks/update: `inputResponses` must be an object")),
+        };
+        Ok(Self {
+            task_id,
+            input_responses,
+        })
+    }
 }
 
 impl CallParams {
@@ -140,11 +192,18 @@ impl CallParams {
         };
         let meta = take_meta(&mut params);
         let input = InputParams::take(method, &mut params)?;
+        let task = match params.remove("task") {
+            Some(Value::Object(t)) => Some(TaskRequest {
+                ttl_ms: t.get("ttl").and_then(Value::as_u64),
+            }),
+            _ => None,
+        };
         Ok(Self {
             name,
             arguments,
             input,
             meta,
+            task,
         })
     }
 }
@@ -275,6 +334,8 @@ pub struct ListenParams {
     pub resources_list_changed: bool,
     /// `resourceSubscriptions`: URIs whose updates to hear.
     pub resource_subscriptions: Vec<String>,
+    /// `taskIds`: tasks whose changes to hear (tasks extension).
+    pub task_ids: Vec<String>,
 }
 
 impl FromParams for ListenParams {
@@ -284,15 +345,19 @@ impl FromParams for ListenParams {
             .and_then(|p| p.get("notifications"))
             .and_then(Value::as_object);
         let flag = |name: &str| wanted.and_then(|w| w.get(name)).and_then(Value::as_bool) == Some(true);
+        let strings = |name: &str| -> Vec<String> {
+            wanted
+                .and_then(|w| w.get(name))
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .unwrap_or_default()
+        };
         Ok(Self {
             tools_list_changed: flag("toolsListChanged"),
             prompts_list_changed: flag("promptsListChanged"),
             resources_list_changed: flag("resourcesListChanged"),
-            resource_subscriptions: wanted
-                .and_then(|w| w.get("resourceSubscriptions"))
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-                .unwrap_or_default(),
+            resource_subscriptions: strings("resourceSubscriptions"),
+            task_ids: strings("taskIds"),
         })
     }
 }

@@ -97,6 +97,32 @@ pub struct Tool {
     /// Extra metadata.
     #[serde(default, rename = "_meta", skip_serializing_if = "Option::is_none")]
     pub meta: Option<Map<String, Value>>,
+    /// How the tool may run (2025-11-25: whether it runs as a task).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<ToolExecution>,
+}
+
+/// How a tool may run: `Tool.execution`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolExecution {
+    /// Whether a call may, or must, run as a task.
+    #[serde(default)]
+    pub task_support: TaskSupport,
+}
+
+/// Whether a tool runs as a task: a long-running call the client polls, answers and cancels
+/// (`#[mcp::tool(task = "optional")]`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskSupport {
+    /// Never a task (the default).
+    #[default]
+    Forbidden,
+    /// A task when the client can take one; else an ordinary call.
+    Optional,
+    /// Only as a task: a client that cannot take one is refused.
+    Required,
 }
 
 /// Who a piece of content is for, how important it is and when it last changed.
@@ -486,7 +512,12 @@ pub mod meta_keys {
     pub const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
     /// The `subscriptions/listen` request a notification belongs to.
     pub const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
+    /// The task a message belongs to (2025-11-25 tasks).
+    pub const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
 }
+
+/// The identifier of the tasks extension (2026-07-28).
+pub const TASKS_EXTENSION: &str = "io.modelcontextprotocol/tasks";
 
 #[cfg(test)]
 mod tests {

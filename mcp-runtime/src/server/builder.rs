@@ -8,6 +8,7 @@ use super::resource::ResourceDef;
 use super::service::Service;
 use super::state::StateMap;
 use super::store::{MemoryStore, Store};
+use super::task::TaskOptions;
 use super::tool::ToolDef;
 use crate::error::Result;
 use crate::protocol::Implementation;
@@ -79,6 +80,7 @@ impl Server {
                 state_key: None,
                 replay: true,
                 call_timeout: None,
+                tasks: TaskOptions::default(),
             },
         }
     }
@@ -270,6 +272,41 @@ impl Server {
     #[must_use]
     pub fn replay(mut self, replay: bool) -> Self {
         self.options.replay = replay;
+        self
+    }
+
+    /// How long a task is kept after it is created, result included (default 1 hour). A
+    /// handshake-era client may ask for less, or more up to 24 hours; a task still running
+    /// when its time is up is cancelled and forgotten.
+    #[must_use]
+    pub fn task_ttl(mut self, ttl: Duration) -> Self {
+        self.options.tasks.ttl = ttl.max(Duration::from_secs(1));
+        self.options.tasks.max_ttl = self.options.tasks.max_ttl.max(self.options.tasks.ttl);
+        self
+    }
+
+    /// How often clients are told to poll a task (default 500 ms).
+    #[must_use]
+    pub fn task_poll_interval(mut self, interval: Duration) -> Self {
+        self.options.tasks.poll = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long, with a shared store, a replica's lease on its tasks lasts without renewal
+    /// (default 6 s, renewed every third of it): a task whose replica stopped is picked up by
+    /// another replica after at most this long, on its next `tasks/get`, `tasks/update` or
+    /// `tasks/cancel`.
+    #[must_use]
+    pub fn task_lease(mut self, lease: Duration) -> Self {
+        self.options.tasks.lease = lease.max(Duration::from_millis(300));
+        self
+    }
+
+    /// The most tasks one replica runs at once (default 100,000); more are refused with an
+    /// error until some end.
+    #[must_use]
+    pub fn max_tasks(mut self, max: usize) -> Self {
+        self.options.tasks.max_running = max.max(1);
         self
     }
 

@@ -160,6 +160,13 @@ impl Catalog {
     }
 
     /// Whether any prompt or resource has a completer.
+    /// Whether some tool runs as a task.
+    pub(crate) fn has_tasks(&self) -> bool {
+        self.tools
+            .iter()
+            .any(|t| t.def.task_support() != crate::protocol::TaskSupport::Forbidden)
+    }
+
     pub(crate) fn has_completions(&self) -> bool {
         self.prompts.iter().any(|p| !p.completers.is_empty()) || self.resources.iter().any(|r| !r.completers.is_empty())
     }

@@ -26,6 +26,7 @@ pub(crate) struct Session {
 pub(crate) struct Listen {
     pub(crate) uris: Vec<String>,
     pub(crate) lists: Vec<ListKind>,
+    pub(crate) tasks: Vec<String>,
 }
 
 pub(crate) struct Connection {
@@ -40,6 +41,8 @@ pub(crate) struct Connection {
     pub(crate) principal: Option<Arc<Principal>>,
     /// The `Service` handlers reach through their `Context`.
     pub(crate) service: ServiceHandle,
+    /// The tasks created on this connection, oldest first (`tasks/list` without a principal).
+    pub(crate) tasks: Mutex<Vec<String>>,
 }
 
 impl Connection {
@@ -69,6 +72,7 @@ impl Connection {
             listens: Mutex::new(HashMap::new()),
             principal: None,
             service,
+            tasks: Mutex::new(Vec::new()),
         }
     }
 

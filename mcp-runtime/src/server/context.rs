@@ -3,6 +3,7 @@
 use super::engine::mrtr::Mrtr;
 use super::peer::{Peer, cannot_ask};
 use super::state::StateMap;
+use super::task::tasks::Running;
 use crate::error::{Error, Result};
 pub use crate::protocol::LogLevel;
 use crate::protocol::jsonrpc::encode_notification;
@@ -31,6 +32,13 @@ pub(crate) enum Exchange {
         /// The handler runs again from the top, its earlier requests answered from state.
         replay: bool,
     },
+}
+
+/// Answers to input requests a handler wrote by hand, when it runs again with them outside a
+/// stateless round (handshake era, or inside a task).
+pub(crate) struct Answered {
+    pub(crate) input_responses: Option<Map<String, Value>>,
+    pub(crate) user_state: Option<String>,
 }
 
 /// The request being answered now. In the stateless era each round is a new request, with its
@@ -95,6 +103,10 @@ pub struct RequestParts {
     /// names it only where `Context::service` is defined, in `service.rs`.
     pub(crate) service: ServiceHandle,
     pub(crate) principal: Option<Arc<Principal>>,
+    /// Set when the handler runs again with the answers to what it asked by hand.
+    pub(crate) answered: Option<Answered>,
+    /// The task this call runs as, if it does.
+    pub(crate) task: Option<Arc<Running>>,
 }
 
 impl fmt::Debug for RequestParts {
@@ -184,6 +196,9 @@ impl Context {
     /// The retry's `inputResponses`, as sent (stateless era). For handlers that return
     /// [`InputRequired`](crate::InputRequired) themselves.
     pub fn input_responses(&self) -> Option<&Map<String, Value>> {
+        if let Some(answered) = &self.parts.answered {
+            return answered.input_responses.as_ref();
+        }
         match &self.parts.exchange {
             Exchange::Stateless { input_responses, .. } => input_responses.as_ref(),
             Exchange::Handshake(_) => None,
@@ -193,6 +208,9 @@ impl Context {
     /// The state a handler put in its [`InputRequired`](crate::InputRequired), verified: the
     /// server seals it, so a client cannot change it.
     pub fn request_state(&self) -> Option<&str> {
+        if let Some(answered) = &self.parts.answered {
+            return answered.user_state.as_deref();
+        }
         match &self.parts.exchange {
             Exchange::Stateless { user_state, .. } => user_state.as_deref(),
             Exchange::Handshake(_) => None,
@@ -202,6 +220,11 @@ impl Context {
     /// Who made the request, when the HTTP endpoint verifies tokens.
     pub fn principal(&self) -> Option<&Principal> {
         self.parts.principal.as_deref()
+    }
+
+    /// The id of the task this call runs as, if it runs as one.
+    pub fn task_id(&self) -> Option<&str> {
+        self.parts.task.as_ref().map(|t| t.id.as_str())
     }
 
     /// Whether the client cancelled this request.
@@ -272,8 +295,19 @@ impl Context {
     }
 
     /// Reports progress, if the request carried a `progressToken`. Values that do not increase
-    /// are not sent (the protocol requires progress to increase).
+    /// are not sent (the protocol requires progress to increase). In a task, progress becomes
+    /// the task's `statusMessage` (the message, else `progress/total`).
     pub fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
+        if let Some(task) = &self.parts.task {
+            task.set_message(match (message, total) {
+                (Some(m), _) => m.to_owned(),
+                (None, Some(t)) => format!("{progress}/{t}"),
+                (None, None) => format!("{progress}"),
+            });
+            if self.is_stateless() {
+                return;
+            }
+        }
         let (peer, token, related) = {
             let mut round = self.parts.round();
             let Some(token) = round.progress_token.clone() else {

@@ -8,8 +8,10 @@ use super::era::{CacheScope, Framing};
 use super::events::Event;
 use super::state::StateMap;
 use super::store::Store;
+use super::task::{TaskOptions, Tasks};
 use crate::error::{Error, Result};
 use crate::protocol::capabilities::{Enabled, ListCapability, ResourcesCapability};
+use crate::protocol::types::TASKS_EXTENSION;
 use crate::protocol::{Implementation, ProtocolVersion, ServerCapabilities};
 use serde_json::json;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -34,6 +36,7 @@ pub(crate) struct Options {
     pub(crate) state_key: Option<[u8; 32]>,
     pub(crate) replay: bool,
     pub(crate) call_timeout: Option<Duration>,
+    pub(crate) tasks: TaskOptions,
 }
 
 pub(crate) struct Core {
@@ -56,6 +59,8 @@ pub(crate) struct Core {
     pub(crate) parked: ParkedCalls,
     /// State that outlives one request (used `requestState` nonces).
     pub(crate) store: Arc<dyn Store>,
+    /// Tasks: their state in the store, and the ones running here.
+    pub(crate) tasks: Arc<Tasks>,
     pub(crate) options: Options,
 }
 
@@ -93,21 +98,32 @@ impl Core {
             completions: catalog.has_completions().then_some(Enabled {}),
             logging: Some(Enabled {}),
             experimental: None,
+            // The handshake era's tasks; `server/discover` offers the extension instead.
+            tasks: catalog
+                .has_tasks()
+                .then(|| json!({ "list": {}, "cancel": {}, "requests": { "tools": { "call": {} } } })),
+            extensions: None,
         };
+        let mut stateless = capabilities.clone();
+        if stateless.tasks.take().is_some() {
+            stateless.extensions = Some(serde_json::Map::from_iter([(TASKS_EXTENSION.to_owned(), json!({}))]));
+        }
 
         let mut discover = serde_json::Map::new();
         discover.insert("supportedVersions".into(), json!(ProtocolVersion::ALL));
-        discover.insert("capabilities".into(), json!(capabilities));
+        discover.insert("capabilities".into(), json!(stateless));
         if let Some(i) = &instructions {
             discover.insert("instructions".into(), json!(i));
         }
         let discover = framing.cacheable(serde_json::to_vec(&discover).expect("serialises"));
 
+        let events = tokio::sync::broadcast::channel(256).0;
+        let tasks = Arc::new(Tasks::new(Arc::clone(&store), options.tasks, events.clone()));
         Ok(Self {
             catalog: RwLock::new(Arc::new(catalog)),
             registry: Mutex::new(registry),
             lister,
-            events: tokio::sync::broadcast::channel(256).0,
+            events,
             instructions,
             capabilities,
             discover,
@@ -116,6 +132,7 @@ impl Core {
             sealer: Sealer::new(options.state_key, options.state_ttl),
             parked: ParkedCalls::default(),
             store,
+            tasks,
             options,
         })
     }

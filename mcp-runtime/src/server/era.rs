@@ -284,9 +284,18 @@ impl Pages {
             if i + 1 < chunks.len() {
                 page.insert("nextCursor".into(), json!(encode_cursor(i + 1)));
             }
+            pages
+                .handshake
+                .push(serde_json::to_vec(&page).expect("lists serialise"));
+            // The stateless era has no `execution`: with the tasks extension, the server alone
+            // decides which calls run as tasks.
+            if let Some(Value::Array(items)) = page.get_mut(key) {
+                for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                    item.remove("execution");
+                }
+            }
             let body = serde_json::to_vec(&page).expect("lists serialise");
-            pages.stateless.push(framing.cacheable(body.clone()));
-            pages.handshake.push(body);
+            pages.stateless.push(framing.cacheable(body));
         }
         pages
     }

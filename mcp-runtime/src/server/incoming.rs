@@ -120,6 +120,7 @@ impl Connection {
                 Capability::Resources => !catalog.resources.is_empty(),
                 Capability::Completions => catalog.has_completions(),
                 Capability::Logging => false,
+                Capability::Tasks => catalog.has_tasks(),
             };
             present || core.capabilities.offers(capability)
         };
@@ -149,6 +150,9 @@ impl Connection {
                 Err(e) => Some(encode_error(Some(&id), &e)),
             },
             Method::LoggingSetLevel => answer(FromParams::from_params(params).map(|p| self.set_level(&id, p))),
+            Method::TasksGet | Method::TasksUpdate | Method::TasksCancel | Method::TasksResult | Method::TasksList => {
+                self.task_method(id, method, params, req, collect)
+            }
             // `gate` lets through only the methods above; `initialize` and `ping` are answered
             // before routing.
             other => Some(encode_error(Some(&id), &ErrorObject::method_not_found(other.as_str()))),

@@ -45,6 +45,7 @@ pub(crate) mod service;
 pub(crate) mod state;
 pub mod store;
 pub(crate) mod strarg;
+pub(crate) mod task;
 pub mod tool;
 pub mod uri_template;
 

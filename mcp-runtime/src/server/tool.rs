@@ -2,7 +2,7 @@
 
 use super::extract::Declaration;
 use super::schema;
-use crate::protocol::{CallToolResult, Content, Icon, Tool, ToolAnnotations};
+use crate::protocol::{CallToolResult, Content, Icon, TaskSupport, Tool, ToolAnnotations, ToolExecution};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -42,7 +42,7 @@ impl IntoToolResult for InputRequired {
     }
 }
 
-type Handler = dyn Fn(ToolCall) -> ToolFuture + Send + Sync;
+pub(crate) type Handler = dyn Fn(ToolCall) -> ToolFuture + Send + Sync;
 
 /// A tool ready to be served: what `tools/list` shows, and the handler behind it.
 ///
@@ -111,6 +111,8 @@ pub struct ToolInfo {
     pub input_schema: Option<fn() -> Value>,
     /// `(argument, header)`: arguments mirrored into `Mcp-Param-<header>` on HTTP.
     pub headers: &'static [(&'static str, &'static str)],
+    /// Whether the tool runs as a task.
+    pub task: TaskSupport,
 }
 
 impl ToolDef {
@@ -164,6 +166,7 @@ impl ToolDef {
                 annotations: (!annotations.is_empty()).then_some(annotations),
                 icons: info.icons.iter().map(|src| Icon::from_src(src)).collect(),
                 meta,
+                execution: execution(info.task),
             },
             handler: Arc::new(handler),
             needs_state: declaration.needs_state,
@@ -191,6 +194,7 @@ impl ToolDef {
     ///         annotations: None,
     ///         icons: vec![],
     ///         meta: None,
+    ///         execution: None,
     ///     },
     ///     |call| async move {
     ///         match call.arguments().get("text").and_then(|t| t.as_str()) {
@@ -224,10 +228,28 @@ impl ToolDef {
         &self.tool.name
     }
 
+    /// Runs the tool as a task: when the client can take one (`Optional`), or only then
+    /// (`Required`). See [`TaskSupport`].
+    #[must_use]
+    pub fn task(mut self, support: TaskSupport) -> Self {
+        self.tool.execution = execution(support);
+        self
+    }
+
+    /// Whether the tool runs as a task.
+    pub fn task_support(&self) -> TaskSupport {
+        self.tool.execution.map(|e| e.task_support).unwrap_or_default()
+    }
+
     /// The definition `tools/list` shows.
     pub fn definition(&self) -> &Tool {
         &self.tool
     }
+}
+
+/// `execution` as a tool lists it: only for a tool that may run as a task.
+fn execution(support: TaskSupport) -> Option<ToolExecution> {
+    (support != TaskSupport::Forbidden).then_some(ToolExecution { task_support: support })
 }
 
 fn wrap_schema(inner: &Value) -> Value {

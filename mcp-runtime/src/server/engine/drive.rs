@@ -1,18 +1,90 @@
 //! Running a call that waits: to its end in the handshake era; in `input_required` rounds in
 //! the stateless era, parked between them until the client's retry (or the state's expiry).
 
-use super::outcome::{self, OutcomeFuture};
+use super::mrtr::Mrtr;
+use super::outcome::{self, Outcome, OutcomeFuture};
 use super::parked::{Parked, Responder, Retry};
+use super::rerun::{Rerun, ask_all};
 use super::seal::{Payload, hex, random};
 use crate::server::context::{Exchange, RequestParts};
 use crate::server::core::Core;
 use crate::server::peer::Peer;
+use crate::server::tool::ToolOutput;
 use serde_json::Map;
 
 use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
+
+/// Runs the call until it ends (`Some`), or until it does nothing but wait for input (`None`,
+/// stateless era only). A few more polls let requests made side by side (`join!`) land in the
+/// same round.
+pub(crate) async fn until_waiting(call: &mut OutcomeFuture, mrtr: Option<&Mrtr>) -> Option<Outcome> {
+    let Some(mrtr) = mrtr else {
+        return Some(call.await);
+    };
+    let mut settle = 0u8;
+    std::future::poll_fn(|cx| match call.as_mut().poll(cx) {
+        Poll::Ready(outcome) => Poll::Ready(Some(outcome)),
+        Poll::Pending if mrtr.has_unanswered() => {
+            if settle < 3 {
+                settle += 1;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            } else {
+                Poll::Ready(None)
+            }
+        }
+        Poll::Pending => {
+            settle = 0;
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// Most rounds a handshake-era handler may write by hand before it is stopped.
+const MAX_ROUNDS: usize = 16;
+
+/// Handshake era: while the handler answers with input requests written by hand, asks them as
+/// real requests and runs it again with the answers. Returns the parts of the last run.
+async fn by_hand(
+    mut parts: Arc<RequestParts>,
+    mut outcome: Outcome,
+    rerun: Option<Rerun>,
+) -> (Arc<RequestParts>, Outcome) {
+    let Some(rerun) = rerun else {
+        return (parts, outcome);
+    };
+    for _ in 0..MAX_ROUNDS {
+        let ir = match outcome.into_input_required() {
+            Ok(ir) => ir,
+            Err(done) => return (parts, done),
+        };
+        let Exchange::Handshake(peer) = &parts.exchange else {
+            return (parts, Outcome::Tool(ToolOutput::InputRequired(ir)));
+        };
+        match ask_all(
+            &**peer,
+            &ir.input_requests,
+            parts.client_timeout,
+            parts.request_id.clone(),
+        )
+        .await
+        {
+            Ok(answers) => {
+                parts = Arc::new(parts.again(Some(answers), ir.request_state));
+                outcome = rerun(Arc::clone(&parts)).await;
+            }
+            Err(e) => return (parts, Outcome::Failed(e)),
+        }
+    }
+    let e = crate::protocol::ErrorObject::internal(format!(
+        "the handler asked for input by hand more than {MAX_ROUNDS} times in one call"
+    ));
+    (parts, Outcome::Failed(e))
+}
 
 /// Runs one call to its end: at once in the handshake era; in rounds in the stateless era.
 pub(crate) async fn drive(
@@ -22,10 +94,11 @@ pub(crate) async fn drive(
     mut responder: Responder,
     digest: String,
     own_abort: Arc<OnceLock<AbortHandle>>,
+    rerun: Option<Rerun>,
 ) {
     let mut call = call;
     let Exchange::Stateless { mrtr, .. } = &parts.exchange else {
-        let outcome = call.await;
+        let (parts, outcome) = by_hand(parts, call.await, rerun).await;
         let reply = outcome::encode(&core, &parts, &responder.id, outcome, &digest);
         parts.round().finished = true;
         responder.send(reply).await;
@@ -36,26 +109,7 @@ pub(crate) async fn drive(
     let mut continuation = String::new();
     let (retry_tx, mut retry_rx) = mpsc::channel::<Retry>(1);
     loop {
-        // Run the call until it ends, or until it does nothing but wait for input. A few more
-        // polls let requests made side by side (`join!`) land in the same round.
-        let mut settle = 0u8;
-        let ended = std::future::poll_fn(|cx| match call.as_mut().poll(cx) {
-            Poll::Ready(outcome) => Poll::Ready(Some(outcome)),
-            Poll::Pending if mrtr.has_unanswered() => {
-                if settle < 3 {
-                    settle += 1;
-                    cx.waker().wake_by_ref();
-                    Poll::Pending
-                } else {
-                    Poll::Ready(None)
-                }
-            }
-            Poll::Pending => {
-                settle = 0;
-                Poll::Pending
-            }
-        })
-        .await;
+        let ended = until_waiting(&mut call, Some(&mrtr)).await;
         if let Some(outcome) = ended {
             let reply = outcome::encode(&core, &parts, &responder.id, outcome, &digest);
             parts.round().finished = true;

@@ -9,12 +9,14 @@
 //! - [`mrtr`]: the input requests of one call and their answers;
 //! - [`seal`]: sealing and opening `requestState`;
 //! - [`outcome`]: the answer that ends a call, in the request's era;
-//! - [`panic`]: a handler that panics harms nothing else.
+//! - [`panic`]: a handler that panics harms nothing else;
+//! - [`rerun`]: input requests a handler writes by hand, outside a stateless round.
 
 pub(crate) mod drive;
 pub(crate) mod mrtr;
 pub(crate) mod outcome;
 pub(crate) mod panic;
 pub(crate) mod parked;
+pub(crate) mod rerun;
 pub(crate) mod seal;
 pub(crate) mod start;

@@ -118,12 +118,7 @@ impl Mrtr {
         let mut g = self.lock();
         for w in &g.waiting {
             if let Some(answer) = responses.get(&w.key) {
-                check_shape(&w.method, answer).map_err(|why| {
-                    ErrorObject::invalid_params(format!(
-                        "inputResponses[\"{}\"] is not a {} result: {why}",
-                        w.key, w.method
-                    ))
-                })?;
+                check_answer(&w.key, &w.request, answer)?;
             }
         }
         let waiting = std::mem::take(&mut g.waiting);
@@ -138,6 +133,33 @@ impl Mrtr {
         }
         Ok(())
     }
+}
+
+impl Mrtr {
+    /// Hands answers already checked (a task's inbox) to the requests waiting for them; keys
+    /// nobody waits for, and answers of the wrong shape, are ignored.
+    pub(crate) fn deliver_known(&self, responses: &Map<String, Value>) {
+        let mut g = self.lock();
+        let waiting = std::mem::take(&mut g.waiting);
+        for w in waiting {
+            match responses.get(&w.key).filter(|a| check_shape(&w.method, a).is_ok()) {
+                Some(answer) => {
+                    g.answers.insert(w.key, answer.clone());
+                    let _ = w.tx.send(answer.clone());
+                }
+                None => g.waiting.push(w),
+            }
+        }
+    }
+}
+
+/// Checks the answer to input request `request` (`{"method", "params"}`): the error says what
+/// is wrong with it.
+pub(crate) fn check_answer(key: &str, request: &Value, answer: &Value) -> Result<(), ErrorObject> {
+    let method = request.get("method").and_then(Value::as_str).unwrap_or_default();
+    check_shape(method, answer).map_err(|why| {
+        ErrorObject::invalid_params(format!("inputResponses[\"{key}\"] is not a {method} result: {why}"))
+    })
 }
 
 /// The minimal shape of each kind of answer.

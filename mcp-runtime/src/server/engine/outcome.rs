@@ -21,6 +21,20 @@ pub(crate) enum Outcome {
     Prompt(PromptOutput),
     /// A read, and the URI read.
     Resource(ResourceOutput, Arc<str>),
+    /// A protocol-level failure: a task's tool that panicked.
+    Failed(ErrorObject),
+}
+
+impl Outcome {
+    /// The input requests a handler wrote by hand, if it ended with them; else itself.
+    pub(crate) fn into_input_required(self) -> Result<InputRequired, Self> {
+        match self {
+            Outcome::Tool(ToolOutput::InputRequired(ir))
+            | Outcome::Prompt(PromptOutput::InputRequired(ir))
+            | Outcome::Resource(ResourceOutput::InputRequired(ir), _) => Ok(ir),
+            other => Err(other),
+        }
+    }
 }
 
 /// A call of any kind, running.
@@ -84,6 +98,7 @@ pub(crate) fn encode(core: &Core, parts: &RequestParts, id: &RequestId, outcome:
                 &ErrorObject::internal("this handler needs input that only protocol version 2026-07-28 can carry"),
             )
         }
+        Outcome::Failed(e) => encode_error(Some(id), &e),
         Outcome::Prompt(PromptOutput::Error(e)) | Outcome::Resource(ResourceOutput::Error(e), _) => {
             if version.is_stateless()
                 && let Some(req) = missing()

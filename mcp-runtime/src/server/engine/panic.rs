@@ -1,7 +1,7 @@
 //! Panic isolation: a handler that panics, when called or while it runs, ends its own call with
 //! an error and harms nothing else.
 
-use crate::protocol::{CallToolResult, ErrorObject};
+use crate::protocol::ErrorObject;
 use crate::server::call::ToolCall;
 use crate::server::tool::{ToolFuture, ToolOutput};
 use std::future::Future;
@@ -27,19 +27,20 @@ pub(crate) async fn catch<O>(
     CatchUnwind(future).await.unwrap_or_else(|()| on_panic())
 }
 
-/// Runs a tool; a panic in it becomes an error result and harms nothing else.
+/// Runs a tool; a panic in it ends the run with `None` (logged) and harms nothing else.
 pub(crate) async fn run_tool(
     handler: &(dyn Fn(ToolCall) -> ToolFuture + Send + Sync),
     call: ToolCall,
     name: &str,
-) -> ToolOutput {
+) -> Option<ToolOutput> {
     let panicked = || {
         tracing::error!(tool = name, "the tool panicked");
-        ToolOutput::Result(CallToolResult::error(format!(
-            "the tool `{name}` failed: it panicked (the server logged the details)"
-        )))
+        None
     };
-    catch(|| handler(call), panicked).await
+    let Ok(future) = catch_unwind(AssertUnwindSafe(|| handler(call))) else {
+        return panicked();
+    };
+    CatchUnwind(future).await.ok().or_else(panicked)
 }
 
 struct CatchUnwind<O>(Pin<Box<dyn Future<Output = O> + Send>>);

@@ -5,6 +5,7 @@ use super::drive::drive;
 use super::mrtr::Mrtr;
 use super::outcome::{self, OutcomeFuture};
 use super::parked::{Parked, Responder, Retry};
+use super::rerun::Rerun;
 use super::seal::{Payload, Refusal, request_digest};
 use crate::protocol::jsonrpc::encode_error;
 use crate::protocol::params::InputParams;
@@ -16,6 +17,10 @@ use crate::server::incoming::Collect;
 use crate::server::log_layer;
 use crate::server::peer::Peer;
 use crate::server::store::StoreError;
+use crate::server::task::Tasks;
+use crate::server::task::peer::TaskPeer;
+use crate::server::task::start::TaskPlan;
+use crate::server::task::tasks::Running;
 use serde_json::{Map, Value, json};
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -35,6 +40,10 @@ pub(crate) struct CallRequest {
     /// Whether the handler takes a `Context`, and so may ask the client for input.
     pub(crate) uses_context: bool,
     pub(crate) collect: Collect,
+    /// Runs the handler again: for input it asks by hand outside a stateless round, and tasks.
+    pub(crate) rerun: Option<Rerun>,
+    /// Set when the call runs as a task.
+    pub(crate) task: Option<TaskPlan>,
 }
 
 /// Whether a call's sealed state must be bound to the request: in the stateless era, when the
@@ -69,6 +78,8 @@ struct Opened<M> {
     input_responses: Option<Map<String, Value>>,
     payload: Option<Payload>,
     make: M,
+    rerun: Option<Rerun>,
+    task: Option<TaskPlan>,
 }
 
 fn refuse(id: &RequestId, e: &ErrorObject) -> Option<Vec<u8>> {
@@ -92,6 +103,8 @@ impl Connection {
             req,
             uses_context,
             mut collect,
+            rerun,
+            task,
         } = call;
         let progress_token = meta.as_ref().and_then(|m| m.get("progressToken")).cloned();
         if self.link.is_in_flight(&id) {
@@ -126,6 +139,8 @@ impl Connection {
             input_responses,
             payload,
             make,
+            rerun,
+            task,
         };
         let Some(mut claim) = claim else {
             return self.begin(opened, &mut collect);
@@ -180,7 +195,11 @@ impl Connection {
             input_responses,
             payload,
             make,
+            rerun,
+            mut task,
         } = opened;
+        let cancel = Arc::new(Cancel::default());
+        let running = task.as_ref().map(|_| Arc::new(Running::new(Tasks::new_id())));
         let exchange = if req.version.is_stateless() {
             let mut answers = input_responses.clone().unwrap_or_default();
             let mut user_state = None;
@@ -205,6 +224,9 @@ impl Connection {
                     answers.entry(k).or_insert(v);
                 }
                 user_state = payload.user;
+                if let Some(plan) = &mut task {
+                    plan.call.user_state.clone_from(&user_state);
+                }
             }
             Exchange::Stateless {
                 mrtr: Arc::new(Mrtr::new(answers)),
@@ -212,11 +234,16 @@ impl Connection {
                 user_state,
                 replay,
             }
+        } else if let Some(running) = &running {
+            Exchange::Handshake(Arc::new(TaskPeer {
+                inner: Arc::clone(&self.link) as Arc<dyn Peer>,
+                running: Arc::clone(running),
+                task_id: running.id.clone(),
+            }))
         } else {
             Exchange::Handshake(Arc::clone(&self.link) as Arc<dyn Peer>)
         };
 
-        let cancel = Arc::new(Cancel::default());
         let parts = Arc::new(RequestParts {
             request_id: id.clone(),
             version: req.version,
@@ -238,10 +265,15 @@ impl Connection {
             client_timeout: self.core.options.client_timeout,
             service: Arc::clone(&self.service),
             principal: self.principal.clone(),
+            answered: None,
+            task: running.clone(),
         });
         let scoped = Context::new(Arc::clone(&parts));
         let inner = make(Arc::clone(&parts));
         let mut future: OutcomeFuture = Box::pin(log_layer::scope(scoped, inner));
+        if let (Some(plan), Some(running)) = (task, running) {
+            return self.begin_task(plan, running, parts, future, rerun, id, collect, &digest);
+        }
         // Most calls have nothing to wait for and end on their first poll: answer those here,
         // with no task spawned and no thread woken. The rest move to a task of their own, which
         // polls them again at once (registering its own waker in place of this no-op one).
@@ -254,7 +286,7 @@ impl Connection {
         let responder = Responder::new(id.clone(), Arc::clone(&self.link), collect.take());
         let core = Arc::clone(&self.core);
         let own_abort = Arc::new(OnceLock::new());
-        let task = drive(core, parts, future, responder, digest, Arc::clone(&own_abort));
+        let task = drive(core, parts, future, responder, digest, Arc::clone(&own_abort), rerun);
         self.link.spawn_tracked(id, cancel, &own_abort, task);
         None
     }

@@ -6,17 +6,60 @@ use crate::protocol::params::{CallParams, FromParams, ReadResourceParams};
 use crate::protocol::{CallToolResult, ErrorObject, Method, RequestId};
 use crate::server::call::ToolCall;
 use crate::server::connection::Connection;
+use crate::server::context::RequestParts;
 use crate::server::engine::outcome::Outcome;
+use crate::server::engine::outcome::OutcomeFuture;
 use crate::server::engine::panic::{catch, panicked, run_tool};
+use crate::server::engine::rerun::Rerun;
 use crate::server::engine::start::{CallRequest, identity_if_needed};
 use crate::server::era::{self, Requester};
 use crate::server::incoming::Collect;
 use crate::server::prompt::PromptOutput;
 use crate::server::resource::{self, ResourceOutput};
+use crate::server::task::start::TaskPlan;
+use crate::server::tool::Handler;
 use crate::server::tool::ToolOutput;
 use crate::server::uri_template::Refused;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// What builds a run of a tool: from a request's parts and the call's arguments, the future
+/// that runs the handler. Kept to run the tool again (input asked by hand, a task's replay).
+pub(crate) fn tool_maker(
+    handler: Arc<Handler>,
+    name: Arc<str>,
+    wrap: bool,
+    timeout: Option<Duration>,
+) -> impl Fn(Arc<RequestParts>, Map<String, Value>) -> OutcomeFuture + Clone + Send + Sync + 'static {
+    move |parts, arguments| {
+        // A task runs as long as its time to live, not a call's timeout.
+        let in_task = parts.task.is_some();
+        let timeout = timeout.filter(|_| !in_task);
+        let call = ToolCall::new(Arc::clone(&name), arguments, parts, wrap);
+        let (handler, name) = (Arc::clone(&handler), Arc::clone(&name));
+        Box::pin(async move {
+            let run = run_tool(&*handler, call, &name);
+            let output = match timeout {
+                None => run.await,
+                Some(limit) => tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
+                    Some(ToolOutput::Result(CallToolResult::error(format!(
+                        "the tool `{name}` did not finish within {} ms",
+                        limit.as_millis()
+                    ))))
+                }),
+            };
+            match output {
+                Some(output) => Outcome::Tool(output),
+                // A task's tool that panicked failed at the protocol level.
+                None if in_task => Outcome::Failed(panicked(&format!("tool `{name}`"))),
+                None => Outcome::Tool(ToolOutput::Result(CallToolResult::error(format!(
+                    "the tool `{name}` failed: it panicked (the server logged the details)"
+                )))),
+            }
+        })
+    }
+}
 
 impl Connection {
     pub(crate) fn call_tool(
@@ -31,6 +74,7 @@ impl Connection {
             arguments,
             input,
             meta,
+            task,
         } = match CallParams::read(Method::ToolsCall, params) {
             Ok(p) => p,
             Err(e) => return Some(encode_error(Some(&id), &e)),
@@ -42,15 +86,29 @@ impl Connection {
         };
         let entry = &catalog.tools[index];
         let uses_context = entry.def.uses_context;
+        let task = match self.plan_task(entry.def.task_support(), &name, &req, task) {
+            Ok(plan) => plan,
+            Err(e) => return Some(encode_error(Some(&id), &e)),
+        };
         let identity = identity_if_needed(
             &req,
             uses_context,
             &input,
             || json!({ "name": name, "arguments": arguments }),
         );
-        let handler = Arc::clone(&entry.def.handler);
-        let (tool_name, wrap) = (Arc::clone(&entry.name), entry.def.wrap);
-        let timeout = self.core.options.call_timeout;
+        let make = tool_maker(
+            Arc::clone(&entry.def.handler),
+            Arc::clone(&entry.name),
+            entry.def.wrap,
+            self.core.options.call_timeout,
+        );
+        // Only a call that may run again keeps a copy of its arguments: a task, and a
+        // handshake-era handler that may ask for input by hand.
+        let rerun: Option<Rerun> = (task.is_some() || (!req.version.is_stateless() && uses_context)).then(|| {
+            let (make, arguments) = (make.clone(), arguments.clone());
+            Arc::new(move |parts| make(parts, arguments.clone())) as Rerun
+        });
+        let task = task.map(|era_ttl| TaskPlan::new(era_ttl, &name, &arguments, &req, meta.as_ref(), &input));
         let call = CallRequest {
             id,
             method: Method::ToolsCall,
@@ -60,24 +118,10 @@ impl Connection {
             req,
             uses_context,
             collect,
+            rerun,
+            task,
         };
-        self.start(call, move |parts| {
-            let call = ToolCall::new(Arc::clone(&tool_name), arguments, parts, wrap);
-            Box::pin(async move {
-                let name = Arc::clone(&call.name);
-                let run = run_tool(&*handler, call, &name);
-                let output = match timeout {
-                    None => run.await,
-                    Some(limit) => tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
-                        ToolOutput::Result(CallToolResult::error(format!(
-                            "the tool `{name}` did not finish within {} ms",
-                            limit.as_millis()
-                        )))
-                    }),
-                };
-                Outcome::Tool(output)
-            })
-        })
+        self.start(call, move |parts| make(parts, arguments))
     }
 
     pub(crate) fn get_prompt(
@@ -92,6 +136,7 @@ impl Connection {
             arguments,
             input,
             meta,
+            ..
         } = match CallParams::read(Method::PromptsGet, params) {
             Ok(p) => p,
             Err(e) => return Some(encode_error(Some(&id), &e)),
@@ -110,6 +155,14 @@ impl Connection {
         );
         let handler = Arc::clone(&def.handler);
         let prompt_name: Arc<str> = Arc::from(name.as_str());
+        let make = move |parts: Arc<RequestParts>, arguments: Map<String, Value>| -> OutcomeFuture {
+            let call = ToolCall::new(Arc::clone(&prompt_name), arguments, parts, false);
+            let handler = Arc::clone(&handler);
+            Box::pin(async move {
+                Outcome::Prompt(catch(|| handler(call), || PromptOutput::Error(panicked("prompt"))).await)
+            })
+        };
+        let rerun = rerun_by_hand(&req, def.uses_context, &make, &arguments);
         let call = CallRequest {
             id,
             method: Method::PromptsGet,
@@ -119,13 +172,10 @@ impl Connection {
             req,
             uses_context: def.uses_context,
             collect,
+            rerun,
+            task: None,
         };
-        self.start(call, move |parts| {
-            let call = ToolCall::new(prompt_name, arguments, parts, false);
-            Box::pin(async move {
-                Outcome::Prompt(catch(|| handler(call), || PromptOutput::Error(panicked("prompt"))).await)
-            })
-        })
+        self.start(call, move |parts| make(parts, arguments))
     }
 
     pub(crate) fn read_resource(
@@ -178,24 +228,42 @@ impl Connection {
         let mime = def.mime_type.clone();
         let name: Arc<str> = Arc::from(def.name());
         let uri_for_outcome: Arc<str> = Arc::from(uri.as_str());
+        let identity = json!({ "uri": uri });
+        let make = move |parts: Arc<RequestParts>, vars: Map<String, Value>| -> OutcomeFuture {
+            let mut call = ToolCall::new(Arc::clone(&name), vars, parts, false);
+            call.uri = Some(uri_for_outcome.to_string());
+            call.mime.clone_from(&mime);
+            let (handler, uri) = (Arc::clone(&handler), Arc::clone(&uri_for_outcome));
+            Box::pin(async move {
+                let output = catch(|| handler(call), || ResourceOutput::Error(panicked("resource"))).await;
+                Outcome::Resource(output, uri)
+            })
+        };
+        let rerun = rerun_by_hand(&req, def.uses_context, &make, &vars);
         let call = CallRequest {
             id,
             method: Method::ResourcesRead,
-            identity: json!({ "uri": uri }),
+            identity,
             input,
             meta,
             req,
             uses_context: def.uses_context,
             collect,
+            rerun,
+            task: None,
         };
-        self.start(call, move |parts| {
-            let mut call = ToolCall::new(name, vars, parts, false);
-            call.uri = Some(uri);
-            call.mime = mime;
-            Box::pin(async move {
-                let output = catch(|| handler(call), || ResourceOutput::Error(panicked("resource"))).await;
-                Outcome::Resource(output, uri_for_outcome)
-            })
-        })
+        self.start(call, move |parts| make(parts, vars))
     }
+}
+
+/// What runs a prompt or a resource handler again, in the handshake era, should it ask for
+/// input by hand (only a handler that takes a `Context` can read the answers).
+fn rerun_by_hand<F>(req: &Requester, uses_context: bool, make: &F, arguments: &Map<String, Value>) -> Option<Rerun>
+where
+    F: Fn(Arc<RequestParts>, Map<String, Value>) -> OutcomeFuture + Clone + Send + Sync + 'static,
+{
+    (!req.version.is_stateless() && uses_context).then(|| {
+        let (make, arguments) = (make.clone(), arguments.clone());
+        Arc::new(move |parts| make(parts, arguments.clone())) as Rerun
+    })
 }

@@ -6,3 +6,4 @@ pub(crate) mod complete;
 pub(crate) mod lifecycle;
 pub(crate) mod lists;
 pub(crate) mod subscriptions;
+pub(crate) mod tasks;

@@ -9,7 +9,8 @@ use crate::protocol::{Method, RequestId};
 use crate::server::connection::{Connection, Listen};
 use crate::server::events::{Event, ListKind};
 use crate::server::peer::Peer;
-use serde_json::{Map, json};
+use crate::server::task::record::{Era, Record};
+use serde_json::{Map, Value, json};
 use std::sync::{Arc, PoisonError};
 
 impl Connection {
@@ -45,6 +46,10 @@ impl Connection {
                 honoured.insert("resourceSubscriptions".into(), json!(listen.uris));
             }
         }
+        if capabilities.tasks.is_some() && !params.task_ids.is_empty() {
+            honoured.insert("taskIds".into(), json!(params.task_ids));
+            listen.tasks = params.task_ids;
+        }
         self.listens
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -64,6 +69,41 @@ impl Connection {
             .filter(|(_, l)| wants(l))
             .map(|(id, _)| id.clone())
             .collect()
+    }
+
+    /// Tells this connection's client that a task of its own changed: `notifications/tasks` on
+    /// the `subscriptions/listen` requests that follow it (stateless era), or
+    /// `notifications/tasks/status` to the handshake-era connection that created it.
+    fn task_changed(&self, record: &Record) {
+        if record.owner.as_deref() != self.principal.as_ref().map(|p| p.subject.as_str()) {
+            return;
+        }
+        match record.era {
+            Era::Stateless => {
+                for listener in self.listeners(|l| l.tasks.contains(&record.id)) {
+                    let mut params = record.detailed(&|_| false);
+                    params.insert("_meta".into(), json!({ meta_keys::SUBSCRIPTION_ID: listener }));
+                    let method = Method::TaskNotification.as_str();
+                    self.link.notify(
+                        jsonrpc::encode_notification(method, &Value::Object(params)),
+                        Some(&listener),
+                    );
+                }
+            }
+            Era::Handshake => {
+                if self.session.get().is_some()
+                    && self
+                        .tasks
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .contains(&record.id)
+                {
+                    let params = Value::Object(record.task());
+                    let method = Method::TaskStatus.as_str();
+                    self.link.notify(jsonrpc::encode_notification(method, &params), None);
+                }
+            }
+        }
     }
 
     /// Forwards server events to this connection's subscribers until the task is aborted.
@@ -99,6 +139,7 @@ impl Connection {
                             .notify(jsonrpc::encode_notification(method, &params), Some(&listener));
                     }
                 }
+                Ok(Event::Task(record)) => self.task_changed(&record),
                 Ok(Event::FromPeer(_)) => {} // unwrapped by `Event::local`
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
