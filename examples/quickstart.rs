@@ -110,6 +110,23 @@ async fn summarize(ctx: Context, text: String) -> mcp::Result<String> {
     Ok(reply.text())
 }
 
+/// Research a topic with the connected client's own model, as a task the client polls: each
+/// step shows as the task's status, and the model's answer ends it.
+#[mcp::tool(read_only, task = "optional")]
+async fn research(ctx: Context, topic: String, steps: Option<u32>) -> mcp::Result<String> {
+    let steps = steps.unwrap_or(2).min(20);
+    for step in 1..=steps {
+        let status = format!("step {step} of {steps}: reading about {topic}");
+        ctx.progress(f64::from(step), Some(f64::from(steps)), Some(&status));
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let reply = ctx
+        .sample(format!("Write one line about {topic}."))
+        .max_tokens(200)
+        .await?;
+    Ok(format!("Research on {topic}: {}", reply.text()))
+}
+
 /// The answer to "reset the counter?".
 #[derive(Deserialize, JsonSchema)]
 #[schemars(crate = "mcp::schemars")]
@@ -118,8 +135,9 @@ struct Confirm {
     confirm: bool,
 }
 
-/// Ask the user, then reset the shared counter to zero if they agree.
-#[mcp::tool(destructive)]
+/// Ask the user, then reset the shared counter to zero if they agree. A task when the client
+/// can take one: the question waits in the task until the user answers.
+#[mcp::tool(destructive, task = "optional")]
 async fn reset(ctx: Context, counter: State<Counter>) -> mcp::Result<&'static str> {
     Ok(
         match ctx.elicit::<Confirm>("Reset the shared counter to zero?").await? {
@@ -151,6 +169,7 @@ async fn main() -> mcp::Result<()> {
             stats,
             greet,
             summarize,
+            research,
             Counter::increment,
             peek,
             reset

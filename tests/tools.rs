@@ -442,6 +442,7 @@ async fn a_thousand_tools_dispatch_by_name_and_list_from_one_serialisation() {
                 annotations: None,
                 icons: vec![],
                 meta: None,
+                execution: None,
             },
             move |_call| async move { CallToolResult::text(i.to_string()) },
         )

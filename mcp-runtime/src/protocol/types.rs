@@ -72,7 +72,7 @@ impl ToolAnnotations {
 }
 
 /// A tool as `tools/list` shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tool {
     /// Unique name: 1–128 characters of `[A-Za-z0-9_.-]`.

@@ -32,7 +32,7 @@ def test_era_server_info_and_tool_list(mode):
             assert client.instructions == "Arithmetic, summaries by your own model, and a shared counter."
             listed = await client.list_tools()
             names = [t.name for t in listed.tools]
-            assert names == ["add", "divide", "stats", "greet", "summarize", "increment", "peek", "reset"]
+            assert names == ["add", "divide", "stats", "greet", "summarize", "research", "increment", "peek", "reset"]
             add = listed.tools[0]
             assert add.description == "Add two numbers."
             assert add.input_schema["required"] == ["a", "b"]
