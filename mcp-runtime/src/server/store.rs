@@ -77,13 +77,39 @@ pub trait Store: Send + Sync + 'static {
 #[derive(Default)]
 pub struct MemoryStore {
     claimed: Mutex<Claimed>,
-    values: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
-    logs: Mutex<HashMap<String, Log>>,
+    values: Mutex<Expiring<(Vec<u8>, Instant)>>,
+    logs: Mutex<Expiring<Log>>,
     channels: Mutex<HashMap<String, Vec<mpsc::Sender<Vec<u8>>>>>,
 }
 
 /// An event log: `(sequence, event)` oldest first, and when it expires.
 type Log = (VecDeque<(u64, Vec<u8>)>, Instant);
+
+/// Entries that expire, by key. Expired ones are pruned when the map has doubled since the
+/// last pruning, so a write costs O(1) amortised however many entries are live.
+struct Expiring<V> {
+    map: HashMap<String, V>,
+    prune_at: usize,
+}
+
+impl<V> Default for Expiring<V> {
+    fn default() -> Self {
+        Self {
+            map: HashMap::new(),
+            prune_at: PRUNE_AT_LEAST,
+        }
+    }
+}
+
+impl<V> Expiring<V> {
+    /// Forgets what expired (as `expiry` tells), when it is time to.
+    fn prune(&mut self, now: Instant, expiry: impl Fn(&V) -> Instant) {
+        if self.map.len() >= self.prune_at {
+            self.map.retain(|_, v| expiry(v) > now);
+            self.prune_at = (self.map.len() * 2).max(PRUNE_AT_LEAST);
+        }
+    }
+}
 
 /// Claimed keys, each with its expiry. A key is kept as 128 bits: a nonce's own bits (32 hex
 /// digits), or the first 128 bits of any other key's SHA-256, so a claim costs 16 bytes however
@@ -157,14 +183,15 @@ impl Store for MemoryStore {
     fn put(&self, key: String, value: Vec<u8>, ttl: Duration) -> StoreFuture<'static, ()> {
         let mut values = self.values.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
-        values.retain(|_, (_, expires)| *expires > now);
-        values.insert(key, (value, now + ttl));
+        values.prune(now, |(_, expires)| *expires);
+        values.map.insert(key, (value, now + ttl));
         ready(())
     }
 
     fn get(&self, key: String) -> StoreFuture<'static, Option<Vec<u8>>> {
         let values = self.values.lock().unwrap_or_else(PoisonError::into_inner);
         let found = values
+            .map
             .get(&key)
             .filter(|(_, expires)| *expires > Instant::now())
             .map(|(v, _)| v.clone());
@@ -172,15 +199,19 @@ impl Store for MemoryStore {
     }
 
     fn delete(&self, key: String) -> StoreFuture<'static, ()> {
-        self.values.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
+        self.values
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .map
+            .remove(&key);
         ready(())
     }
 
     fn append(&self, key: String, seq: u64, event: Vec<u8>, keep: usize, ttl: Duration) -> StoreFuture<'static, ()> {
         let mut logs = self.logs.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
-        logs.retain(|_, (_, expires)| *expires > now);
-        let (events, expires) = logs.entry(key).or_insert_with(|| (VecDeque::new(), now));
+        logs.prune(now, |(_, expires)| *expires);
+        let (events, expires) = logs.map.entry(key).or_insert_with(|| (VecDeque::new(), now));
         events.push_back((seq, event));
         while events.len() > keep {
             events.pop_front();
@@ -192,6 +223,7 @@ impl Store for MemoryStore {
     fn read_after(&self, key: String, seq: u64) -> StoreFuture<'static, Vec<(u64, Vec<u8>)>> {
         let logs = self.logs.lock().unwrap_or_else(PoisonError::into_inner);
         let found = logs
+            .map
             .get(&key)
             .filter(|(_, expires)| *expires > Instant::now())
             .map(|(events, _)| events.iter().filter(|(s, _)| *s > seq).cloned().collect())

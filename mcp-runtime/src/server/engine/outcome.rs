@@ -26,6 +26,16 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
+    /// Whether the handler ended with input requests written by hand.
+    pub(crate) fn is_input_required(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Tool(ToolOutput::InputRequired(_))
+                | Outcome::Prompt(PromptOutput::InputRequired(_))
+                | Outcome::Resource(ResourceOutput::InputRequired(_), _)
+        )
+    }
+
     /// The input requests a handler wrote by hand, if it ended with them; else itself.
     pub(crate) fn into_input_required(self) -> Result<InputRequired, Self> {
         match self {

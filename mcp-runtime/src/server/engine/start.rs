@@ -198,6 +198,7 @@ impl Connection {
             rerun,
             mut task,
         } = opened;
+        let req_stateless = req.version.is_stateless();
         let cancel = Arc::new(Cancel::default());
         let running = task.as_ref().map(|_| Arc::new(Running::new(Tasks::new_id())));
         let exchange = if req.version.is_stateless() {
@@ -279,9 +280,14 @@ impl Connection {
         // polls them again at once (registering its own waker in place of this no-op one).
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         if let Poll::Ready(done) = future.as_mut().poll(&mut cx) {
-            let reply = outcome::encode(&self.core, &parts, &id, done, &digest);
-            parts.round().finished = true;
-            return Some(reply);
+            let ask_by_hand = rerun.is_some() && !req_stateless && done.is_input_required();
+            if !ask_by_hand {
+                let reply = outcome::encode(&self.core, &parts, &id, done, &digest);
+                parts.round().finished = true;
+                return Some(reply);
+            }
+            // Input asked by hand in the handshake era: asked for real, on a task of its own.
+            future = Box::pin(std::future::ready(done));
         }
         let responder = Responder::new(id.clone(), Arc::clone(&self.link), collect.take());
         let core = Arc::clone(&self.core);

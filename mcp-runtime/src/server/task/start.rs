@@ -20,6 +20,9 @@ use serde_json::{Map, Value, json};
 use std::sync::{Arc, PoisonError};
 use std::task::Poll;
 
+/// The most tasks one connection's `tasks/list` shows.
+const LISTED_PER_CONNECTION: usize = 1000;
+
 /// A call that runs as a task: its era, how long it is kept, and what replays it.
 pub(crate) struct TaskPlan {
     pub(crate) era: Era,
@@ -151,10 +154,15 @@ impl Connection {
         if let Err(why) = self.core.tasks.register(&record.id, Arc::clone(&running)) {
             return Some(encode_error(Some(&id), &ErrorObject::internal(why)));
         }
-        self.tasks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(record.id.clone());
+        {
+            // The newest tasks of this connection, for `tasks/list`; older ones live on in the
+            // store until they expire.
+            let mut listed = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+            if listed.len() >= LISTED_PER_CONNECTION {
+                listed.remove(0);
+            }
+            listed.push(record.id.clone());
+        }
         let responder = Responder::new(id, Arc::clone(&self.link), collect.take());
         let core = Arc::clone(&self.core);
         tokio::spawn(async move {
