@@ -708,6 +708,18 @@ async fn a_hand_written_input_required_gets_its_sealed_state_back() {
         auto.call_tool("manual", json!({})).await.unwrap().text_content(),
         "state-ok: \"decline\""
     );
+    // In the handshake era the same handler's requests go to the client for real, and it runs
+    // again with the answers and its state.
+    let handshake = connect(
+        server(),
+        ERAS[1],
+        ClientOptions::default().on_elicitation(|_| async { Ok(json!({"action": "accept"})) }),
+    )
+    .await;
+    assert_eq!(
+        handshake.call_tool("manual", json!({})).await.unwrap().text_content(),
+        "state-ok: \"accept\""
+    );
     let _ = ErrorObject::invalid_params("unused");
 }
 
