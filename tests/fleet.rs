@@ -553,3 +553,165 @@ async fn a_stream_resumes_on_another_replica_with_exactly_the_missed_events() {
         "and nothing twice: {text}"
     );
 }
+
+// ----------------------------------------------------------------------------------- tasks
+
+/// Ask the user to confirm, take `ms` milliseconds, then pay: a task when the client can take
+/// one.
+#[mcp::tool(task = "optional")]
+async fn slow_pay(ctx: Context, amount: u64, ms: u64, ledger: State<Ledger>) -> mcp::Result<String> {
+    let answer = ctx.elicit::<Confirm>(format!("Pay {amount}?")).await?;
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    match answer {
+        Elicitation::Accept(Confirm { confirm: true }) => {
+            ledger.payments.fetch_add(1, Ordering::SeqCst);
+            Ok(format!("paid {amount}{}", if ctx.is_replay() { " (replayed)" } else { "" }))
+        }
+        _ => Ok("not paid".into()),
+    }
+}
+
+/// A replica with a runtime of its own, which `kill` shuts down with everything running on it
+/// (its tasks, its lease), as if its process died.
+struct Replica {
+    rt: Option<tokio::runtime::Runtime>,
+    app: axum::Router,
+}
+
+impl Replica {
+    fn start(ledger: &Arc<Ledger>, redis: &Redis, prefix: &str, replay: bool) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let store = RedisStore::open(&redis.url()).unwrap().prefix(prefix);
+        let app = mcp::Server::new("pay", "1")
+            .state_arc(Arc::clone(ledger))
+            .tools(mcp::tools![slow_pay])
+            .request_state_key(KEY)
+            .store(store)
+            .task_lease(Duration::from_millis(600))
+            .task_poll_interval(Duration::from_millis(50))
+            .replay(replay)
+            .build()
+            .unwrap()
+            .into_router();
+        Self { rt: Some(rt), app }
+    }
+
+    /// A stateless request declaring elicitation and the tasks extension, served on this
+    /// replica's runtime.
+    async fn ask(&self, method: &str, params: Value) -> Value {
+        let mut params = params;
+        params["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}, "extensions": {"io.modelcontextprotocol/tasks": {}}},
+        });
+        let name = params["name"].as_str().or(params["taskId"].as_str()).unwrap_or_default().to_owned();
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let mut req = Request::post("/mcp")
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", method);
+        if method == "tools/call" {
+            req = req.header("mcp-name", name);
+        }
+        let req = req.body(Body::from(serde_json::to_vec(&body).unwrap())).unwrap();
+        let app = self.app.clone();
+        let rt = self.rt.as_ref().expect("the replica is alive");
+        rt.spawn(async move { send(&app, req).await }).await.unwrap().1
+    }
+
+    fn kill(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `tasks/get` on `replica` until the task's status is one of `statuses`.
+async fn poll_task(replica: &Replica, task: &str, statuses: &[&str]) -> Value {
+    for _ in 0..300 {
+        let got = replica.ask("tasks/get", json!({"taskId": task})).await;
+        let status = got["result"]["status"].as_str().unwrap_or_else(|| panic!("{got}"));
+        if statuses.contains(&status) {
+            return got["result"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("task {task} never reached {statuses:?}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_is_polled_answered_and_cancelled_through_another_replica() {
+    let redis = Redis::start();
+    let ledger = Arc::new(Ledger::default());
+    let a = Replica::start(&ledger, &redis, "fleet-tasks:", true);
+    let b = Replica::start(&ledger, &redis, "fleet-tasks:", true);
+
+    let created = a.ask("tools/call", json!({"name": "slow_pay", "arguments": {"amount": 7, "ms": 100}})).await;
+    assert_eq!(created["result"]["resultType"], "task", "{created}");
+    let task = created["result"]["taskId"].as_str().unwrap().to_owned();
+    // Through the other replica: the question, the answer, the result.
+    let waiting = poll_task(&b, &task, &["input_required"]).await;
+    assert_eq!(waiting["inputRequests"]["elicit-1"]["params"]["message"], "Pay 7?");
+    let ack = b
+        .ask("tasks/update", json!({"taskId": task, "inputResponses": {"elicit-1": {"action": "accept", "content": {"confirm": true}}}}))
+        .await;
+    assert_eq!(ack["result"]["resultType"], "complete", "{ack}");
+    let done = poll_task(&b, &task, &["completed", "failed", "cancelled"]).await;
+    assert_eq!(done["result"]["content"][0]["text"], "paid 7", "ran on its own replica: {done}");
+    assert_eq!(ledger.payments.load(Ordering::SeqCst), 1);
+
+    // A cancellation through the other replica reaches the task where it runs.
+    let created = a.ask("tools/call", json!({"name": "slow_pay", "arguments": {"amount": 8, "ms": 100}})).await;
+    let task = created["result"]["taskId"].as_str().unwrap().to_owned();
+    poll_task(&b, &task, &["input_required"]).await;
+    let ack = b.ask("tasks/cancel", json!({"taskId": task})).await;
+    assert_eq!(ack["result"]["resultType"], "complete", "{ack}");
+    let done = poll_task(&a, &task, &["completed", "failed", "cancelled"]).await;
+    assert_eq!(done["status"], "cancelled");
+    assert_eq!(ledger.payments.load(Ordering::SeqCst), 1, "nothing paid for the cancelled task");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_whose_replica_dies_is_replayed_on_another_or_fails_when_replay_is_off() {
+    let redis = Redis::start();
+    for replay in [true, false] {
+        let prefix = format!("fleet-dies-{replay}:");
+        let ledger = Arc::new(Ledger::default());
+        let mut a = Replica::start(&ledger, &redis, &prefix, replay);
+        let b = Replica::start(&ledger, &redis, &prefix, replay);
+
+        let created = a.ask("tools/call", json!({"name": "slow_pay", "arguments": {"amount": 9, "ms": 1500}})).await;
+        let task = created["result"]["taskId"].as_str().unwrap().to_owned();
+        poll_task(&b, &task, &["input_required"]).await;
+        b.ask("tasks/update", json!({"taskId": task, "inputResponses": {"elicit-1": {"action": "accept", "content": {"confirm": true}}}}))
+            .await;
+        poll_task(&b, &task, &["working"]).await;
+        // The replica running it dies in the middle of its work.
+        a.kill();
+        let done = poll_task(&b, &task, &["completed", "failed", "cancelled"]).await;
+        if replay {
+            assert_eq!(done["status"], "completed", "{done}");
+            assert_eq!(
+                done["result"]["content"][0]["text"], "paid 9 (replayed)",
+                "replayed from the top with the answer it had"
+            );
+            assert_eq!(ledger.payments.load(Ordering::SeqCst), 1, "paid once");
+        } else {
+            assert_eq!(done["status"], "failed", "{done}");
+            let message = done["error"]["message"].as_str().unwrap();
+            assert!(message.contains("replica running this task stopped") && message.contains("replay is off"), "{message}");
+            assert_eq!(ledger.payments.load(Ordering::SeqCst), 0);
+        }
+    }
+}
