@@ -421,6 +421,13 @@ fn whoami(ctx: mcp::Context) -> String {
     ctx.principal().map(|p| p.subject.clone()).unwrap_or_default()
 }
 
+/// Takes a moment, then says who asked: a task when the client can take one.
+#[mcp::tool(task = "optional")]
+async fn slow_whoami(ctx: mcp::Context) -> String {
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    ctx.principal().map(|p| p.subject.clone()).unwrap_or_default()
+}
+
 fn secured() -> axum::Router {
     use mcp::http::auth::Authorization;
     let verifier = |token: String| async move {
@@ -439,7 +446,7 @@ fn secured() -> axum::Router {
         .scopes_supported(["mcp"])
         .require_scopes(["mcp"]);
     mcp::Server::new("secured", "1")
-        .tools(mcp::tools![whoami])
+        .tools(mcp::tools![whoami, slow_whoami])
         .build()
         .unwrap()
         .into_router_with(mcp::http::HttpOptions::default().authorization(auth))
@@ -492,6 +499,52 @@ async fn tokens_are_required_and_their_principal_reaches_the_tool() {
         assert_eq!(doc["authorization_servers"], json!(["https://auth.example.com"]));
         assert_eq!(doc["scopes_supported"], json!(["mcp"]));
     }
+}
+
+#[tokio::test]
+async fn a_task_belongs_to_the_principal_that_created_it() {
+    let app = secured();
+    let tasks_meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}}});
+    let request = |method: &str, params: Value, token: &str| {
+        let mut params = params;
+        params["_meta"] = tasks_meta.clone();
+        let name = params["name"].as_str().map(str::to_owned);
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let auth = format!("Bearer {token}");
+        let mut h = vec![
+            ("mcp-protocol-version", "2026-07-28".to_owned()),
+            ("mcp-method", method.to_owned()),
+            ("authorization", auth),
+        ];
+        if let Some(name) = name {
+            h.push(("mcp-name", name));
+        }
+        let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        post("/mcp", &body, &h)
+    };
+    let (_, _, created) = send(&app, request("tools/call", json!({"name": "slow_whoami", "arguments": {}}), "alice-token")).await;
+    let task = created["result"]["taskId"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned();
+    // Bob, even with the id, finds nothing: not its status, not a way to cancel or answer it.
+    for (method, params) in [
+        ("tasks/get", json!({"taskId": task})),
+        ("tasks/cancel", json!({"taskId": task})),
+        ("tasks/update", json!({"taskId": task, "inputResponses": {}})),
+    ] {
+        let (_, _, refused) = send(&app, request(method, params, "bob-token")).await;
+        assert_eq!(refused["error"]["code"], -32602, "{method}: {refused}");
+        assert!(refused["error"]["message"].as_str().unwrap().contains("Unknown task"));
+    }
+    // Alice sees it through, with her own name in the result.
+    let mut done = Value::Null;
+    for _ in 0..100 {
+        let (_, _, got) = send(&app, request("tasks/get", json!({"taskId": task}), "alice-token")).await;
+        if got["result"]["status"] == "completed" {
+            done = got;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(done["result"]["result"]["content"][0]["text"], "alice", "{done}");
 }
 
 #[tokio::test]
