@@ -1,5 +1,5 @@
-//! The benchmark server: `echo(text)` and `ask(text)` (one sampling round trip to the client's
-//! model), written as a user would write them. `cargo run --release --example echo` serves stdio;
+//! The benchmark server: `echo(text)`, `ask(text)` (one sampling round trip to the client's
+//! model) and `job(text)` (a task), written as a user would write them. `cargo run --release --example echo` serves stdio;
 //! with `-- --http 127.0.0.1:PORT` it serves Streamable HTTP at `/mcp`, so that any load
 //! generator can be pointed at it; `--redis URL` (built with `--features redis`) keeps its
 //! state in Redis, as a fleet's replica would. `bench/` measures it against rmcp and a
@@ -19,9 +19,16 @@ async fn ask(ctx: Context, text: String) -> mcp::Result<String> {
     Ok(ctx.sample(text).max_tokens(64).await?.text())
 }
 
+/// Return the text after one yield: a task when the client can take one (the tasks benchmark).
+#[mcp::tool(read_only, task = "optional")]
+async fn job(text: String) -> String {
+    tokio::task::yield_now().await;
+    text
+}
+
 #[tokio::main]
 async fn main() -> mcp::Result<()> {
-    let server = mcp::Server::new("echo", env!("CARGO_PKG_VERSION")).tools(mcp::tools![echo, ask]);
+    let server = mcp::Server::new("echo", env!("CARGO_PKG_VERSION")).tools(mcp::tools![echo, ask, job]);
     let args: Vec<String> = std::env::args().collect();
     let value_of = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1));
     // `--redis URL` (with `--features redis`): the store of a fleet, for the benchmark's Redis

@@ -565,7 +565,10 @@ async fn slow_pay(ctx: Context, amount: u64, ms: u64, ledger: State<Ledger>) -> 
     match answer {
         Elicitation::Accept(Confirm { confirm: true }) => {
             ledger.payments.fetch_add(1, Ordering::SeqCst);
-            Ok(format!("paid {amount}{}", if ctx.is_replay() { " (replayed)" } else { "" }))
+            Ok(format!(
+                "paid {amount}{}",
+                if ctx.is_replay() { " (replayed)" } else { "" }
+            ))
         }
         _ => Ok("not paid".into()),
     }
@@ -608,7 +611,11 @@ impl Replica {
             "io.modelcontextprotocol/protocolVersion": "2026-07-28",
             "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}, "extensions": {"io.modelcontextprotocol/tasks": {}}},
         });
-        let name = params["name"].as_str().or(params["taskId"].as_str()).unwrap_or_default().to_owned();
+        let name = params["name"]
+            .as_str()
+            .or(params["taskId"].as_str())
+            .unwrap_or_default()
+            .to_owned();
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
         let mut req = Request::post("/mcp")
             .header("content-type", "application/json")
@@ -657,29 +664,49 @@ async fn a_task_is_polled_answered_and_cancelled_through_another_replica() {
     let a = Replica::start(&ledger, &redis, "fleet-tasks:", true);
     let b = Replica::start(&ledger, &redis, "fleet-tasks:", true);
 
-    let created = a.ask("tools/call", json!({"name": "slow_pay", "arguments": {"amount": 7, "ms": 100}})).await;
+    let created = a
+        .ask(
+            "tools/call",
+            json!({"name": "slow_pay", "arguments": {"amount": 7, "ms": 100}}),
+        )
+        .await;
     assert_eq!(created["result"]["resultType"], "task", "{created}");
     let task = created["result"]["taskId"].as_str().unwrap().to_owned();
     // Through the other replica: the question, the answer, the result.
     let waiting = poll_task(&b, &task, &["input_required"]).await;
     assert_eq!(waiting["inputRequests"]["elicit-1"]["params"]["message"], "Pay 7?");
     let ack = b
-        .ask("tasks/update", json!({"taskId": task, "inputResponses": {"elicit-1": {"action": "accept", "content": {"confirm": true}}}}))
+        .ask(
+            "tasks/update",
+            json!({"taskId": task, "inputResponses": {"elicit-1": {"action": "accept", "content": {"confirm": true}}}}),
+        )
         .await;
     assert_eq!(ack["result"]["resultType"], "complete", "{ack}");
     let done = poll_task(&b, &task, &["completed", "failed", "cancelled"]).await;
-    assert_eq!(done["result"]["content"][0]["text"], "paid 7", "ran on its own replica: {done}");
+    assert_eq!(
+        done["result"]["content"][0]["text"], "paid 7",
+        "ran on its own replica: {done}"
+    );
     assert_eq!(ledger.payments.load(Ordering::SeqCst), 1);
 
     // A cancellation through the other replica reaches the task where it runs.
-    let created = a.ask("tools/call", json!({"name": "slow_pay", "arguments": {"amount": 8, "ms": 100}})).await;
+    let created = a
+        .ask(
+            "tools/call",
+            json!({"name": "slow_pay", "arguments": {"amount": 8, "ms": 100}}),
+        )
+        .await;
     let task = created["result"]["taskId"].as_str().unwrap().to_owned();
     poll_task(&b, &task, &["input_required"]).await;
     let ack = b.ask("tasks/cancel", json!({"taskId": task})).await;
     assert_eq!(ack["result"]["resultType"], "complete", "{ack}");
     let done = poll_task(&a, &task, &["completed", "failed", "cancelled"]).await;
     assert_eq!(done["status"], "cancelled");
-    assert_eq!(ledger.payments.load(Ordering::SeqCst), 1, "nothing paid for the cancelled task");
+    assert_eq!(
+        ledger.payments.load(Ordering::SeqCst),
+        1,
+        "nothing paid for the cancelled task"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -691,11 +718,19 @@ async fn a_task_whose_replica_dies_is_replayed_on_another_or_fails_when_replay_i
         let mut a = Replica::start(&ledger, &redis, &prefix, replay);
         let b = Replica::start(&ledger, &redis, &prefix, replay);
 
-        let created = a.ask("tools/call", json!({"name": "slow_pay", "arguments": {"amount": 9, "ms": 1500}})).await;
+        let created = a
+            .ask(
+                "tools/call",
+                json!({"name": "slow_pay", "arguments": {"amount": 9, "ms": 1500}}),
+            )
+            .await;
         let task = created["result"]["taskId"].as_str().unwrap().to_owned();
         poll_task(&b, &task, &["input_required"]).await;
-        b.ask("tasks/update", json!({"taskId": task, "inputResponses": {"elicit-1": {"action": "accept", "content": {"confirm": true}}}}))
-            .await;
+        b.ask(
+            "tasks/update",
+            json!({"taskId": task, "inputResponses": {"elicit-1": {"action": "accept", "content": {"confirm": true}}}}),
+        )
+        .await;
         poll_task(&b, &task, &["working"]).await;
         // The replica running it dies in the middle of its work.
         a.kill();
@@ -710,7 +745,10 @@ async fn a_task_whose_replica_dies_is_replayed_on_another_or_fails_when_replay_i
         } else {
             assert_eq!(done["status"], "failed", "{done}");
             let message = done["error"]["message"].as_str().unwrap();
-            assert!(message.contains("replica running this task stopped") && message.contains("replay is off"), "{message}");
+            assert!(
+                message.contains("replica running this task stopped") && message.contains("replay is off"),
+                "{message}"
+            );
             assert_eq!(ledger.payments.load(Ordering::SeqCst), 0);
         }
     }

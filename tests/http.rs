@@ -522,8 +522,19 @@ async fn a_task_belongs_to_the_principal_that_created_it() {
         let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
         post("/mcp", &body, &h)
     };
-    let (_, _, created) = send(&app, request("tools/call", json!({"name": "slow_whoami", "arguments": {}}), "alice-token")).await;
-    let task = created["result"]["taskId"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned();
+    let (_, _, created) = send(
+        &app,
+        request(
+            "tools/call",
+            json!({"name": "slow_whoami", "arguments": {}}),
+            "alice-token",
+        ),
+    )
+    .await;
+    let task = created["result"]["taskId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_owned();
     // Bob, even with the id, finds nothing: not its status, not a way to cancel or answer it.
     for (method, params) in [
         ("tasks/get", json!({"taskId": task})),

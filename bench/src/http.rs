@@ -80,6 +80,11 @@ impl Client {
     }
 
     fn build(&self, body: Vec<u8>, call: Option<Call>) -> Request<Full<Bytes>> {
+        self.build_for(body, call.map(Call::method_and_name))
+    }
+
+    /// A POST of `body`, with the `Mcp-Method` and `Mcp-Name` headers of `method` (stateless era).
+    fn build_for(&self, body: Vec<u8>, method: Option<(&str, Option<&str>)>) -> Request<Full<Bytes>> {
         let mut req = Request::post("/mcp")
             .header("host", self.addr.to_string())
             .header("content-type", "application/json")
@@ -88,8 +93,7 @@ impl Client {
         if let Some(session) = &self.session {
             req = req.header("mcp-session-id", session);
         }
-        if let (Era::Stateless, Some(call)) = (self.era, call) {
-            let (method, name) = call.method_and_name();
+        if let (Era::Stateless, Some((method, name))) = (self.era, method) {
             req = req.header("mcp-method", method);
             if let Some(name) = name {
                 req = req.header("mcp-name", name);
@@ -101,6 +105,10 @@ impl Client {
     /// POST one message and read the whole answer, answering sampling requests on the way.
     async fn post(&mut self, body: Vec<u8>, call: Option<Call>) -> io::Result<Answer> {
         let req = self.build(body, call);
+        self.send_built(req).await
+    }
+
+    async fn send_built(&mut self, req: Request<Full<Bytes>>) -> io::Result<Answer> {
         self.main.ready().await.map_err(other)?;
         let resp = self.main.send_request(req).await.map_err(other)?;
         let status = resp.status();
@@ -137,7 +145,9 @@ impl Client {
                 }
                 match wire::classify(&data) {
                     Some(Message::Sample { id }) => self.answer(&id).await?,
-                    Some(m @ (Message::Done { .. } | Message::Retry { .. })) => message = Some(m),
+                    Some(m @ (Message::Done { .. } | Message::Retry { .. } | Message::Task { .. })) => {
+                        message = Some(m);
+                    }
                     _ => {}
                 }
             }
@@ -169,8 +179,39 @@ impl Client {
         Ok(())
     }
 
+    /// One task created, then polled (`tasks/get`, back to back) until it ends; false unless
+    /// it completed.
+    async fn task(&mut self) -> io::Result<bool> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut body = Vec::with_capacity(512);
+        wire::request(&mut body, id, Call::Task, self.era, None);
+        body.pop();
+        let mut answer = self.post(body, Some(Call::Task)).await?;
+        for _ in 0..10_000 {
+            let Some(Message::Task { task, ended, ok, .. }) = answer.message else {
+                return Ok(false);
+            };
+            if ended {
+                return Ok(ok);
+            }
+            let id = self.next_id;
+            self.next_id += 1;
+            let mut body = Vec::with_capacity(256);
+            wire::task_get(&mut body, id, &task);
+            body.pop();
+            let name = task.trim_matches('"').to_owned();
+            let req = self.build_for(body, Some(("tasks/get", Some(&name))));
+            answer = self.send_built(req).await?;
+        }
+        Ok(false)
+    }
+
     /// One call to its final answer, through any `input_required` rounds; false on an error.
     pub async fn call(&mut self, call: Call) -> io::Result<bool> {
+        if call == Call::Task {
+            return self.task().await;
+        }
         let mut retry = None;
         for _ in 0..8 {
             let id = self.next_id;

@@ -144,7 +144,8 @@ impl Server {
                     next_id += 1;
                 }
                 Some(Message::Sample { id }) => wire::sample_answer(&mut self.out, &id),
-                Some(Message::Other) => {}
+                // The stdio driver does not run the tasks scenario (HTTP only).
+                Some(Message::Task { .. } | Message::Other) => {}
                 None => errors += 1,
             }
             if self.reader.buffer().is_empty() && !self.out.is_empty() {

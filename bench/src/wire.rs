@@ -36,6 +36,9 @@ impl Era {
 /// The `_meta` a stateless request carries.
 const STATELESS_META: &str = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"sampling":{}},"io.modelcontextprotocol/clientInfo":{"name":"mcp-bench","version":"0"}}"#;
 
+/// The `_meta` of a stateless request that declares the tasks extension.
+const TASKS_META: &str = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"extensions":{"io.modelcontextprotocol/tasks":{}}},"io.modelcontextprotocol/clientInfo":{"name":"mcp-bench","version":"0"}}"#;
+
 /// The text every call sends.
 pub const TEXT: &str = "The quick brown fox jumps over the lazy dog";
 
@@ -62,6 +65,9 @@ pub enum Call {
     Ask,
     /// `tools/list`.
     List,
+    /// `tools/call` of `job` as a task (stateless era, tasks extension), then `tasks/get` until
+    /// it is done.
+    Task,
 }
 
 impl Call {
@@ -71,6 +77,7 @@ impl Call {
             Call::Echo => ("tools/call", Some("echo")),
             Call::Ask => ("tools/call", Some("ask")),
             Call::List => ("tools/list", None),
+            Call::Task => ("tools/call", Some("job")),
         }
     }
 }
@@ -84,6 +91,12 @@ pub fn request(out: &mut Vec<u8>, id: u64, call: Call, era: Era, retry: Option<&
             let _ = write!(
                 out,
                 r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/list","params":{{{meta}}}}}"#
+            );
+        }
+        Call::Task => {
+            let _ = write!(
+                out,
+                r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"job","arguments":{{"text":"{TEXT}"}},{TASKS_META}}}}}"#
             );
         }
         Call::Echo | Call::Ask => {
@@ -108,6 +121,15 @@ pub fn request(out: &mut Vec<u8>, id: u64, call: Call, era: Era, retry: Option<&
         }
     }
     out.push(b'\n');
+}
+
+/// `tasks/get` of `task` (a raw JSON string), declaring the tasks extension.
+pub fn task_get(out: &mut Vec<u8>, id: u64, task: &str) {
+    use std::io::Write;
+    let _ = writeln!(
+        out,
+        r#"{{"jsonrpc":"2.0","id":{id},"method":"tasks/get","params":{{"taskId":{task},{TASKS_META}}}}}"#
+    );
 }
 
 /// The answer to a server's `sampling/createMessage` request with id `id` (raw JSON).
@@ -148,6 +170,14 @@ struct InputRequired<'a> {
     input_requests: HashMap<String, &'a RawValue>,
 }
 
+#[derive(Deserialize)]
+struct Task<'a> {
+    #[serde(rename = "taskId", borrow)]
+    task_id: &'a RawValue,
+    #[serde(borrow)]
+    status: &'a str,
+}
+
 /// One message from a server, classified.
 #[derive(Debug)]
 pub enum Message {
@@ -155,6 +185,14 @@ pub enum Message {
     Done { id: u64, ok: bool },
     /// `input_required` for request `id`.
     Retry { id: u64, retry: Retry },
+    /// A task (created, or as `tasks/get` shows it) for request `id`: its id, raw JSON, and
+    /// whether it ended, and well.
+    Task {
+        id: u64,
+        task: String,
+        ended: bool,
+        ok: bool,
+    },
     /// A server-to-client sampling request, with its raw id.
     Sample { id: String },
     /// A notification, or anything else not awaited.
@@ -177,6 +215,16 @@ pub fn classify(bytes: &[u8]) -> Option<Message> {
         return Some(Message::Done { id, ok: false });
     }
     let result = msg.result?.get();
+    if result.contains(r#""taskId""#) {
+        let task: Task<'_> = serde_json::from_str(result).ok()?;
+        let ended = matches!(task.status, "completed" | "failed" | "cancelled");
+        return Some(Message::Task {
+            id,
+            task: task.task_id.get().to_owned(),
+            ended,
+            ok: task.status != "failed" && task.status != "cancelled" && !result.contains(r#""isError":true"#),
+        });
+    }
     if result.contains(r#""input_required""#) {
         let required: InputRequired<'_> = serde_json::from_str(result).ok()?;
         let keys = required

@@ -62,6 +62,10 @@ impl Options {
     /// Whether `fw` runs `scenario`: the Redis column only where a store is used; the floor
     /// has no handshake-era sessions over HTTP that ask the client anything.
     fn runs(&self, scenario: Scenario, fw: Fw) -> bool {
+        // Only ours serves tasks (rmcp's need its own task handler; the floor has none).
+        if matches!(scenario, Scenario::Http(_, Call::Task, _)) {
+            return matches!(fw, Fw::Ours) || (fw == Fw::OursRedis && self.redis.is_some());
+        }
         match fw {
             Fw::Floor => !matches!(scenario, Scenario::Http(Era::Handshake, Call::Ask, _)),
             Fw::OursRedis => {
@@ -133,6 +137,7 @@ impl Scenario {
             Call::Echo => "echo",
             Call::Ask => "ask",
             Call::List => "tools/list",
+            Call::Task => "task created and completed",
         };
         match self {
             Scenario::Stdio(era, c, w) => format!("stdio {} W={w} {}", call(c), era.label()),
@@ -443,6 +448,8 @@ async fn main() {
         Scenario::Http(Era::Stateless, Call::Echo, 32),
         Scenario::Http(Era::Handshake, Call::Ask, 32),
         Scenario::Http(Era::Stateless, Call::Ask, 32),
+        Scenario::Http(Era::Stateless, Call::Task, 1),
+        Scenario::Http(Era::Stateless, Call::Task, 32),
         Scenario::ListMany,
         Scenario::ColdStart,
         Scenario::IdleRss,
