@@ -375,6 +375,7 @@ async fn ten_thousand_tasks_run_at_once_within_the_limit_and_their_ttl_reclaims_
         .max_tasks(10_000)
         .tools(mcp::tools![nap]);
     let mut raw = Raw::new(service);
+    let before = rss_kib();
     for i in 0..10_000 {
         raw.send_json(json!({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": with_meta(json!({"name": "nap", "arguments": {"ms": 1500}}), true)}))
             .await;
@@ -389,6 +390,9 @@ async fn ten_thousand_tasks_run_at_once_within_the_limit_and_their_ttl_reclaims_
                 .to_owned(),
         );
     }
+    let grown = rss_kib().saturating_sub(before);
+    eprintln!("10,000 running tasks: RSS grew by {grown} KiB ({} bytes per task)", grown * 1024 / 10_000);
+    assert!(grown < 300 * 1024, "10,000 tasks took {grown} KiB");
     // The 10,001st is refused while they run: memory stays bounded.
     let over = ask(
         &mut raw,
@@ -416,6 +420,14 @@ async fn ten_thousand_tasks_run_at_once_within_the_limit_and_their_ttl_reclaims_
         again["result"]["taskId"].is_string() || again["result"]["resultType"] == "complete",
         "{again}"
     );
+}
+
+/// This process's resident memory, in KiB (Linux).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4)
 }
 
 // --------------------------------------------------------------------------- handshake era
