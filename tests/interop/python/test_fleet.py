@@ -250,6 +250,43 @@ def test_fastmcp_client_elicits_through_the_fleet(fleet, mode):
     run(main())
 
 
+def test_fastmcp_tasks_client_drives_tasks_through_the_fleet(fleet):
+    """PyPI `fastmcp-tasks` (the 2026-07-28 tasks extension, run in a subprocess: see
+    test_tasks.py) through the balancer: the task runs on the replica that took its `tools/call`,
+    while its `tasks/get` polls, the `tasks/update` carrying the answer and the `tasks/cancel`
+    land on the replicas in turn, which share the task through Redis. (The counter itself is
+    each replica's own, so unlike test_tasks.py this does not peek at it.)"""
+    from test_tasks import drive
+
+    url, access_log, ports = fleet
+    before = len(access_log.read_text().splitlines())
+
+    reset = drive("reset", url)
+    assert reset["polled"][-1]["status"] == "input_required"
+    (request,) = reset["polled"][-1]["inputRequests"].values()
+    assert request["method"] == "elicitation/create"
+    assert [a["message"] for a in reset["asked"]] == ["Reset the shared counter to zero?"]
+    assert reset["result"] == ["The counter is back at 0."]
+    assert reset["final"]["status"] == "completed"
+    assert reset["transparent_result"] == ["The counter is back at 0."]
+
+    research = drive("research", url)
+    statuses = [t["status"] for t in research["polled"]]
+    assert statuses[-1] == "completed" and "input_required" in statuses, statuses
+    messages = [t["statusMessage"] for t in research["polled"] if t["status"] == "working" and "statusMessage" in t]
+    assert messages and all(m.endswith(" of 3: reading about otters") for m in messages), messages
+    assert research["result"] == ["Research on otters: otters hold hands"]
+
+    cancel = drive("cancel", url)
+    assert cancel["after"]["status"] == "cancelled"
+    assert cancel["later"]["status"] == "cancelled"
+    assert cancel["later"].get("statusMessage") == cancel["after"].get("statusMessage")
+    assert cancel["unknown"]["code"] == -32602
+
+    served = {line.split()[0] for line in access_log.read_text().splitlines()[before:]}
+    assert served == {f"127.0.0.1:{p}" for p in ports}, f"round robin reached every replica: {served}"
+
+
 def test_fastmcp_client_in_a_handshake_era_session_through_the_fleet(fleet):
     url, _, _ = fleet
 
