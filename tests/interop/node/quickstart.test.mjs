@@ -22,7 +22,7 @@ test("lists tools and calls add(2, 3) with structured content", async () => {
   try {
     assert.equal(client.getServerVersion().name, "quickstart");
     const { tools } = await client.listTools();
-    assert.deepEqual(tools.map((t) => t.name), ["add", "divide", "stats", "greet", "summarize", "increment", "peek", "reset"]);
+    assert.deepEqual(tools.map((t) => t.name), ["add", "divide", "stats", "greet", "summarize", "research", "increment", "peek", "reset"]);
     const result = await client.callTool({ name: "add", arguments: { a: 2, b: 3 } });
     assert.deepEqual(result.structuredContent, { result: 5 });
     assert.equal(result.content[0].text, "5");

@@ -368,7 +368,7 @@ impl Connection {
                 task_id: record.id.clone(),
             })),
         };
-        let request_id = RequestId::String(format!("task-{}", record.id).into());
+        let request_id = RequestId::String(format!("task-{}", record.id));
         RequestParts {
             request_id: request_id.clone(),
             version,
