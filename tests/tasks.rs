@@ -391,7 +391,10 @@ async fn ten_thousand_tasks_run_at_once_within_the_limit_and_their_ttl_reclaims_
         );
     }
     let grown = rss_kib().saturating_sub(before);
-    eprintln!("10,000 running tasks: RSS grew by {grown} KiB ({} bytes per task)", grown * 1024 / 10_000);
+    eprintln!(
+        "10,000 running tasks: RSS grew by {grown} KiB ({} bytes per task)",
+        grown * 1024 / 10_000
+    );
     assert!(grown < 300 * 1024, "10,000 tasks took {grown} KiB");
     // The 10,001st is refused while they run: memory stays bounded.
     let over = ask(
@@ -518,6 +521,32 @@ async fn a_handshake_task_asks_through_tasks_result_and_ends_with_the_calls_resu
     // A task that ended cannot be cancelled (2025-11-25); an unknown one is unknown.
     assert_eq!(code(&call(6, "tasks/cancel", json!({"taskId": task_id})).await), -32602);
     assert_eq!(code(&call(7, "tasks/get", json!({"taskId": "unknown"})).await), -32602);
+}
+
+#[tokio::test]
+async fn a_handshake_task_belongs_to_the_session_that_created_it() {
+    let service = server().build().unwrap();
+    let (mut a, mut b) = (Raw::connect(&service), Raw::connect(&service));
+    initialize(&mut a).await;
+    initialize(&mut b).await;
+    a.send_json(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "nap", "arguments": {"ms": 60_000}, "task": {}}}))
+        .await;
+    let (created, _) = response(&mut a, 1).await;
+    let task_id = created["result"]["task"]["taskId"].as_str().unwrap().to_owned();
+    // Another session, with the id: nothing to see, cancel or wait for, and nothing listed.
+    for method in ["tasks/get", "tasks/cancel", "tasks/result"] {
+        b.send_json(json!({"jsonrpc": "2.0", "id": 2, "method": method, "params": {"taskId": task_id}}))
+            .await;
+        assert_eq!(code(&response(&mut b, 2).await.0), -32602, "{method}");
+    }
+    b.send_json(json!({"jsonrpc": "2.0", "id": 3, "method": "tasks/list", "params": {}}))
+        .await;
+    assert_eq!(response(&mut b, 3).await.0["result"]["tasks"], json!([]));
+    // Its own session sees it, and cancels it.
+    a.send_json(json!({"jsonrpc": "2.0", "id": 4, "method": "tasks/cancel", "params": {"taskId": task_id}}))
+        .await;
+    let (cancelled, _) = response(&mut a, 4).await;
+    assert_eq!(cancelled["result"]["status"], "cancelled");
 }
 
 #[tokio::test]

@@ -35,6 +35,15 @@ impl Raw {
         Self { reader, writer }
     }
 
+    /// Another connection to an already built service (clients of one server).
+    pub fn connect(service: &mcp::Service) -> Self {
+        let (ours, theirs) = memory::pair();
+        let service = service.clone();
+        tokio::spawn(async move { service.serve(theirs).await });
+        let (reader, writer) = ours.split();
+        Self { reader, writer }
+    }
+
     pub async fn send(&mut self, frame: impl Into<Vec<u8>>) {
         self.writer
             .write_frames(&mut vec![frame.into()])

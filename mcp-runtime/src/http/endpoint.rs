@@ -62,6 +62,7 @@ impl Shared {
         };
         let router = Arc::new(Router::default());
         let conn = self.connection(&router, owner.map(|p| Arc::new(p.clone())));
+        let _ = conn.binding.set(id.to_owned());
         let _ = conn.session.set(ConnSession {
             version,
             capabilities: Arc::new(record.capabilities()),
@@ -271,6 +272,7 @@ async fn post(
             let conn = connection(&router);
             let events = tokio::spawn(Arc::clone(&conn).forward_events()).abort_handle();
             let id = session::new_id();
+            let _ = conn.binding.set(id.clone());
             let mut response = request(Arc::clone(&conn), &router, message, false).await;
             if response.status() == StatusCode::OK {
                 let record = shared.fleet.as_ref().and_then(|_| Record::of(&conn, owner.clone()));

@@ -10,6 +10,7 @@ use super::core::Core;
 use super::era::Requester;
 use super::events::ListKind;
 use super::link::{Link, Out};
+use super::task::record::Era;
 use crate::protocol::{ClientCapabilities, Implementation, ProtocolVersion, RequestId};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -41,8 +42,11 @@ pub(crate) struct Connection {
     pub(crate) principal: Option<Arc<Principal>>,
     /// The `Service` handlers reach through their `Context`.
     pub(crate) service: ServiceHandle,
-    /// The tasks created on this connection, oldest first (`tasks/list` without a principal).
+    /// The tasks created on this connection, oldest first (`tasks/list`).
     pub(crate) tasks: Mutex<Vec<String>>,
+    /// What handshake-era tasks are bound to besides the principal: the HTTP session's id
+    /// (set by the HTTP front end), else a random name for this connection.
+    pub(crate) binding: OnceLock<String>,
 }
 
 impl Connection {
@@ -73,7 +77,27 @@ impl Connection {
             principal: None,
             service,
             tasks: Mutex::new(Vec::new()),
+            binding: OnceLock::new(),
         }
+    }
+
+    /// Whom a task of `era` created on this connection belongs to: the principal, and in the
+    /// handshake era also the session (a digest of its id), as 2025-11-25 binds tasks to it.
+    /// A client served without sessions has nothing but its principal to be bound to.
+    pub(crate) fn task_owner(&self, era: Era) -> Option<String> {
+        let subject = self.principal.as_ref().map(|p| p.subject.as_str());
+        if era == Era::Stateless || !super::peer::Peer::can_ask(&*self.link) {
+            return subject.map(str::to_owned);
+        }
+        let binding = self
+            .binding
+            .get_or_init(|| crate::server::engine::seal::hex(&crate::server::engine::seal::random::<16>()));
+        let digest = crate::server::engine::seal::request_digest("task-owner", &serde_json::json!(binding));
+        Some(format!(
+            "{}#{}",
+            subject.unwrap_or_default(),
+            &digest[..32.min(digest.len())]
+        ))
     }
 
     /// Who asks on this connection, once it has initialized (handshake era).

@@ -75,7 +75,7 @@ impl Connection {
     /// the `subscriptions/listen` requests that follow it (stateless era), or
     /// `notifications/tasks/status` to the handshake-era connection that created it.
     fn task_changed(&self, record: &Record) {
-        if record.owner.as_deref() != self.principal.as_ref().map(|p| p.subject.as_str()) {
+        if record.owner != self.task_owner(record.era) {
             return;
         }
         match record.era {

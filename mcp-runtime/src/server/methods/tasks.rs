@@ -101,15 +101,20 @@ impl Connection {
         None
     }
 
-    fn owner(&self) -> Option<&str> {
-        self.principal.as_ref().map(|p| p.subject.as_str())
+    /// Whom the tasks a request of `version` may see belong to.
+    fn owner(&self, version: ProtocolVersion) -> Option<String> {
+        self.task_owner(if version.is_stateless() {
+            Era::Stateless
+        } else {
+            Era::Handshake
+        })
     }
 
     /// The task `id`, picked up first if its replica stopped.
-    async fn find(self: &Arc<Self>, id: &str) -> Result<Record, ErrorObject> {
+    async fn find(self: &Arc<Self>, id: &str, version: ProtocolVersion) -> Result<Record, ErrorObject> {
         let tasks = &self.core.tasks;
         let record = tasks
-            .load(id, self.owner())
+            .load(id, self.owner(version).as_deref())
             .await
             .map_err(|e| store_failed(&e))?
             .ok_or_else(|| unknown(id))?;
@@ -126,7 +131,7 @@ impl Connection {
         task_id: &str,
         version: ProtocolVersion,
     ) -> Result<Vec<u8>, ErrorObject> {
-        let record = self.find(task_id).await?;
+        let record = self.find(task_id, version).await?;
         if !version.is_stateless() {
             return Ok(encode_result_value(id, &Value::Object(record.task())));
         }
@@ -152,7 +157,7 @@ impl Connection {
         params: TaskUpdateParams,
         version: ProtocolVersion,
     ) -> Result<Vec<u8>, ErrorObject> {
-        let record = self.find(&params.task_id).await?;
+        let record = self.find(&params.task_id, version).await?;
         if !record.status.is_terminal() && !params.input_responses.is_empty() {
             for (key, answer) in &params.input_responses {
                 if let Some(request) = record.input_requests.get(key) {
@@ -177,7 +182,7 @@ impl Connection {
         version: ProtocolVersion,
     ) -> Result<Vec<u8>, ErrorObject> {
         let tasks = &self.core.tasks;
-        let mut record = self.find(task_id).await?;
+        let mut record = self.find(task_id, version).await?;
         if record.status.is_terminal() {
             if version.is_stateless() {
                 return Ok(self.core.framing.plain(id, version, &json!({})));
@@ -193,6 +198,7 @@ impl Connection {
         }
         record.status = Status::Cancelled;
         record.input_requests.clear();
+        record.updated_ms = crate::server::task::record::now_ms().max(record.updated_ms);
         Ok(encode_result_value(id, &Value::Object(record.task())))
     }
 
@@ -200,7 +206,7 @@ impl Connection {
     /// would have. While it waits, the task's requests to the client travel on its stream.
     async fn task_result(self: &Arc<Self>, id: &RequestId, task_id: &str) -> Result<Vec<u8>, ErrorObject> {
         loop {
-            let record = self.find(task_id).await?;
+            let record = self.find(task_id, ProtocolVersion::V2025_11_25).await?;
             if record.status.is_terminal() {
                 return Ok(ended(id, &record));
             }
@@ -237,10 +243,11 @@ impl Connection {
                 next = Some(i.to_string());
                 break;
             }
+            let owner = self.owner(ProtocolVersion::V2025_11_25);
             if let Some(record) = self
                 .core
                 .tasks
-                .load(task_id, self.owner())
+                .load(task_id, owner.as_deref())
                 .await
                 .map_err(|e| store_failed(&e))?
             {

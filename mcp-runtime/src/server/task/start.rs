@@ -147,7 +147,7 @@ impl Connection {
             input_requests: Map::new(),
             result: None,
             error: None,
-            owner: self.principal.as_ref().map(|p| p.subject.clone()),
+            owner: self.task_owner(plan.era),
             runner: self.core.tasks.replica.clone(),
             call: plan.call,
         };
