@@ -753,3 +753,58 @@ async fn a_task_whose_replica_dies_is_replayed_on_another_or_fails_when_replay_i
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn during_a_redis_outage_task_requests_get_clear_errors_and_tasks_work_again_after() {
+    let mut redis = Redis::start();
+    let port = redis.port;
+    let ledger = Arc::new(Ledger::default());
+    let a = Replica::start(&ledger, &redis, "fleet-outage:", true);
+    let created = a
+        .ask(
+            "tools/call",
+            json!({"name": "slow_pay", "arguments": {"amount": 1, "ms": 10}}),
+        )
+        .await;
+    let task = created["result"]["taskId"].as_str().unwrap().to_owned();
+
+    redis.stop();
+    let refused = a
+        .ask(
+            "tools/call",
+            json!({"name": "slow_pay", "arguments": {"amount": 2, "ms": 10}}),
+        )
+        .await;
+    assert_eq!(
+        refused["error"]["code"], -32603,
+        "no task id that does not exist: {refused}"
+    );
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("store is unavailable"),
+        "{refused}"
+    );
+    let refused = a.ask("tasks/get", json!({"taskId": task})).await;
+    assert_eq!(refused["error"]["code"], -32603, "{refused}");
+    assert!(
+        !refused["error"]["message"].as_str().unwrap().contains("redis://"),
+        "no URL in errors"
+    );
+
+    let redis = Redis::start_on(port);
+    let created = a
+        .ask(
+            "tools/call",
+            json!({"name": "slow_pay", "arguments": {"amount": 3, "ms": 10}}),
+        )
+        .await;
+    let task = created["result"]["taskId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_owned();
+    let waiting = poll_task(&a, &task, &["input_required"]).await;
+    assert_eq!(waiting["inputRequests"]["elicit-1"]["params"]["message"], "Pay 3?");
+    drop(redis);
+}
