@@ -243,6 +243,56 @@ async fn without_the_extension_an_optional_task_runs_inline_and_a_required_one_i
 }
 
 #[tokio::test]
+async fn subscriptions_listen_pushes_each_change_of_the_tasks_it_names() {
+    let mut raw = Raw::new(server());
+    let created = ask(
+        &mut raw,
+        1,
+        "tools/call",
+        json!({"name": "approve", "arguments": {"item": "boat"}}),
+    )
+    .await;
+    let task = created["result"]["taskId"].as_str().unwrap().to_owned();
+    raw.send_json(json!({"jsonrpc": "2.0", "id": 2, "method": "subscriptions/listen", "params": with_meta(json!({"notifications": {"taskIds": [task]}}), true)}))
+        .await;
+    let mut seen = Vec::new();
+    let mut answered = false;
+    while seen.last().map(|n: &Value| n["params"]["status"].clone()) != Some(json!("completed")) {
+        let frame = raw.recv().await;
+        match frame["method"].as_str() {
+            Some("notifications/subscriptions/acknowledged") => {
+                assert_eq!(frame["params"]["notifications"]["taskIds"], json!([task]));
+            }
+            Some("notifications/tasks") => {
+                assert_eq!(frame["params"]["taskId"], json!(task));
+                assert_eq!(frame["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 2);
+                if frame["params"]["status"] == "input_required" && !answered {
+                    let key = frame["params"]["inputRequests"]
+                        .as_object()
+                        .unwrap()
+                        .keys()
+                        .next()
+                        .unwrap()
+                        .clone();
+                    raw.send_json(json!({"jsonrpc": "2.0", "id": 3, "method": "tasks/update", "params": with_meta(json!({"taskId": task, "inputResponses": {key: {"action": "accept", "content": {"confirm": true}}}}), true)}))
+                        .await;
+                    answered = true;
+                }
+                seen.push(frame);
+            }
+            _ => {}
+        }
+    }
+    let statuses: Vec<&str> = seen.iter().map(|n| n["params"]["status"].as_str().unwrap()).collect();
+    assert!(statuses.contains(&"input_required"), "{statuses:?}");
+    let last = seen.last().unwrap();
+    assert_eq!(
+        last["params"]["result"]["content"][0]["text"], "approved boat",
+        "the full task, result included"
+    );
+}
+
+#[tokio::test]
 async fn tool_errors_complete_with_is_error_and_panics_fail_with_an_error() {
     let mut raw = Raw::new(server());
     let mut id = 10;

@@ -48,6 +48,13 @@ impl Connection {
         }
         if capabilities.tasks.is_some() && !params.task_ids.is_empty() {
             honoured.insert("taskIds".into(), json!(params.task_ids));
+            // Once the acknowledgement is out (it is written as soon as this returns), the
+            // current state of each task, so that a change made before the listen is not missed.
+            let (core, ids) = (Arc::clone(&self.core), params.task_ids.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                core.tasks.announce(&ids).await;
+            });
             listen.tasks = params.task_ids;
         }
         self.listens

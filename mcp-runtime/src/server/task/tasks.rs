@@ -252,6 +252,11 @@ impl Tasks {
     /// The task `id`, if it exists, has not expired, and belongs to `owner`. Another
     /// principal's task is "not found", as if it did not exist.
     pub(crate) async fn load(&self, id: &str, owner: Option<&str>) -> Result<Option<Record>, StoreError> {
+        Ok(self.fetch(id).await?.filter(|r| r.owner.as_deref() == owner))
+    }
+
+    /// The task `id`, whoever owns it, unless it is absent or expired.
+    pub(crate) async fn fetch(&self, id: &str) -> Result<Option<Record>, StoreError> {
         let Some(bytes) = self.store.get(Self::record_key(id)).await? else {
             return Ok(None);
         };
@@ -262,10 +267,17 @@ impl Tasks {
             );
             return Ok(None);
         };
-        if record.owner.as_deref() != owner || record.expires_ms() <= now_ms() {
-            return Ok(None);
+        Ok(Some(record).filter(|r| r.expires_ms() > now_ms()))
+    }
+
+    /// Tells subscribers the current state of the tasks `ids` (owners are checked where it is
+    /// delivered).
+    pub(crate) async fn announce(&self, ids: &[String]) {
+        for id in ids {
+            if let Ok(Some(record)) = self.fetch(id).await {
+                let _ = self.events.send(Event::Task(Arc::new(record)));
+            }
         }
-        Ok(Some(record))
     }
 
     /// Everything posted to the task's inbox: answers merged by key (first answer wins), and
