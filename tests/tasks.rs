@@ -418,61 +418,56 @@ async fn unknown_and_malformed_task_requests_get_clear_errors() {
     assert_eq!(r["result"]["content"][0]["text"], "plain");
 }
 
+/// Holds every call until the test closes it.
+struct Gate(tokio::sync::Semaphore);
+
+/// Waits for the gate to open.
+#[mcp::tool(task = "optional")]
+async fn held(gate: State<Gate>) -> &'static str {
+    let _ = gate.0.acquire().await;
+    "released"
+}
+
 #[tokio::test]
 async fn ten_thousand_tasks_run_at_once_within_the_limit_and_their_ttl_reclaims_them() {
+    let gate = Arc::new(Gate(tokio::sync::Semaphore::new(0)));
     let service = mcp::Server::new("tasks", "1")
-        .task_ttl(Duration::from_secs(2))
+        .state_arc(Arc::clone(&gate))
+        .task_ttl(Duration::from_secs(4))
         .max_tasks(10_000)
-        .tools(mcp::tools![nap]);
+        .tools(mcp::tools![held]);
     let mut raw = Raw::new(service);
+    let call = |id: i64| json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": with_meta(json!({"name": "held", "arguments": {}}), true)});
     let before = rss_kib();
-    for i in 0..10_000 {
-        raw.send_json(json!({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": with_meta(json!({"name": "nap", "arguments": {"ms": 1500}}), true)}))
-            .await;
-    }
     let mut ids = Vec::new();
-    for _ in 0..10_000 {
-        let r = raw.recv().await;
-        ids.push(
-            r["result"]["taskId"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{r}"))
-                .to_owned(),
-        );
+    for chunk in 0..100 {
+        for i in 0..100 {
+            raw.send_json(call(chunk * 100 + i)).await;
+        }
+        for _ in 0..100 {
+            let r = raw.recv().await;
+            ids.push(r["result"]["taskId"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned());
+        }
     }
     let grown = rss_kib().saturating_sub(before);
-    eprintln!(
-        "10,000 running tasks: RSS grew by {grown} KiB ({} bytes per task)",
-        grown * 1024 / 10_000
-    );
+    eprintln!("10,000 running tasks: RSS grew by {grown} KiB ({} bytes per task)", grown * 1024 / 10_000);
     assert!(grown < 300 * 1024, "10,000 tasks took {grown} KiB");
     // The 10,001st is refused while they run: memory stays bounded.
-    let over = ask(
-        &mut raw,
-        20_000,
-        "tools/call",
-        json!({"name": "nap", "arguments": {"ms": 1}}),
-    )
-    .await;
+    let over = ask(&mut raw, 20_000, "tools/call", json!({"name": "held", "arguments": {}})).await;
     assert_eq!(code(&over), -32603);
     assert!(over["error"]["message"].as_str().unwrap().contains("limit"), "{over}");
     let some = ask(&mut raw, 20_001, "tasks/get", json!({"taskId": ids[9_999]})).await;
     assert_eq!(some["result"]["status"], "working");
-    // They finish, expire, and the room is free again.
-    tokio::time::sleep(Duration::from_millis(2300)).await;
-    let gone = ask(&mut raw, 20_002, "tasks/get", json!({"taskId": ids[0]})).await;
+    // Released, they complete; once their time is up they are gone, and there is room again.
+    gate.0.close();
+    let mut id = 20_002;
+    let done = poll_until(&mut raw, &mut id, &ids[0], &["completed"]).await;
+    assert_eq!(done["result"]["content"][0]["text"], "released");
+    tokio::time::sleep(Duration::from_millis(4300)).await;
+    let gone = ask(&mut raw, 30_000, "tasks/get", json!({"taskId": ids[0]})).await;
     assert_eq!(code(&gone), -32602);
-    let again = ask(
-        &mut raw,
-        20_003,
-        "tools/call",
-        json!({"name": "nap", "arguments": {"ms": 1}}),
-    )
-    .await;
-    assert!(
-        again["result"]["taskId"].is_string() || again["result"]["resultType"] == "complete",
-        "{again}"
-    );
+    let again = ask(&mut raw, 30_001, "tools/call", json!({"name": "held", "arguments": {}})).await;
+    assert_eq!(again["result"]["content"][0]["text"], "released", "the gate is open: done at once");
 }
 
 /// This process's resident memory, in KiB (Linux).

@@ -118,7 +118,7 @@ impl Core {
         let discover = framing.cacheable(serde_json::to_vec(&discover).expect("serialises"));
 
         let events = tokio::sync::broadcast::channel(256).0;
-        let tasks = Arc::new(Tasks::new(Arc::clone(&store), options.tasks, events.clone()));
+        let tasks = Arc::new(Tasks::new(Arc::clone(&store), options.tasks));
         Ok(Self {
             catalog: RwLock::new(Arc::new(catalog)),
             registry: Mutex::new(registry),

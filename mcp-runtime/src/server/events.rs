@@ -1,8 +1,6 @@
 //! What happens on a server that its clients may want to hear about.
 
-use super::task::record::Record;
 use crate::protocol::Method;
-use std::sync::Arc;
 
 /// Which list changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,8 +40,7 @@ pub(crate) enum Event {
     ResourceUpdated(String),
     /// A list changed.
     ListChanged(ListKind),
-    /// A task changed (its record as saved).
-    Task(Arc<Record>),
+
     /// An event of another replica of the fleet, delivered here (and not sent on again).
     #[cfg_attr(not(feature = "http"), allow(dead_code))] // made by the HTTP front end
     FromPeer(Box<Event>),
@@ -64,11 +61,7 @@ impl Event {
         match self {
             Self::ResourceUpdated(uri) => Some(format!("u {uri}").into_bytes()),
             Self::ListChanged(kind) => Some(format!("l {}", kind.listen_flag()).into_bytes()),
-            Self::Task(record) => {
-                let mut bytes = b"t ".to_vec();
-                serde_json::to_writer(&mut bytes, &**record).ok()?;
-                Some(bytes)
-            }
+
             Self::FromPeer(_) => None,
         }
     }
@@ -83,7 +76,6 @@ impl Event {
                 .into_iter()
                 .find(|k| k.listen_flag() == flag)
                 .map(Self::ListChanged),
-            ("t", record) => serde_json::from_str(record).ok().map(|r| Self::Task(Arc::new(r))),
             _ => None,
         }
     }

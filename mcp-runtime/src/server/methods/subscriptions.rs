@@ -25,7 +25,7 @@ impl Connection {
     }
 
     /// `subscriptions/listen` (stateless era): acknowledge what is honoured, then stream it.
-    pub(crate) fn listen(&self, id: &RequestId, params: ListenParams) -> Vec<u8> {
+    pub(crate) fn listen(self: &Arc<Self>, id: &RequestId, params: ListenParams) -> Vec<u8> {
         let capabilities = &self.core.capabilities;
         let mut honoured = Map::new();
         let mut listen = Listen::default();
@@ -48,13 +48,10 @@ impl Connection {
         }
         if capabilities.tasks.is_some() && !params.task_ids.is_empty() {
             honoured.insert("taskIds".into(), json!(params.task_ids));
-            // Once the acknowledgement is out (it is written as soon as this returns), the
-            // current state of each task, so that a change made before the listen is not missed.
-            let (core, ids) = (Arc::clone(&self.core), params.task_ids.clone());
-            tokio::spawn(async move {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                core.tasks.announce(&ids).await;
-            });
+            for task in &params.task_ids {
+                self.core.tasks.watch(task, self);
+            }
+            self.follow_tasks(id.clone(), params.task_ids.clone());
             listen.tasks = params.task_ids;
         }
         self.listens
@@ -81,7 +78,7 @@ impl Connection {
     /// Tells this connection's client that a task of its own changed: `notifications/tasks` on
     /// the `subscriptions/listen` requests that follow it (stateless era), or
     /// `notifications/tasks/status` to the handshake-era connection that created it.
-    fn task_changed(&self, record: &Record) {
+    pub(crate) fn task_changed(&self, record: &Record) {
         if record.owner != self.task_owner(record.era) {
             return;
         }
@@ -111,6 +108,47 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// For a `subscriptions/listen` naming tasks: once its acknowledgement is out (it is written
+    /// as soon as `listen` returns), the current state of each task, so that a change made
+    /// before the listen is not missed. With a shared store, the tasks another replica runs are
+    /// then followed at their poll interval, while the listen lasts and they run.
+    fn follow_tasks(self: &Arc<Self>, listener: RequestId, ids: Vec<String>) {
+        let conn = Arc::downgrade(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let mut seen: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+            loop {
+                let Some(conn) = conn.upgrade() else { return };
+                let listening = conn
+                    .listens
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .contains_key(&listener);
+                if !listening {
+                    return;
+                }
+                let tasks = &conn.core.tasks;
+                let mut poll = None;
+                for id in &ids {
+                    let Ok(Some(record)) = tasks.fetch(id).await else {
+                        continue;
+                    };
+                    if seen.get(id) != Some(&record.updated_ms) {
+                        seen.insert(id.clone(), record.updated_ms);
+                        conn.task_changed(&record);
+                    }
+                    let remote = record.runner != tasks.replica && tasks.store.is_shared();
+                    if remote && !record.status.is_terminal() {
+                        poll = Some(std::time::Duration::from_millis(record.poll_ms.max(50)));
+                    }
+                }
+                let Some(poll) = poll else { return };
+                drop(conn);
+                tokio::time::sleep(poll).await;
+            }
+        });
     }
 
     /// Forwards server events to this connection's subscribers until the task is aborted.
@@ -146,7 +184,6 @@ impl Connection {
                             .notify(jsonrpc::encode_notification(method, &params), Some(&listener));
                     }
                 }
-                Ok(Event::Task(record)) => self.task_changed(&record),
                 Ok(Event::FromPeer(_)) => {} // unwrapped by `Event::local`
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,

@@ -254,6 +254,7 @@ impl Runner {
 
     fn end(&self) {
         self.tasks().unregister(&self.record.id);
+        self.tasks().unwatch(&self.record.id);
         self.running.done.notify_waiters();
     }
 }

@@ -163,6 +163,10 @@ impl Connection {
             }
             listed.push(record.id.clone());
         }
+        if record.era == Era::Handshake {
+            // `notifications/tasks/status` to the session that created it.
+            self.core.tasks.watch(&record.id, self);
+        }
         let responder = Responder::new(id, Arc::clone(&self.link), collect.take());
         let core = Arc::clone(&self.core);
         tokio::spawn(async move {

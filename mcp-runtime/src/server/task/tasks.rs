@@ -9,8 +9,8 @@
 //! - channel `tasks:{name}`: wakes a task's runner on its own replica.
 
 use super::record::{Record, Status, now_ms};
+use crate::server::connection::Connection;
 use crate::server::engine::seal::{hex, random};
-use crate::server::events::Event;
 use crate::server::store::{Store, StoreError};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -103,22 +103,21 @@ pub(crate) struct Tasks {
     running: Mutex<HashMap<String, Arc<Running>>>,
     /// The lease and the inbox listener of a replica sharing its store, once it runs a task.
     fleet_started: OnceLock<()>,
-    events: tokio::sync::broadcast::Sender<Event>,
+    /// Connections here to tell when a task changes: the handshake-era one that created it,
+    /// and the `subscriptions/listen` requests that name it. Only they are told: a save costs
+    /// nothing for connections that do not care.
+    watchers: Mutex<HashMap<String, Vec<Weak<Connection>>>>,
 }
 
 impl Tasks {
-    pub(crate) fn new(
-        store: Arc<dyn Store>,
-        options: TaskOptions,
-        events: tokio::sync::broadcast::Sender<Event>,
-    ) -> Self {
+    pub(crate) fn new(store: Arc<dyn Store>, options: TaskOptions) -> Self {
         Self {
             store,
             replica: hex(&random::<8>()),
             options,
             running: Mutex::new(HashMap::new()),
             fleet_started: OnceLock::new(),
-            events,
+            watchers: Mutex::new(HashMap::new()),
         }
     }
 
@@ -245,7 +244,7 @@ impl Tasks {
         self.store
             .put(Self::record_key(&record.id), bytes, Self::keep_for(record))
             .await?;
-        let _ = self.events.send(Event::Task(Arc::new(record.clone())));
+        self.tell(record);
         Ok(())
     }
 
@@ -270,14 +269,39 @@ impl Tasks {
         Ok(Some(record).filter(|r| r.expires_ms() > now_ms()))
     }
 
-    /// Tells subscribers the current state of the tasks `ids` (owners are checked where it is
-    /// delivered).
-    pub(crate) async fn announce(&self, ids: &[String]) {
-        for id in ids {
-            if let Ok(Some(record)) = self.fetch(id).await {
-                let _ = self.events.send(Event::Task(Arc::new(record)));
+    /// Tells `conn` of each change of task `id` saved here, from now until it ends.
+    pub(crate) fn watch(&self, id: &str, conn: &Arc<Connection>) {
+        self.watchers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(id.to_owned())
+            .or_default()
+            .push(Arc::downgrade(conn));
+    }
+
+    /// Tells the connections watching `record`'s task that it changed; forgets them once it
+    /// ended.
+    fn tell(&self, record: &Record) {
+        let watching: Vec<Arc<Connection>> = {
+            let mut watchers = self.watchers.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(list) = watchers.get_mut(&record.id) else {
+                return;
+            };
+            list.retain(|w| w.strong_count() > 0);
+            let live = list.iter().filter_map(Weak::upgrade).collect();
+            if record.status.is_terminal() || list.is_empty() {
+                watchers.remove(&record.id);
             }
+            live
+        };
+        for conn in watching {
+            conn.task_changed(record);
         }
+    }
+
+    /// Forgets who watches task `id` (it ended or expired).
+    pub(crate) fn unwatch(&self, id: &str) {
+        self.watchers.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
     }
 
     /// Everything posted to the task's inbox: answers merged by key (first answer wins), and
