@@ -14,11 +14,15 @@
 //! client.close().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! A tool that supports tasks can also be called as one, in either era:
+//! [`call_tool_as_task`](Client::call_tool_as_task) returns a [`TaskHandle`] to poll, answer,
+//! cancel and wait on (see the [`task`] module).
 
 use crate::error::{Error, Result};
 use crate::protocol::jsonrpc::{self, encode_notification, encode_request};
 use crate::protocol::method::{Method, wire_name};
-use crate::protocol::types::meta_keys;
+use crate::protocol::types::{TASKS_EXTENSION, meta_keys};
 use crate::protocol::{
     CallToolResult, ErrorObject, Frame, Implementation, Incoming, ListToolsResult, ProtocolVersion, RequestId, Tool,
 };
@@ -36,6 +40,10 @@ use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+pub mod task;
+
+pub use task::{Task, TaskCall, TaskHandle, TaskStatus};
+
 /// Which protocol era the client speaks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Era {
@@ -46,6 +54,17 @@ pub enum Era {
     Stateless,
     /// `initialize` at the given handshake-era version.
     Handshake(ProtocolVersion),
+}
+
+/// What one request declares on top of the client's own capabilities (stateless era, where
+/// every request declares them in its `_meta`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Declare {
+    /// The capabilities of the [`ClientOptions`], as they are.
+    Options,
+    /// Those and the tasks extension (`io.modelcontextprotocol/tasks`): a request about tasks,
+    /// or a call the server may run as one.
+    Tasks,
 }
 
 /// Answers a request the server sends the client (sampling, elicitation, roots): its params in,
@@ -67,7 +86,8 @@ pub struct ClientOptions {
     /// Answers to the server's requests, by method (`sampling/createMessage`,
     /// `elicitation/create`, `roots/list`).
     pub handlers: HashMap<Method, Handler>,
-    /// The most `input_required` rounds one call may take (stateless era).
+    /// The most `input_required` rounds one call may take, or one task's wait may answer
+    /// (stateless era).
     pub max_rounds: usize,
 }
 
@@ -278,7 +298,7 @@ impl Client {
     }
 
     async fn discover(&self) -> Result<()> {
-        let params = self.stateless_params(json!({}), ProtocolVersion::LATEST);
+        let params = self.stateless_params(json!({}), ProtocolVersion::LATEST, Declare::Options);
         let result = self.raw_request(Method::ServerDiscover.as_str(), params).await?;
         let supports = result
             .get("supportedVersions")
@@ -327,8 +347,15 @@ impl Client {
         });
     }
 
-    fn stateless_params(&self, mut params: Value, version: ProtocolVersion) -> Value {
+    fn stateless_params(&self, mut params: Value, version: ProtocolVersion, declare: Declare) -> Value {
         let opts = &self.inner.options;
+        let mut capabilities = opts.capabilities.clone();
+        if declare == Declare::Tasks {
+            let extensions = capabilities.entry("extensions").or_insert_with(|| json!({}));
+            if let Some(extensions) = extensions.as_object_mut() {
+                extensions.entry(TASKS_EXTENSION).or_insert_with(|| json!({}));
+            }
+        }
         if !params.is_object() {
             params = json!({});
         }
@@ -339,10 +366,7 @@ impl Client {
             .or_insert_with(|| json!({}));
         if let Some(meta) = meta.as_object_mut() {
             meta.insert(meta_keys::PROTOCOL_VERSION.into(), json!(version));
-            meta.insert(
-                meta_keys::CLIENT_CAPABILITIES.into(),
-                Value::Object(opts.capabilities.clone()),
-            );
+            meta.insert(meta_keys::CLIENT_CAPABILITIES.into(), Value::Object(capabilities));
             meta.insert(meta_keys::CLIENT_INFO.into(), json!(opts.info));
         }
         params
@@ -366,8 +390,12 @@ impl Client {
     /// Sends a request in the connection's era (adding the stateless `_meta` when needed) and
     /// waits for its result.
     pub async fn request(&self, method: &str, params: Value) -> Result<Value> {
+        self.request_declaring(method, params, Declare::Options).await
+    }
+
+    async fn request_declaring(&self, method: &str, params: Value, declare: Declare) -> Result<Value> {
         let params = if self.protocol_version().is_stateless() {
-            self.stateless_params(params, self.protocol_version())
+            self.stateless_params(params, self.protocol_version(), declare)
         } else {
             params
         };
@@ -474,24 +502,19 @@ impl Client {
 
     /// Sends a request that may be answered with `input_required` (stateless era): the
     /// handlers answer each input request and the request is sent again, up to `max_rounds`.
-    pub async fn request_with_input(&self, method: &str, mut params: Value) -> Result<Value> {
+    pub async fn request_with_input(&self, method: &str, params: Value) -> Result<Value> {
+        self.request_with_input_declaring(method, params, Declare::Options)
+            .await
+    }
+
+    async fn request_with_input_declaring(&self, method: &str, mut params: Value, declare: Declare) -> Result<Value> {
         for _ in 0..self.inner.options.max_rounds {
-            let result = self.request(method, params.clone()).await?;
+            let result = self.request_declaring(method, params.clone(), declare).await?;
             if result.get("resultType").and_then(Value::as_str) != Some("input_required") {
                 return Ok(result);
             }
-            let mut responses = Map::new();
-            for (key, request) in result
-                .get("inputRequests")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-            {
-                let method = request.get("method").and_then(Value::as_str).unwrap_or_default();
-                let request_params = request.get("params").cloned().unwrap_or_else(|| json!({}));
-                responses.insert(key.clone(), self.answer(method, request_params).await?);
-            }
-            params["inputResponses"] = Value::Object(responses);
+            let requests = result.get("inputRequests").and_then(Value::as_object);
+            params["inputResponses"] = Value::Object(self.answer_all(requests.into_iter().flatten()).await?);
             match result.get("requestState") {
                 Some(state) => params["requestState"] = state.clone(),
                 None => {
@@ -569,6 +592,20 @@ impl Client {
                 None => return Ok(out),
             }
         }
+    }
+
+    /// Answers input requests (`{method, params}` by key) with the handlers, by the same keys.
+    async fn answer_all<'r>(
+        &self,
+        requests: impl IntoIterator<Item = (&'r String, &'r Value)>,
+    ) -> Result<Map<String, Value>> {
+        let mut responses = Map::new();
+        for (key, request) in requests {
+            let method = request.get("method").and_then(Value::as_str).unwrap_or_default();
+            let params = request.get("params").cloned().unwrap_or_else(|| json!({}));
+            responses.insert(key.clone(), self.answer(method, params).await?);
+        }
+        Ok(responses)
     }
 
     async fn answer(&self, method: &str, params: Value) -> Result<Value> {
