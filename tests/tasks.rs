@@ -446,11 +446,19 @@ async fn ten_thousand_tasks_run_at_once_within_the_limit_and_their_ttl_reclaims_
         }
         for _ in 0..100 {
             let r = raw.recv().await;
-            ids.push(r["result"]["taskId"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned());
+            ids.push(
+                r["result"]["taskId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{r}"))
+                    .to_owned(),
+            );
         }
     }
     let grown = rss_kib().saturating_sub(before);
-    eprintln!("10,000 running tasks: RSS grew by {grown} KiB ({} bytes per task)", grown * 1024 / 10_000);
+    eprintln!(
+        "10,000 running tasks: RSS grew by {grown} KiB ({} bytes per task)",
+        grown * 1024 / 10_000
+    );
     assert!(grown < 300 * 1024, "10,000 tasks took {grown} KiB");
     // The 10,001st is refused while they run: memory stays bounded.
     let over = ask(&mut raw, 20_000, "tools/call", json!({"name": "held", "arguments": {}})).await;
@@ -467,7 +475,10 @@ async fn ten_thousand_tasks_run_at_once_within_the_limit_and_their_ttl_reclaims_
     let gone = ask(&mut raw, 30_000, "tasks/get", json!({"taskId": ids[0]})).await;
     assert_eq!(code(&gone), -32602);
     let again = ask(&mut raw, 30_001, "tools/call", json!({"name": "held", "arguments": {}})).await;
-    assert_eq!(again["result"]["content"][0]["text"], "released", "the gate is open: done at once");
+    assert_eq!(
+        again["result"]["content"][0]["text"], "released",
+        "the gate is open: done at once"
+    );
 }
 
 /// This process's resident memory, in KiB (Linux).
