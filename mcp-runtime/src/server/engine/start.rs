@@ -18,7 +18,7 @@ use crate::server::log_layer;
 use crate::server::peer::Peer;
 use crate::server::store::StoreError;
 use crate::server::task::Tasks;
-use crate::server::task::peer::TaskPeer;
+use crate::server::task::peer::{TaskPeer, wait_for_result};
 use crate::server::task::start::TaskPlan;
 use crate::server::task::tasks::Running;
 use serde_json::{Map, Value, json};
@@ -240,6 +240,9 @@ impl Connection {
                 inner: Arc::clone(&self.link) as Arc<dyn Peer>,
                 running: Arc::clone(running),
                 task_id: running.id.clone(),
+                wait_for_result: wait_for_result(
+                    u64::try_from(self.core.options.tasks.poll.as_millis()).unwrap_or(1000),
+                ),
             }))
         } else {
             Exchange::Handshake(Arc::clone(&self.link) as Arc<dyn Peer>)

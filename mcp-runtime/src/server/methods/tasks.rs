@@ -17,7 +17,7 @@ use crate::server::incoming::Collect;
 use crate::server::methods::calls::tool_maker;
 use crate::server::peer::Peer;
 use crate::server::store::StoreError;
-use crate::server::task::peer::TaskPeer;
+use crate::server::task::peer::{TaskPeer, wait_for_result};
 use crate::server::task::record::{Era, Record, Status};
 use crate::server::task::run::Runner;
 use crate::server::task::tasks::Running;
@@ -373,6 +373,7 @@ impl Connection {
                 inner: Arc::clone(&self.link) as Arc<dyn Peer>,
                 running: Arc::clone(running),
                 task_id: record.id.clone(),
+                wait_for_result: wait_for_result(record.poll_ms),
             })),
         };
         let request_id = RequestId::String(format!("task-{}", record.id));
@@ -416,6 +417,7 @@ impl<'a> Waiting<'a> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(id.clone());
+        running.waiter.notify_waiters();
         Self {
             running,
             id: id.clone(),

@@ -8,14 +8,21 @@ use crate::protocol::RequestId;
 use crate::protocol::types::meta_keys;
 use crate::server::peer::{Answer, Peer};
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 pub(crate) struct TaskPeer {
     pub(crate) inner: Arc<dyn Peer>,
     pub(crate) running: Arc<Running>,
     pub(crate) task_id: String,
+    /// How long a request waits for a `tasks/result` to carry it before it goes out anyway.
+    pub(crate) wait_for_result: Duration,
+}
+
+/// How long a task's request waits for a `tasks/result`: a few of the client's polls.
+pub(crate) fn wait_for_result(poll_ms: u64) -> Duration {
+    Duration::from_millis(poll_ms.saturating_mul(3).clamp(100, 2000))
 }
 
 /// Marks the task as asking while a request is out.
@@ -41,6 +48,20 @@ impl Peer for TaskPeer {
             self.running.asking.fetch_add(1, Ordering::SeqCst);
             self.running.changed.notify_one();
             let _asking = Asking(&self.running);
+            // The client, seeing `input_required`, calls `tasks/result`, whose stream is the
+            // place for this request; a client that never does gets it on its GET stream.
+            let waiter = self.running.waiter.notified();
+            tokio::pin!(waiter);
+            waiter.as_mut().enable();
+            if self
+                .running
+                .waiting
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_empty()
+            {
+                let _ = tokio::time::timeout(self.wait_for_result, waiter).await;
+            }
             let related = related_request(&self.running, &related);
             self.inner.request(method, &params, timeout, related).await
         })

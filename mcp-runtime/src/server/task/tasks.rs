@@ -65,6 +65,8 @@ pub(crate) struct Running {
     /// Handshake era: `tasks/result` requests waiting on this replica, whose streams can carry
     /// the task's requests to the client.
     pub(crate) waiting: Mutex<Vec<crate::protocol::RequestId>>,
+    /// A `tasks/result` started waiting.
+    pub(crate) waiter: Notify,
 }
 
 impl Running {
@@ -77,6 +79,7 @@ impl Running {
             status_message: Mutex::new(None),
             asking: AtomicUsize::new(0),
             waiting: Mutex::new(Vec::new()),
+            waiter: Notify::new(),
         }
     }
 
@@ -103,6 +106,9 @@ pub(crate) struct Tasks {
     running: Mutex<HashMap<String, Arc<Running>>>,
     /// The lease and the inbox listener of a replica sharing its store, once it runs a task.
     fleet_started: OnceLock<()>,
+    /// The lease was written once: before this replica's first task is, so that no other
+    /// replica takes a task for orphaned in the moment between.
+    leased: tokio::sync::OnceCell<()>,
     /// Connections here to tell when a task changes: the handshake-era one that created it,
     /// and the `subscriptions/listen` requests that name it. Only they are told: a save costs
     /// nothing for connections that do not care.
@@ -117,6 +123,7 @@ impl Tasks {
             options,
             running: Mutex::new(HashMap::new()),
             fleet_started: OnceLock::new(),
+            leased: tokio::sync::OnceCell::new(),
             watchers: Mutex::new(HashMap::new()),
         }
     }
@@ -237,8 +244,17 @@ impl Tasks {
         self.store.claim_once(key, record.expires_ms() / 1000 + 1).await
     }
 
-    /// Writes the record (stamped now) and tells subscribers.
+    /// Writes the record (stamped now) and tells subscribers. With a shared store, this
+    /// replica's lease is in the store first.
     pub(crate) async fn save(&self, record: &mut Record) -> Result<(), StoreError> {
+        if self.store.is_shared() {
+            self.leased
+                .get_or_try_init(|| {
+                    self.store
+                        .put(Self::lease_key(&self.replica), b"1".to_vec(), self.options.lease)
+                })
+                .await?;
+        }
         record.updated_ms = now_ms().max(record.updated_ms);
         let bytes = serde_json::to_vec(record).expect("task records serialise");
         self.store
