@@ -428,12 +428,19 @@ async fn slow_whoami(ctx: mcp::Context) -> String {
     ctx.principal().map(|p| p.subject.clone()).unwrap_or_default()
 }
 
+/// Purges everything: only for tokens with the `admin` scope.
+#[mcp::tool(scopes = ["admin"])]
+async fn purge() -> &'static str {
+    "purged"
+}
+
 fn secured() -> axum::Router {
     use mcp::http::auth::Authorization;
     let verifier = |token: String| async move {
         let (subject, scopes): (&str, &[&str]) = match token.as_str() {
             "alice-token" => ("alice", &["mcp"]),
             "bob-token" => ("bob", &["mcp"]),
+            "root-token" => ("root", &["mcp", "admin"]),
             "reader-token" => ("carol", &[]),
             _ => return Err("unknown token".to_owned()),
         };
@@ -446,7 +453,7 @@ fn secured() -> axum::Router {
         .scopes_supported(["mcp"])
         .require_scopes(["mcp"]);
     mcp::Server::new("secured", "1")
-        .tools(mcp::tools![whoami, slow_whoami])
+        .tools(mcp::tools![whoami, slow_whoami, purge])
         .build()
         .unwrap()
         .into_router_with(mcp::http::HttpOptions::default().authorization(auth))
@@ -499,6 +506,54 @@ async fn tokens_are_required_and_their_principal_reaches_the_tool() {
         assert_eq!(doc["authorization_servers"], json!(["https://auth.example.com"]));
         assert_eq!(doc["scopes_supported"], json!(["mcp"]));
     }
+}
+
+#[tokio::test]
+async fn a_tool_with_scopes_is_hidden_from_and_refused_to_tokens_without_them() {
+    let app = secured();
+    let request = |method: &str, params: Value, token: &str| {
+        let mut params = params;
+        params["_meta"] = meta();
+        let name = params["name"].as_str().map(str::to_owned);
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let mut h = vec![
+            ("mcp-protocol-version", "2026-07-28".to_owned()),
+            ("mcp-method", method.to_owned()),
+            ("authorization", format!("Bearer {token}")),
+        ];
+        if let Some(name) = name {
+            h.push(("mcp-name", name));
+        }
+        let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        post("/mcp", &body, &h)
+    };
+    let listed = |json: &Value| -> Vec<String> {
+        json["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, _, alice) = send(&app, request("tools/list", json!({}), "alice-token")).await;
+    assert!(!listed(&alice).contains(&"purge".to_owned()), "{alice}");
+    let (status, _, refused) = send(
+        &app,
+        request("tools/call", json!({"name": "purge", "arguments": {}}), "alice-token"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert_eq!(refused["error"]["data"]["error"], "insufficient_scope");
+    assert_eq!(refused["error"]["data"]["requiredScopes"], json!(["admin"]));
+    let (_, _, root) = send(&app, request("tools/list", json!({}), "root-token")).await;
+    assert!(listed(&root).contains(&"purge".to_owned()), "{root}");
+    let (status, _, purged) = send(
+        &app,
+        request("tools/call", json!({"name": "purge", "arguments": {}}), "root-token"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(purged["result"]["content"][0]["text"], "purged");
 }
 
 #[tokio::test]

@@ -30,6 +30,7 @@ pub(crate) const HEADERS: Symbol = Symbol("headers");
 pub(crate) const AUDIENCE: Symbol = Symbol("audience");
 pub(crate) const PRIORITY: Symbol = Symbol("priority");
 pub(crate) const TASK: Symbol = Symbol("task");
+pub(crate) const SCOPES: Symbol = Symbol("scopes");
 
 /// What the attribute is on.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -73,6 +74,7 @@ impl Kind {
                 ARGS,
                 HEADERS,
                 TASK,
+                SCOPES,
                 CRATE,
             ],
             Kind::Prompt => &[NAME, TITLE, DESCRIPTION, ICONS, META, ARGS, COMPLETE, CRATE],
@@ -153,6 +155,23 @@ pub(crate) struct Attrs {
     pub(crate) uri: Option<LitStr>,
     /// A tool's `task = "optional"` (or `"required"`, `"forbidden"`): the variant's name.
     pub(crate) task: Option<(&'static str, Span)>,
+    /// A tool's `scopes = ["…"]`: what the caller's token must grant.
+    pub(crate) scopes: Vec<LitStr>,
+}
+
+/// `key = ["a", "b"]`: string literals only, else `message` on the offending element.
+fn string_list(meta: &ParseNestedMeta<'_>, message: &str) -> syn::Result<Vec<LitStr>> {
+    let array: syn::ExprArray = meta.value()?.parse()?;
+    let mut list = Vec::new();
+    for e in array.elems {
+        match e {
+            Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s), ..
+            }) => list.push(s),
+            other => return Err(syn::Error::new_spanned(other, message)),
+        }
+    }
+    Ok(list)
 }
 
 impl Attrs {
@@ -182,6 +201,7 @@ impl Attrs {
         let mut audience: Attr<'_, Vec<LitStr>> = Attr::none(cx, AUDIENCE);
         let mut priority = Attr::none(cx, PRIORITY);
         let mut task = Attr::none(cx, TASK);
+        let mut scopes: Attr<'_, Vec<LitStr>> = Attr::none(cx, SCOPES);
 
         let allowed = kind.keys();
         let parser = syn::meta::parser(|meta: ParseNestedMeta<'_>| {
@@ -220,22 +240,11 @@ impl Attrs {
             } else if meta.path == ALLOW_TRAVERSAL {
                 allow_traversal.set(span, flag(&meta)?);
             } else if meta.path == ICONS {
-                let array: syn::ExprArray = meta.value()?.parse()?;
-                let mut list = Vec::new();
-                for e in array.elems {
-                    match e {
-                        Expr::Lit(syn::ExprLit {
-                            lit: syn::Lit::Str(s), ..
-                        }) => list.push(s),
-                        other => {
-                            return Err(syn::Error::new_spanned(
-                                other,
-                                "`icons` takes string literals: icons = [\"https://…/icon.png\"]",
-                            ));
-                        }
-                    }
-                }
+                let list = string_list(&meta, "`icons` takes string literals: icons = [\"https://…/icon.png\"]")?;
                 icons.set(span, list);
+            } else if meta.path == SCOPES {
+                let list = string_list(&meta, "`scopes` takes string literals: scopes = [\"admin\"]")?;
+                scopes.set(span, list);
             } else if meta.path == META {
                 meta_attr.set(span, meta.value()?.parse::<Expr>()?);
             } else if meta.path == INPUT_SCHEMA {
@@ -356,6 +365,7 @@ impl Attrs {
             allow_traversal: allow_traversal.get(),
             uri,
             task: task.get(),
+            scopes: scopes.get().map(|(v, _)| v).unwrap_or_default(),
         }
     }
 }

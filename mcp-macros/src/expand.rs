@@ -148,6 +148,7 @@ pub(crate) fn handler(model: &HandlerFn<'_>) -> TokenStream {
                 quote!((#arg, #name))
             });
             let respond = quote_spanned!(respond_span=> #private::respond);
+            let scopes = &model.attrs.scopes;
             let task = syn::Ident::new(
                 model.attrs.task.map_or("Forbidden", |(variant, _)| variant),
                 proc_macro2::Span::call_site(),
@@ -167,6 +168,7 @@ pub(crate) fn handler(model: &HandlerFn<'_>) -> TokenStream {
                         input_schema: #input_schema,
                         headers: &[#(#headers),*],
                         task: #private::TaskSupport::#task,
+                        scopes: &[#(#scopes),*],
                     },
                     |__mcp_decl: &mut #private::Declaration| {
                         #(#declares)*

@@ -28,10 +28,12 @@ pub use server::completion::Completer;
 pub use server::context::{Context, LogLevel, Principal};
 pub use server::extract::{Declaration, FromCallParts, FromToolCall, State};
 pub use server::log_layer::ClientLogLayer;
+pub use server::middleware;
 pub use server::prompt::{IntoPromptResult, PromptDef, PromptOutput};
 pub use server::resource::{IntoResourceResult, ResourceDef, ResourceOutput};
 pub use server::sampling::{Elicit, Elicitation, IncludeContext, Sample, SampleReply, UrlElicitation};
 pub use server::tool::{IntoToolResult, Json, Output, ToolDef, ToolOutput};
+pub use server::visibility;
 pub use server::{CacheScope, Server, Service};
 
 /// What generated code names. Not a stable API: only the macros use it.

@@ -26,11 +26,25 @@ pub(super) fn status_of(reply: &[u8], stateless: bool) -> StatusCode {
     #[derive(serde::Deserialize)]
     struct Code {
         code: ErrorCode,
+        #[serde(default)]
+        data: Option<Data>,
     }
-    let code = serde_json::from_slice::<Reply>(reply)
-        .ok()
-        .and_then(|r| r.error)
-        .map(|e| e.code);
+    #[derive(serde::Deserialize)]
+    struct Data {
+        #[serde(default)]
+        error: Option<String>,
+    }
+    let error = serde_json::from_slice::<Reply>(reply).ok().and_then(|r| r.error);
+    // A tool whose scopes the token lacks: `403`, as for a token without the server's scopes.
+    if error
+        .as_ref()
+        .and_then(|e| e.data.as_ref())
+        .and_then(|d| d.error.as_deref())
+        == Some("insufficient_scope")
+    {
+        return StatusCode::FORBIDDEN;
+    }
+    let code = error.map(|e| e.code);
     match code {
         Some(ErrorCode::METHOD_NOT_FOUND) => StatusCode::NOT_FOUND,
         Some(

@@ -1,8 +1,10 @@
 //! The builder: what a server is, what it offers, and how it answers, before it serves.
 
 use super::catalog::Registry;
-use super::core::{Core, Lister, Options};
+use super::context::Principal;
+use super::core::{Core, Lister, Options, Setup};
 use super::era::CacheScope;
+use super::middleware::{self, McpService, Wrap};
 use super::prompt::PromptDef;
 use super::resource::ResourceDef;
 use super::service::Service;
@@ -10,6 +12,7 @@ use super::state::StateMap;
 use super::store::{MemoryStore, Store};
 use super::task::TaskOptions;
 use super::tool::ToolDef;
+use super::visibility::{Component, Rule};
 use crate::error::Result;
 use crate::protocol::Implementation;
 use crate::transport::{self, Transport};
@@ -39,6 +42,8 @@ pub struct Server {
     state: StateMap,
     store: Arc<dyn Store>,
     options: Options,
+    layers: Vec<Wrap>,
+    visibility: Option<Rule>,
 }
 
 impl std::fmt::Debug for Server {
@@ -82,6 +87,8 @@ impl Server {
                 call_timeout: None,
                 tasks: TaskOptions::default(),
             },
+            layers: Vec::new(),
+            visibility: None,
         }
     }
 
@@ -316,6 +323,37 @@ impl Server {
         self.build()?.serve_stdio().await
     }
 
+    /// Wraps every request the server serves in `layer`: a tower [`Layer`](tower::Layer) over
+    /// [`middleware::Request`](crate::middleware::Request), such as
+    /// [`middleware::from_fn`](crate::middleware::from_fn) or tower's own (concurrency limits,
+    /// timeouts, load shedding). The first layer given is the outermost: it sees each request
+    /// first and its answer last. See [`middleware`](crate::middleware).
+    #[must_use]
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<McpService> + Send + Sync + 'static,
+        L::Service:
+            tower::Service<middleware::Request, Response = middleware::Response> + Clone + Send + Sync + 'static,
+        <L::Service as tower::Service<middleware::Request>>::Error: Into<tower::BoxError>,
+        <L::Service as tower::Service<middleware::Request>>::Future: Send + 'static,
+    {
+        self.layers.push(middleware::wrap(layer));
+        self
+    }
+
+    /// Which components each principal sees: `rule(component, principal)` (the principal is
+    /// `None` when the transport verified no token). A component the rule hides is not listed
+    /// and, called, is answered as if it did not exist. Each handshake-era session can also
+    /// hide and show components for itself, from a handler: [`Context::hide`](crate::Context::hide).
+    #[must_use]
+    pub fn visibility<F>(mut self, rule: F) -> Self
+    where
+        F: Fn(&Component, Option<&Principal>) -> bool + Send + Sync + 'static,
+    {
+        self.visibility = Some(Arc::new(rule));
+        self
+    }
+
     /// Serves one client over any transport until it closes.
     pub async fn serve<T: Transport>(self, transport: T) -> Result<()> {
         let service = self.build()?;
@@ -337,13 +375,25 @@ impl Server {
             state,
             store,
             options,
+            layers,
+            visibility,
         } = self;
         let registry = Registry {
             tools: tools.into_iter().map(|t| (t, true)).collect(),
             prompts: prompts.into_iter().map(|p| (p, true)).collect(),
             resources: resources.into_iter().map(|r| (r, true)).collect(),
         };
-        Core::new(info, instructions, registry, lister, state, store, options)
-            .map(|core| Service { core: Arc::new(core) })
+        Core::new(Setup {
+            info,
+            instructions,
+            registry,
+            lister,
+            state,
+            store,
+            options,
+            middleware: middleware::stack(&layers),
+            visibility,
+        })
+        .map(|core| Service { core: Arc::new(core) })
     }
 }

@@ -9,6 +9,8 @@ use super::prompt::PromptDef;
 use super::resource::{self, ResourceDef};
 use super::state::StateMap;
 use super::tool::ToolDef;
+use super::visibility::Component;
+use crate::protocol::Method;
 use mcp_grammar::{TOOL_NAME_RULE, is_valid_tool_name};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -43,6 +45,8 @@ pub(crate) struct Catalog {
     pub(crate) templates: Vec<usize>,
     pub(crate) resource_pages: Pages,
     pub(crate) template_pages: Pages,
+    /// Whether some tool requires scopes: lists then depend on the caller.
+    pub(crate) has_scopes: bool,
 }
 
 impl Catalog {
@@ -120,43 +124,83 @@ impl Catalog {
             return Err(problems);
         }
 
-        let paginate = |key: &str, items: Vec<Value>| Pages::build(key, &items, page_size, framing);
-        let value = |v: &dyn erased::Ser| v.to_value();
-        let tool_pages = paginate("tools", tools.iter().map(|e| value(&e.def.tool)).collect());
-        let prompt_pages = paginate("prompts", prompts.iter().map(|p| value(&p.prompt)).collect());
-        let resource_pages = paginate(
-            "resources",
-            resources
-                .iter()
-                .filter_map(|r| match &r.kind {
-                    resource::Kind::Fixed(res) => Some(value(res)),
-                    resource::Kind::Template { .. } => None,
-                })
-                .collect(),
-        );
-        let template_pages = paginate(
-            "resourceTemplates",
-            templates
-                .iter()
-                .filter_map(|&i| match &resources[i].kind {
-                    resource::Kind::Template { template, .. } => Some(value(template)),
-                    resource::Kind::Fixed(_) => None,
-                })
-                .collect(),
-        );
-        Ok(Self {
+        let has_scopes = tools.iter().any(|t| !t.def.scopes.is_empty());
+        let mut catalog = Self {
             tools,
             tool_index,
-            tool_pages,
+            tool_pages: Pages::default(),
             prompts,
             prompt_index,
-            prompt_pages,
+            prompt_pages: Pages::default(),
             resources,
             resource_index,
             templates,
-            resource_pages,
-            template_pages,
-        })
+            resource_pages: Pages::default(),
+            template_pages: Pages::default(),
+            has_scopes,
+        };
+        let all = |_: &Component, _: &[String]| true;
+        catalog.tool_pages = catalog.pages(Method::ToolsList, &all, page_size, framing);
+        catalog.prompt_pages = catalog.pages(Method::PromptsList, &all, page_size, framing);
+        catalog.resource_pages = catalog.pages(Method::ResourcesList, &all, page_size, framing);
+        catalog.template_pages = catalog.pages(Method::ResourcesTemplatesList, &all, page_size, framing);
+        Ok(catalog)
+    }
+
+    /// The pages of the list `method` names, of the components `keep` keeps (given each one's
+    /// required scopes): serialised once per catalog change for everyone, or per request when
+    /// what a client sees depends on who it is.
+    pub(crate) fn pages(
+        &self,
+        method: Method,
+        keep: &dyn Fn(&Component, &[String]) -> bool,
+        page_size: Option<usize>,
+        framing: &Framing,
+    ) -> Pages {
+        let value = |v: &dyn erased::Ser| v.to_value();
+        let (key, items): (&str, Vec<Value>) = match method {
+            Method::ToolsList => (
+                "tools",
+                self.tools
+                    .iter()
+                    .filter(|e| keep(&Component::Tool(e.name.to_string()), &e.def.scopes))
+                    .map(|e| value(&e.def.tool))
+                    .collect(),
+            ),
+            Method::PromptsList => (
+                "prompts",
+                self.prompts
+                    .iter()
+                    .filter(|p| keep(&Component::Prompt(p.name().to_owned()), &[]))
+                    .map(|p| value(&p.prompt))
+                    .collect(),
+            ),
+            Method::ResourcesList => (
+                "resources",
+                self.resources
+                    .iter()
+                    .filter_map(|r| match &r.kind {
+                        resource::Kind::Fixed(res) => {
+                            keep(&Component::Resource(res.uri.clone()), &[]).then(|| value(res))
+                        }
+                        resource::Kind::Template { .. } => None,
+                    })
+                    .collect(),
+            ),
+            _ => (
+                "resourceTemplates",
+                self.templates
+                    .iter()
+                    .filter_map(|&i| match &self.resources[i].kind {
+                        resource::Kind::Template { template, .. } => {
+                            keep(&Component::Resource(template.uri_template.clone()), &[]).then(|| value(template))
+                        }
+                        resource::Kind::Fixed(_) => None,
+                    })
+                    .collect(),
+            ),
+        };
+        Pages::build(key, &items, page_size, framing)
     }
 
     /// Whether any prompt or resource has a completer.

@@ -11,6 +11,7 @@ use super::era::Requester;
 use super::events::ListKind;
 use super::link::{Link, Out};
 use super::task::record::Era;
+use super::visibility::{Component, Hidden, Seen, has_scopes};
 use crate::protocol::{ClientCapabilities, Implementation, ProtocolVersion, RequestId};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -47,6 +48,8 @@ pub(crate) struct Connection {
     /// What handshake-era tasks are bound to besides the principal: the HTTP session's id
     /// (set by the HTTP front end), else a random name for this connection.
     pub(crate) binding: OnceLock<String>,
+    /// What this session's handlers hid from it.
+    pub(crate) hidden: Arc<Hidden>,
 }
 
 impl Connection {
@@ -78,6 +81,7 @@ impl Connection {
             service,
             tasks: Mutex::new(Vec::new()),
             binding: OnceLock::new(),
+            hidden: Arc::default(),
         }
     }
 
@@ -98,6 +102,43 @@ impl Connection {
             subject.unwrap_or_default(),
             &digest[..32.min(digest.len())]
         ))
+    }
+
+    /// What this client may do with `component`, which requires `scopes`.
+    pub(crate) fn sees(&self, component: &Component, scopes: &[String]) -> Seen {
+        let principal = self.principal.as_deref();
+        let ruled_out = self
+            .core
+            .visibility
+            .as_ref()
+            .is_some_and(|rule| !rule(component, principal));
+        if ruled_out || self.hidden.contains(component) {
+            Seen::Hidden
+        } else if has_scopes(principal, scopes) {
+            Seen::Yes
+        } else {
+            Seen::MissingScopes
+        }
+    }
+
+    /// Why this client may not use `component` (`None`: it may). Costs nothing when no rule,
+    /// hidden component or scope applies.
+    pub(crate) fn refuse(&self, component: impl FnOnce() -> Component, scopes: &[String]) -> Option<Seen> {
+        let restricted =
+            self.core.visibility.is_some() || self.hidden.any() || (!scopes.is_empty() && self.principal.is_some());
+        if !restricted {
+            return None;
+        }
+        match self.sees(&component(), scopes) {
+            Seen::Yes => None,
+            refused => Some(refused),
+        }
+    }
+
+    /// Whether what this client is listed depends on who it is: some rule, scope or hidden
+    /// component applies.
+    pub(crate) fn lists_depend_on_client(&self, catalog: &super::catalog::Catalog) -> bool {
+        self.core.visibility.is_some() || self.hidden.any() || (catalog.has_scopes && self.principal.is_some())
     }
 
     /// Who asks on this connection, once it has initialized (handshake era).

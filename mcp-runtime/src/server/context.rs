@@ -4,6 +4,7 @@ use super::engine::mrtr::Mrtr;
 use super::peer::{Peer, cannot_ask};
 use super::state::StateMap;
 use super::task::tasks::Running;
+use super::visibility::{Component, Hidden};
 use crate::error::{Error, Result};
 pub use crate::protocol::LogLevel;
 use crate::protocol::jsonrpc::encode_notification;
@@ -107,6 +108,8 @@ pub struct RequestParts {
     pub(crate) answered: Option<Answered>,
     /// The task this call runs as, if it does.
     pub(crate) task: Option<Arc<Running>>,
+    /// Handshake era: what this session's handlers hid from it.
+    pub(crate) hidden: Option<Arc<Hidden>>,
 }
 
 impl fmt::Debug for RequestParts {
@@ -220,6 +223,33 @@ impl Context {
     /// Who made the request, when the HTTP endpoint verifies tokens.
     pub fn principal(&self) -> Option<&Principal> {
         self.parts.principal.as_deref()
+    }
+
+    /// Hides `component` from this client's session (handshake era): it is no longer listed,
+    /// and calling it is answered as if it did not exist. The client is told its list changed.
+    /// A stateless-era request has no session: the rule of
+    /// [`Server::visibility`](crate::Server::visibility) is for that.
+    pub fn hide(&self, component: Component) -> Result<()> {
+        self.set_visible(component, false)
+    }
+
+    /// Shows `component` again in this client's session, after [`hide`](Self::hide).
+    pub fn show(&self, component: Component) -> Result<()> {
+        self.set_visible(component, true)
+    }
+
+    fn set_visible(&self, component: Component, visible: bool) -> Result<()> {
+        let Some(hidden) = &self.parts.hidden else {
+            return Err(Error::Message(
+                "a stateless-era request has no session to hide components from; use Server::visibility".into(),
+            ));
+        };
+        let list = component.list();
+        if hidden.set(component, !visible) {
+            let peer = Arc::clone(&self.parts.round().peer);
+            peer.notify(encode_notification(list.notification().as_str(), &json!({})), None);
+        }
+        Ok(())
     }
 
     /// The id of the task this call runs as, if it runs as one.

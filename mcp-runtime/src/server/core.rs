@@ -6,9 +6,11 @@ use super::engine::parked::ParkedCalls;
 use super::engine::seal::Sealer;
 use super::era::{CacheScope, Framing};
 use super::events::Event;
+use super::middleware::McpService;
 use super::state::StateMap;
 use super::store::Store;
 use super::task::{TaskOptions, Tasks};
+use super::visibility::Rule;
 use crate::error::{Error, Result};
 use crate::protocol::capabilities::{Enabled, ListCapability, ResourcesCapability};
 use crate::protocol::types::TASKS_EXTENSION;
@@ -61,6 +63,10 @@ pub(crate) struct Core {
     pub(crate) store: Arc<dyn Store>,
     /// Tasks: their state in the store, and the ones running here.
     pub(crate) tasks: Arc<Tasks>,
+    /// The layers every request passes through; `None` when there are none.
+    pub(crate) middleware: Option<McpService>,
+    /// Which components each principal sees, when the server has a rule.
+    pub(crate) visibility: Option<Rule>,
     pub(crate) options: Options,
 }
 
@@ -72,16 +78,32 @@ impl std::fmt::Debug for Core {
     }
 }
 
+/// What a [`Server`](crate::Server) builds its core from.
+pub(crate) struct Setup {
+    pub(crate) info: Implementation,
+    pub(crate) instructions: Option<String>,
+    pub(crate) registry: Registry,
+    pub(crate) lister: Option<Lister>,
+    pub(crate) state: StateMap,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) options: Options,
+    pub(crate) middleware: Option<McpService>,
+    pub(crate) visibility: Option<Rule>,
+}
+
 impl Core {
-    pub(crate) fn new(
-        info: Implementation,
-        instructions: Option<String>,
-        registry: Registry,
-        lister: Option<Lister>,
-        state: StateMap,
-        store: Arc<dyn Store>,
-        options: Options,
-    ) -> Result<Self> {
+    pub(crate) fn new(setup: Setup) -> Result<Self> {
+        let Setup {
+            info,
+            instructions,
+            registry,
+            lister,
+            state,
+            store,
+            options,
+            middleware,
+            visibility,
+        } = setup;
         let framing = Framing::new(&info, options.cache_ttl, options.cache_scope);
         let catalog = Catalog::build(&registry, &state, options.page_size, &framing)
             .map_err(|problems| Error::Config(problems.join("; ")))?;
@@ -133,6 +155,8 @@ impl Core {
             parked: ParkedCalls::default(),
             store,
             tasks,
+            middleware,
+            visibility,
             options,
         })
     }

@@ -128,6 +128,23 @@ impl Connection {
             Ok(m) => m,
             Err(e) => return Some(encode_error(Some(&id), &e)),
         };
+        match &core.middleware {
+            None => self.dispatch(id, method, params, req, collect),
+            Some(layers) => self.through_layers(layers.clone(), id, method, params, req, collect),
+        }
+    }
+
+    /// Serves a request the era and the server's capabilities let through: the innermost
+    /// service of the server's middleware.
+    pub(crate) fn dispatch(
+        self: &Arc<Self>,
+        id: RequestId,
+        method: Method,
+        params: Option<Value>,
+        req: Requester,
+        collect: Collect,
+    ) -> Option<Vec<u8>> {
+        let core = &self.core;
         let answer = |r: Result<Vec<u8>, ErrorObject>| Some(r.unwrap_or_else(|e| encode_error(Some(&id), &e)));
         match method {
             Method::ServerDiscover => Some(encode_result(&id, &core.discover)),

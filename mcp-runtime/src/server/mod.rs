@@ -36,6 +36,7 @@ pub(crate) mod incoming;
 pub(crate) mod link;
 pub mod log_layer;
 pub(crate) mod methods;
+pub mod middleware;
 pub(crate) mod peer;
 pub mod prompt;
 pub mod resource;
@@ -48,6 +49,7 @@ pub(crate) mod strarg;
 pub(crate) mod task;
 pub mod tool;
 pub mod uri_template;
+pub mod visibility;
 
 pub use builder::Server;
 pub use era::CacheScope;

@@ -60,6 +60,8 @@ pub struct ToolDef {
     /// Arguments mirrored into `Mcp-Param-*` headers (`x-mcp-header`), checked on HTTP.
     #[cfg_attr(not(feature = "http"), allow(dead_code))] // used by the HTTP transport
     pub(crate) header_params: Vec<HeaderParam>,
+    /// Scopes the caller's token must grant.
+    pub(crate) scopes: Vec<String>,
 }
 
 /// An argument a client mirrors into an `Mcp-Param-<name>` header (SEP-2243).
@@ -113,6 +115,8 @@ pub struct ToolInfo {
     pub headers: &'static [(&'static str, &'static str)],
     /// Whether the tool runs as a task.
     pub task: TaskSupport,
+    /// Scopes the caller's token must grant (HTTP with authorization).
+    pub scopes: &'static [&'static str],
 }
 
 impl ToolDef {
@@ -173,6 +177,7 @@ impl ToolDef {
             uses_context: declaration.uses_context,
             wrap,
             header_params,
+            scopes: info.scopes.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
 
@@ -220,6 +225,7 @@ impl ToolDef {
             needs_state: Vec::new(),
             wrap: false,
             uses_context: true,
+            scopes: Vec::new(),
         }
     }
 
@@ -234,6 +240,20 @@ impl ToolDef {
     pub fn task(mut self, support: TaskSupport) -> Self {
         self.tool.execution = execution(support);
         self
+    }
+
+    /// Requires the caller's token to grant every scope of `scopes` (HTTP with authorization):
+    /// a caller without them does not see the tool, and calling it is refused with
+    /// `insufficient_scope`.
+    #[must_use]
+    pub fn scopes(mut self, scopes: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The scopes the caller's token must grant.
+    pub fn required_scopes(&self) -> &[String] {
+        &self.scopes
     }
 
     /// Whether the tool runs as a task.

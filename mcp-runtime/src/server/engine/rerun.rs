@@ -83,6 +83,7 @@ impl RequestParts {
             service: Arc::clone(&self.service),
             principal: self.principal.clone(),
             task: self.task.clone(),
+            hidden: self.hidden.clone(),
         }
     }
 }

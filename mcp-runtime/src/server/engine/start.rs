@@ -271,6 +271,7 @@ impl Connection {
             principal: self.principal.clone(),
             answered: None,
             task: running.clone(),
+            hidden: (!req_stateless).then(|| Arc::clone(&self.hidden)),
         });
         let scoped = Context::new(Arc::clone(&parts));
         let inner = make(Arc::clone(&parts));

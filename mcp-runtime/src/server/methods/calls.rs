@@ -20,6 +20,7 @@ use crate::server::task::start::TaskPlan;
 use crate::server::tool::Handler;
 use crate::server::tool::ToolOutput;
 use crate::server::uri_template::Refused;
+use crate::server::visibility::{Component, Seen, insufficient_scope};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,6 +86,16 @@ impl Connection {
             return Some(encode_error(Some(&id), &e));
         };
         let entry = &catalog.tools[index];
+        match self.refuse(|| Component::Tool(name.clone()), &entry.def.scopes) {
+            None => {}
+            Some(Seen::MissingScopes) => {
+                return Some(encode_error(Some(&id), &insufficient_scope(&name, &entry.def.scopes)));
+            }
+            Some(_) => {
+                let e = ErrorObject::invalid_params(format!("Unknown tool: {name}"));
+                return Some(encode_error(Some(&id), &e));
+            }
+        }
         let uses_context = entry.def.uses_context;
         let task = match self.plan_task(entry.def.task_support(), &name, &req, task) {
             Ok(plan) => plan,
@@ -142,7 +153,12 @@ impl Connection {
             Err(e) => return Some(encode_error(Some(&id), &e)),
         };
         let catalog = self.core.catalog();
-        let Some(&index) = catalog.prompt_index.get(&name) else {
+        let index = catalog
+            .prompt_index
+            .get(&name)
+            .copied()
+            .filter(|_| self.refuse(|| Component::Prompt(name.clone()), &[]).is_none());
+        let Some(index) = index else {
             let e = ErrorObject::invalid_params(format!("Unknown prompt: {name}"));
             return Some(encode_error(Some(&id), &e));
         };
@@ -220,6 +236,13 @@ impl Connection {
                 found
             }
         };
+        let found = found.filter(|(i, _)| {
+            let key = match &catalog.resources[*i].kind {
+                resource::Kind::Fixed(r) => &r.uri,
+                resource::Kind::Template { template, .. } => &template.uri_template,
+            };
+            self.refuse(|| Component::Resource(key.clone()), &[]).is_none()
+        });
         let Some((index, vars)) = found else {
             return Some(encode_error(Some(&id), &era::not_found(req.version, &uri)));
         };

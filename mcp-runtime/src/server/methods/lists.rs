@@ -7,6 +7,7 @@ use crate::server::connection::Connection;
 use crate::server::engine::parked::Responder;
 use crate::server::incoming::Collect;
 use crate::server::resource;
+use crate::server::visibility::{Component, Seen};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -20,6 +21,12 @@ impl Connection {
         params: &ListParams,
     ) -> Vec<u8> {
         let catalog = self.core.catalog();
+        if self.lists_depend_on_client(&catalog) {
+            let keep = |c: &Component, scopes: &[String]| self.sees(c, scopes) == Seen::Yes;
+            let options = &self.core.options;
+            let pages = catalog.pages(method, &keep, options.page_size, &self.core.framing);
+            return pages.answer(id, version, params);
+        }
         let pages = match method {
             Method::ToolsList => &catalog.tool_pages,
             Method::PromptsList => &catalog.prompt_pages,

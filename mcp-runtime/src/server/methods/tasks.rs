@@ -400,6 +400,7 @@ impl Connection {
             principal: self.principal.clone(),
             answered: None,
             task: Some(Arc::clone(running)),
+            hidden: None,
         }
     }
 }
