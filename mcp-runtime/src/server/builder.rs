@@ -44,6 +44,8 @@ pub struct Server {
     options: Options,
     layers: Vec<Wrap>,
     visibility: Option<Rule>,
+    /// What `mount` found wrong, reported by `build`.
+    problems: Vec<String>,
 }
 
 impl std::fmt::Debug for Server {
@@ -89,6 +91,7 @@ impl Server {
             },
             layers: Vec::new(),
             visibility: None,
+            problems: Vec::new(),
         }
     }
 
@@ -354,6 +357,62 @@ impl Server {
         self
     }
 
+    /// Serves `other`'s tools, prompts and resources as this server's own, under `prefix`: a
+    /// tool or prompt `name` becomes `{prefix}_{name}`; resources keep their URIs (see
+    /// [`mount_prefixing_uris`](Self::mount_prefixing_uris)). Its shared state joins this
+    /// server's; its handlers' `Context` is this server's, so `ctx.sample` reaches this
+    /// server's client. What is about serving (options, store, layers, visibility) is this
+    /// server's. Adding, removing or enabling components later, through the built
+    /// [`Service`], sends `list_changed` as for any other. A state type both servers hold, or
+    /// two resource listers, make `build` fail.
+    #[must_use]
+    pub fn mount(self, prefix: &str, other: Server) -> Self {
+        self.mount_with(prefix, other, |uri| uri.to_owned())
+    }
+
+    /// [`mount`](Self::mount), with resource URIs prefixed too: `scheme://rest` becomes
+    /// `scheme://{prefix}/rest` (and the same for URI templates).
+    #[must_use]
+    pub fn mount_prefixing_uris(self, prefix: &str, other: Server) -> Self {
+        let p = prefix.to_owned();
+        self.mount_with(prefix, other, move |uri| match uri.split_once("://") {
+            Some((scheme, rest)) => format!("{scheme}://{p}/{rest}"),
+            None => format!("{p}/{uri}"),
+        })
+    }
+
+    fn mount_with(mut self, prefix: &str, other: Server, uri: impl Fn(&str) -> String) -> Self {
+        let name = |n: &str| format!("{prefix}_{n}");
+        for mut tool in other.tools {
+            tool.tool.name = name(&tool.tool.name);
+            self.tools.push(tool);
+        }
+        for mut prompt in other.prompts {
+            prompt.prompt.name = name(&prompt.prompt.name);
+            self.prompts.push(prompt);
+        }
+        for resource in other.resources {
+            match resource.renamed(&uri) {
+                Ok(resource) => self.resources.push(resource),
+                Err(e) => self.problems.push(format!("mounting `{prefix}`: {e}")),
+            }
+        }
+        if self.state.merge(other.state) > 0 {
+            self.problems.push(format!(
+                "mounting `{prefix}`: both servers share state of the same type; give it to this server only"
+            ));
+        }
+        match (&self.lister, other.lister) {
+            (_, None) => {}
+            (None, Some(lister)) => self.lister = Some(lister),
+            (Some(_), Some(_)) => self.problems.push(format!(
+                "mounting `{prefix}`: both servers list resources with a function"
+            )),
+        }
+        self.problems.extend(other.problems);
+        self
+    }
+
     /// Serves one client over any transport until it closes.
     pub async fn serve<T: Transport>(self, transport: T) -> Result<()> {
         let service = self.build()?;
@@ -377,7 +436,11 @@ impl Server {
             options,
             layers,
             visibility,
+            problems,
         } = self;
+        if !problems.is_empty() {
+            return Err(crate::Error::Config(problems.join("; ")));
+        }
         let registry = Registry {
             tools: tools.into_iter().map(|t| (t, true)).collect(),
             prompts: prompts.into_iter().map(|p| (p, true)).collect(),

@@ -36,6 +36,20 @@ pub type ResourceFuture = Pin<Box<dyn Future<Output = ResourceOutput> + Send + '
 
 type Handler = dyn Fn(ToolCall) -> ResourceFuture + Send + Sync;
 
+impl ResourceDef {
+    /// The same resource under another URI (or URI template): `rename` maps the old one.
+    pub(crate) fn renamed(mut self, rename: impl Fn(&str) -> String) -> Result<Self, String> {
+        match &mut self.kind {
+            Kind::Fixed(resource) => resource.uri = rename(&resource.uri),
+            Kind::Template { template, parsed, .. } => {
+                template.uri_template = rename(&template.uri_template);
+                *parsed = UriTemplate::parse(&template.uri_template)?;
+            }
+        }
+        Ok(self)
+    }
+}
+
 /// Whether a resource has one URI or a family of them.
 #[derive(Clone, Debug)]
 pub(crate) enum Kind {

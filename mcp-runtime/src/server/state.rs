@@ -24,6 +24,19 @@ impl StateMap {
     pub(crate) fn contains(&self, id: TypeId) -> bool {
         self.0.contains_key(&id)
     }
+
+    /// Adds `other`'s values; the types both hold are returned, and keep this map's value.
+    pub(crate) fn merge(&mut self, other: StateMap) -> usize {
+        let mut both = 0;
+        for (id, value) in other.0 {
+            if self.0.contains_key(&id) {
+                both += 1;
+            } else {
+                self.0.insert(id, value);
+            }
+        }
+        both
+    }
 }
 
 impl fmt::Debug for StateMap {
