@@ -29,10 +29,11 @@ impl StateMap {
     pub(crate) fn merge(&mut self, other: StateMap) -> usize {
         let mut both = 0;
         for (id, value) in other.0 {
-            if self.0.contains_key(&id) {
-                both += 1;
-            } else {
-                self.0.insert(id, value);
+            match self.0.entry(id) {
+                std::collections::hash_map::Entry::Occupied(_) => both += 1,
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
             }
         }
         both
