@@ -10,19 +10,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-/// The quickstart binary, built if need be (`cargo test` builds examples; a filtered run may not).
+/// The quickstart binary.
 fn quickstart() -> PathBuf {
-    let status = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--example", "quickstart"])
-        .status()
-        .expect("cargo runs");
-    assert!(status.success());
-    let mut dir = std::env::current_exe().unwrap();
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    dir.join("examples").join("quickstart")
+    support::example("quickstart")
 }
 
 #[tokio::test]

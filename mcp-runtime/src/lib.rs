@@ -9,6 +9,7 @@ pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod protocol;
+pub mod proxy;
 pub mod server;
 pub mod store;
 pub mod transport;

@@ -8,6 +8,22 @@ use mcp::transport::{FrameReader, FrameWriter, ReadFrame, Transport};
 use serde_json::{Value, json};
 use std::time::Duration;
 
+/// The binary of example `name`, built if need be (`cargo test` builds examples; a filtered
+/// run may not).
+pub fn example(name: &str) -> std::path::PathBuf {
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--example", name])
+        .status()
+        .expect("cargo runs");
+    assert!(status.success());
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir.join("examples").join(name)
+}
+
 /// Starts `server` on one end of an in-memory pair and returns the other end.
 pub fn start(server: mcp::Server) -> MemoryTransport {
     let (ours, theirs) = memory::pair();

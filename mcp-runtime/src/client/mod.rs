@@ -411,8 +411,15 @@ impl Client {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(id.clone(), tx);
+        // Dropped before its answer (the caller gave up): the server is told.
+        let mut guard = Outstanding {
+            inner: &self.inner,
+            id: Some(id.clone()),
+        };
         self.send(encode_request(&id, method, &params)).await?;
-        match tokio::time::timeout(self.inner.options.timeout, rx).await {
+        let answer = tokio::time::timeout(self.inner.options.timeout, rx).await;
+        guard.id = None;
+        match answer {
             Ok(Ok(Ok(v))) => Ok(v),
             Ok(Ok(Err(e))) => Err(Error::Protocol(e)),
             Ok(Err(_)) => Err(Error::Closed),
@@ -728,5 +735,28 @@ async fn handle(inner: &Inner, message: Incoming) {
             let _ = inner.notifications.send((name, params.unwrap_or(Value::Null)));
         }
         Incoming::Invalid { id: None, .. } => {}
+    }
+}
+
+/// A request sent and not yet answered: if its future is dropped, the server is told it is
+/// cancelled, so that it stops working on it.
+struct Outstanding<'a> {
+    inner: &'a Inner,
+    id: Option<RequestId>,
+}
+
+impl Drop for Outstanding<'_> {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else { return };
+        self.inner
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+        let note = encode_notification(
+            Method::Cancelled.as_str(),
+            &json!({"requestId": id, "reason": "the caller stopped waiting"}),
+        );
+        let _ = self.inner.out.try_send(note);
     }
 }

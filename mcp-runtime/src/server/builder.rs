@@ -46,7 +46,12 @@ pub struct Server {
     visibility: Option<Rule>,
     /// What `mount` found wrong, reported by `build`.
     problems: Vec<String>,
+    /// Run once the server is built, with its `Service`.
+    hooks: Vec<Hook>,
 }
+
+/// What [`Server::on_build`] runs.
+type Hook = Box<dyn FnOnce(&Service) + Send>;
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -92,6 +97,7 @@ impl Server {
             layers: Vec::new(),
             visibility: None,
             problems: Vec::new(),
+            hooks: Vec::new(),
         }
     }
 
@@ -410,6 +416,15 @@ impl Server {
             )),
         }
         self.problems.extend(other.problems);
+        self.hooks.extend(other.hooks);
+        self
+    }
+
+    /// Runs `hook` once the server is built, with its [`Service`]: for what must follow the
+    /// server while it serves (a proxy follows its upstream's lists).
+    #[must_use]
+    pub fn on_build(mut self, hook: impl FnOnce(&Service) + Send + 'static) -> Self {
+        self.hooks.push(Box::new(hook));
         self
     }
 
@@ -437,6 +452,7 @@ impl Server {
             layers,
             visibility,
             problems,
+            hooks,
         } = self;
         if !problems.is_empty() {
             return Err(crate::Error::Config(problems.join("; ")));
@@ -457,6 +473,12 @@ impl Server {
             middleware: middleware::stack(&layers),
             visibility,
         })
-        .map(|core| Service { core: Arc::new(core) })
+        .map(|core| {
+            let service = Service { core: Arc::new(core) };
+            for hook in hooks {
+                hook(&service);
+            }
+            service
+        })
     }
 }

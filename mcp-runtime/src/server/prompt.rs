@@ -83,6 +83,22 @@ impl PromptDef {
         }
     }
 
+    /// A prompt written by hand: a definition and a function of the raw call (its arguments
+    /// are [`ToolCall::arguments`]).
+    pub fn from_fn<F, Fut>(prompt: Prompt, f: F) -> Self
+    where
+        F: Fn(ToolCall) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = PromptOutput> + Send + 'static,
+    {
+        Self {
+            prompt,
+            handler: Arc::new(move |call| Box::pin(f(call))),
+            completers: Vec::new(),
+            needs_state: Vec::new(),
+            uses_context: true,
+        }
+    }
+
     /// Adds a completer for an argument. Not a stable API: use `complete(arg = f)`.
     #[doc(hidden)]
     #[must_use]

@@ -161,6 +161,44 @@ impl ResourceDef {
         }
     }
 
+    /// A resource written by hand: a definition and a function of the raw call (the URI read is
+    /// [`ToolCall::uri`]).
+    pub fn from_fn<F, Fut>(resource: Resource, f: F) -> Self
+    where
+        F: Fn(ToolCall) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ResourceOutput> + Send + 'static,
+    {
+        Self {
+            mime_type: resource.mime_type.clone(),
+            kind: Kind::Fixed(resource),
+            handler: Arc::new(move |call| Box::pin(f(call))),
+            completers: Vec::new(),
+            needs_state: Vec::new(),
+            uses_context: true,
+        }
+    }
+
+    /// A resource template written by hand; fails on a URI template this server cannot match.
+    pub fn template_from_fn<F, Fut>(template: ResourceTemplate, f: F) -> std::result::Result<Self, String>
+    where
+        F: Fn(ToolCall) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ResourceOutput> + Send + 'static,
+    {
+        let parsed = UriTemplate::parse(&template.uri_template)?;
+        Ok(Self {
+            mime_type: template.mime_type.clone(),
+            kind: Kind::Template {
+                template,
+                parsed,
+                allow_traversal: false,
+            },
+            handler: Arc::new(move |call| Box::pin(f(call))),
+            completers: Vec::new(),
+            needs_state: Vec::new(),
+            uses_context: true,
+        })
+    }
+
     /// Adds a completer for a template variable. Not a stable API: use `complete(var = f)`.
     #[doc(hidden)]
     #[must_use]

@@ -229,6 +229,24 @@ impl ToolDef {
         }
     }
 
+    /// A tool written by hand whose function returns a [`ToolOutput`]: a result, or input
+    /// requests written by hand.
+    pub fn from_output_fn<F, Fut>(tool: Tool, f: F) -> Self
+    where
+        F: Fn(ToolCall) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ToolOutput> + Send + 'static,
+    {
+        Self {
+            header_params: header_params(&tool.input_schema),
+            tool,
+            handler: Arc::new(move |call| Box::pin(f(call))),
+            needs_state: Vec::new(),
+            wrap: false,
+            uses_context: true,
+            scopes: Vec::new(),
+        }
+    }
+
     /// The tool's name.
     pub fn name(&self) -> &str {
         &self.tool.name

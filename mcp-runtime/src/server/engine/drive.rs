@@ -38,6 +38,7 @@ pub(crate) async fn until_waiting(call: &mut OutcomeFuture, mrtr: Option<&Mrtr>)
         }
         Poll::Pending => {
             settle = 0;
+            mrtr.wake_on_request(cx.waker());
             Poll::Pending
         }
     })

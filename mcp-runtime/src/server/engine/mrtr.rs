@@ -25,6 +25,9 @@ struct Inner {
     answers: Map<String, Value>,
     waiting: Vec<Waiting>,
     next: u32,
+    /// Wakes the driver of the call when a request is made from outside the call's own future
+    /// (a proxy relays its upstream's requests from another task).
+    driver: Option<std::task::Waker>,
 }
 
 /// The input requests and answers of one tool call, across its rounds.
@@ -81,12 +84,24 @@ impl Mrtr {
                 request,
                 tx,
             });
+            if let Some(driver) = g.driver.take() {
+                driver.wake();
+            }
             rx
         };
         match rx.await {
             Ok(v) => v,
             // The call ended without this answer: nothing will ever come.
             Err(_) => std::future::pending().await,
+        }
+    }
+
+    /// Wakes `waker` when a request is next made (the driver of the call, which ends a round
+    /// once nothing but input is awaited).
+    pub(crate) fn wake_on_request(&self, waker: &std::task::Waker) {
+        let mut g = self.lock();
+        if !g.driver.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            g.driver = Some(waker.clone());
         }
     }
 

@@ -1,0 +1,120 @@
+//! The proxy, in front of a real upstream process (the quickstart example over stdio), in every
+//! pairing of eras: what the upstream serves is served, calls are forwarded over one
+//! connection, and the upstream's sampling reaches the proxy's own client.
+
+mod support;
+
+use mcp::ProtocolVersion;
+use mcp::client::{Client, ClientOptions, Era};
+use mcp::proxy::Upstream;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const ERAS: [Era; 2] = [Era::Stateless, Era::Handshake(ProtocolVersion::V2025_11_25)];
+
+fn upstream(era: Era) -> Upstream {
+    Upstream::command(support::example("quickstart"), std::iter::empty::<&str>()).era(era)
+}
+
+/// The front client's model: says what it was asked, and counts.
+fn model(asked: Arc<AtomicUsize>) -> ClientOptions {
+    ClientOptions::default().on_sampling(move |params: Value| {
+        asked.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let prompt = params["messages"][0]["content"]["text"].as_str().unwrap_or("?").to_owned();
+            Ok(json!({"role": "assistant", "content": {"type": "text", "text": format!("one line on `{}`", prompt.lines().last().unwrap_or(""))}, "model": "front"}))
+        }
+    })
+}
+
+#[tokio::test]
+async fn the_proxy_serves_the_upstream_and_relays_its_sampling_in_every_pairing_of_eras() {
+    for upstream_era in ERAS {
+        let server = mcp::Server::proxy(upstream(upstream_era)).await.unwrap();
+        let service = server.build().unwrap();
+        for front_era in ERAS {
+            let (ours, theirs) = mcp::transport::memory::pair();
+            let serving = service.clone();
+            tokio::spawn(async move { serving.serve(theirs).await });
+            let asked = Arc::new(AtomicUsize::new(0));
+            let client = Client::connect(ours, model(Arc::clone(&asked)).era(front_era))
+                .await
+                .unwrap();
+            let pairing = format!("front {front_era:?}, upstream {upstream_era:?}");
+            assert_eq!(client.server_info().unwrap().name, "quickstart", "{pairing}");
+            let tools: Vec<String> = client
+                .list_all_tools()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|t| t.name)
+                .collect();
+            assert_eq!(
+                tools,
+                [
+                    "add",
+                    "divide",
+                    "stats",
+                    "greet",
+                    "summarize",
+                    "research",
+                    "increment",
+                    "peek",
+                    "reset"
+                ],
+                "{pairing}"
+            );
+            let sum = client.call_tool("add", json!({"a": 2, "b": 40})).await.unwrap();
+            assert_eq!(sum.text_content(), "42", "{pairing}");
+            assert_eq!(sum.structured_content, Some(json!({"result": 42})), "{pairing}");
+            let summary = client
+                .call_tool("summarize", json!({"text": "a long story"}))
+                .await
+                .unwrap();
+            assert_eq!(summary.text_content(), "one line on `a long story`", "{pairing}");
+            assert_eq!(
+                asked.load(Ordering::SeqCst),
+                1,
+                "{pairing}: the front client's model was asked once"
+            );
+            let bad = client
+                .call_tool("divide", json!({"dividend": 1, "divisor": 0}))
+                .await
+                .unwrap();
+            assert!(bad.is_error, "{pairing}: a tool error stays a tool error");
+            let read = client.read_resource("counter://value").await.unwrap();
+            assert!(
+                serde_json::to_value(&read).unwrap()["contents"][0]["text"].is_string(),
+                "{pairing}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn many_calls_share_one_upstream_connection() {
+    let service = mcp::Server::proxy(upstream(Era::Auto)).await.unwrap().build().unwrap();
+    let (ours, theirs) = mcp::transport::memory::pair();
+    tokio::spawn(async move { service.serve(theirs).await });
+    let client = Arc::new(
+        Client::connect(ours, ClientOptions::default().era(Era::Stateless))
+            .await
+            .unwrap(),
+    );
+    let calls: Vec<_> = (0..50)
+        .map(|i| {
+            let client = Arc::clone(&client);
+            tokio::spawn(async move {
+                client
+                    .call_tool("add", json!({"a": i, "b": 1}))
+                    .await
+                    .unwrap()
+                    .text_content()
+            })
+        })
+        .collect();
+    for (i, call) in calls.into_iter().enumerate() {
+        assert_eq!(call.await.unwrap(), (i + 1).to_string());
+    }
+}
