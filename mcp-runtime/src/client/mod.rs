@@ -1,4 +1,5 @@
-//! A real MCP client, over a child process's stdio or any [`Transport`].
+//! A real MCP client, over a child process's stdio, Streamable HTTP (feature `http`:
+//! [`Client::connect_http`], [`HttpTransport`]) or any [`Transport`].
 //!
 //! It speaks either era: [`Era::Auto`] (the default) probes `server/discover` and falls back to
 //! the `initialize` handshake, as the official SDKs do. The project's own tests use it, and so
@@ -40,8 +41,12 @@ use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+#[cfg(feature = "http")]
+pub mod http;
 pub mod task;
 
+#[cfg(feature = "http")]
+pub use http::HttpTransport;
 pub use task::{Task, TaskCall, TaskHandle, TaskStatus};
 
 /// Which protocol era the client speaks.
@@ -259,6 +264,18 @@ impl Client {
         Ok(client)
     }
 
+    /// Connects to the MCP endpoint at `url` (such as `http://127.0.0.1:3000/mcp`) over
+    /// Streamable HTTP: [`connect`](Self::connect) with [`HttpTransport::new`]. Build the
+    /// transport by hand for a token or other headers.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when `url` is not an `http` URL or the server cannot be reached, and
+    /// whatever the server answers the handshake with.
+    #[cfg(feature = "http")]
+    pub async fn connect_http(url: &str, options: ClientOptions) -> Result<Self> {
+        Self::connect(HttpTransport::new(url)?, options).await
+    }
+
     fn start<T: Transport>(transport: T, options: ClientOptions) -> Self {
         let (reader, writer) = transport.split();
         let (out, rx) = mpsc::channel(1024);
@@ -421,7 +438,7 @@ impl Client {
         guard.id = None;
         match answer {
             Ok(Ok(Ok(v))) => Ok(v),
-            Ok(Ok(Err(e))) => Err(Error::Protocol(e)),
+            Ok(Ok(Err(e))) => Err(error_answer(e)),
             Ok(Err(_)) => Err(Error::Closed),
             Err(_) => {
                 self.inner
@@ -622,7 +639,8 @@ impl Client {
         }
     }
 
-    /// Closes the connection: the server sees end of input; a child process gets five seconds
+    /// Closes the connection: the server sees end of input (over HTTP: the last notifications
+    /// and answers go out, then DELETE ends the session); a child process gets five seconds
     /// to exit before it is killed.
     pub async fn close(mut self) -> Result<()> {
         if let Some(tx) = self.close.take() {
@@ -642,6 +660,16 @@ impl Client {
     }
 }
 
+/// An error answer as the caller sees it: [`Error::Io`] when the transport made it up because
+/// the server could not be reached, else the server's [`Error::Protocol`].
+fn error_answer(error: ErrorObject) -> Error {
+    #[cfg(feature = "http")]
+    if let Some(e) = http::transport_failure(&error) {
+        return Error::Io(e);
+    }
+    Error::Protocol(error)
+}
+
 async fn write_loop<W: FrameWriter>(
     mut writer: W,
     mut rx: mpsc::Receiver<Vec<u8>>,
@@ -652,7 +680,7 @@ async fn write_loop<W: FrameWriter>(
         tokio::select! {
             frame = rx.recv() => match frame {
                 Some(f) => batch.push(f),
-                None => return Ok(()),
+                None => return writer.close().await,
             },
             _ = &mut close => {
                 while let Ok(f) = rx.try_recv() {
@@ -661,8 +689,9 @@ async fn write_loop<W: FrameWriter>(
                 if !batch.is_empty() {
                     writer.write_frames(&mut batch).await?;
                 }
-                // Dropping the writer closes the server's input.
-                return Ok(());
+                // Then the transport's own goodbye (HTTP ends its session); dropping the
+                // writer closes the server's input.
+                return writer.close().await;
             }
         }
         while let Ok(f) = rx.try_recv() {
