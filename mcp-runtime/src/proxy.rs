@@ -25,6 +25,7 @@
 use crate::Server;
 use crate::client::{Client, ClientOptions, Era};
 use crate::error::{Error, Result};
+use crate::protocol::types::meta_keys;
 use crate::protocol::{CallToolResult, ErrorObject, LogLevel, Method, Prompt, Resource, ResourceTemplate, Tool};
 use crate::server::call::ToolCall;
 use crate::server::context::Context;
@@ -113,14 +114,14 @@ impl Relay {
         }
     }
 
-    /// The call an upstream request or log message without a token belongs to: the one in
-    /// flight, or the latest when several are (over stdio nothing tells them apart).
+    /// The call a request or log message of the upstream's belongs to, when the wire does not
+    /// say (a 2025-11-25 upstream asks on its own, untagged): the one in flight, or the latest
+    /// when all in flight come from the same client. Calls of different clients in flight at
+    /// once make it ambiguous: then `None`, so that one client's prompt never reaches another.
     fn current(&self) -> Option<Context> {
-        self.calls
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .last()
-            .map(|(_, ctx)| ctx.clone())
+        let calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        let (_, last) = calls.last()?;
+        calls.iter().all(|(_, ctx)| ctx.same_client(last)).then(|| last.clone())
     }
 
     fn by_token(&self, token: &str) -> Option<Context> {
@@ -163,7 +164,7 @@ fn relayed(
         Box::pin(async move {
             let Some(ctx) = relay.current() else {
                 return Err(ErrorObject::internal(format!(
-                    "the proxy has no call in flight whose client could answer `{method}`"
+                    "the proxy cannot tell which client should answer `{method}`: no call is in flight, or calls of several clients are"
                 )));
             };
             if let Some(p) = params.as_object_mut() {
@@ -199,17 +200,63 @@ impl Proxy {
 
     async fn call_tool(&self, name: &str, call: ToolCall) -> ToolOutput {
         let ctx = call.context().clone();
-        let arguments = Value::Object(call.arguments().clone());
         let in_flight = self.relay.enter(&ctx);
-        let meta = json!({ "progressToken": in_flight.token });
-        let forwarded = self.client.call_tool_with(name, arguments, Some(meta));
+        let params = json!({
+            "name": name,
+            "arguments": call.arguments(),
+            "_meta": { "progressToken": in_flight.token, meta_keys::LOG_LEVEL: "debug" },
+        });
+        let forwarded = self.forward(Method::ToolsCall, params, &ctx);
         // A cancelled call drops its upstream request, which tells the upstream.
         let result = tokio::select! {
             result = forwarded => result,
             () = ctx.cancelled() => Err(Error::Message("cancelled".into())),
         };
         drop(in_flight);
+        let result = result.and_then(|v| serde_json::from_value::<CallToolResult>(v).map_err(Error::from));
         ToolOutput::Result(result.unwrap_or_else(|e| CallToolResult::error(upstream_failed(&e))))
+    }
+
+    /// Sends a request upstream, and answers the `input_required` rounds of a 2026-07-28
+    /// upstream with the call's own client: each of the upstream's input requests is asked
+    /// through the call's `Context` (all of a round's at once), and the request is sent again
+    /// with the answers.
+    async fn forward(&self, method: Method, mut params: Value, ctx: &Context) -> Result<Value> {
+        for round in 0..MAX_ROUNDS {
+            let result = self.client.request(method.as_str(), params.clone()).await?;
+            if result.get("resultType").and_then(Value::as_str) != Some("input_required") {
+                return Ok(result);
+            }
+            let mut asking = tokio::task::JoinSet::new();
+            for (key, request) in result["inputRequests"].as_object().into_iter().flatten() {
+                let (ctx, key) = (ctx.clone(), key.clone());
+                let asked = request["method"].as_str().unwrap_or_default().to_owned();
+                let request_params = request.get("params").cloned().unwrap_or_else(|| json!({}));
+                // Keys the client sees are the proxy's: the same on a replay of the call.
+                let front_key = format!("upstream-{round}-{key}");
+                asking.spawn(async move {
+                    let answer = ctx.request(asked.as_str(), request_params, Some(&front_key)).await;
+                    (key, answer)
+                });
+            }
+            let mut answers = serde_json::Map::new();
+            while let Some(joined) = asking.join_next().await {
+                let (key, answer) = joined.map_err(|e| Error::Message(e.to_string()))?;
+                answers.insert(key, answer?);
+            }
+            params["inputResponses"] = Value::Object(answers);
+            match result.get("requestState") {
+                Some(state) => params["requestState"] = state.clone(),
+                None => {
+                    if let Some(p) = params.as_object_mut() {
+                        p.remove("requestState");
+                    }
+                }
+            }
+        }
+        Err(Error::Message(format!(
+            "the upstream still wanted input after {MAX_ROUNDS} rounds"
+        )))
     }
 
     fn prompt(self: &Arc<Self>, prompt: Prompt) -> PromptDef {
@@ -219,8 +266,9 @@ impl Proxy {
             let (proxy, name) = (Arc::clone(&proxy), name.clone());
             async move {
                 let _in_flight = proxy.relay.enter(call.context());
-                let arguments = Value::Object(call.arguments().clone());
-                match proxy.client.get_prompt(&name, arguments).await {
+                let params = json!({ "name": name, "arguments": call.arguments() });
+                let result = proxy.forward(Method::PromptsGet, params, call.context()).await;
+                match result.and_then(|v| serde_json::from_value(v).map_err(Error::from)) {
                     Ok(result) => PromptOutput::Result(result),
                     Err(Error::Protocol(e)) => PromptOutput::Error(e),
                     Err(e) => PromptOutput::Error(ErrorObject::internal(upstream_failed(&e))),
@@ -231,8 +279,9 @@ impl Proxy {
 
     async fn read(&self, call: ToolCall) -> ResourceOutput {
         let _in_flight = self.relay.enter(call.context());
-        let uri = call.uri().unwrap_or_default().to_owned();
-        match self.client.read_resource(&uri).await {
+        let params = json!({ "uri": call.uri().unwrap_or_default() });
+        let result = self.forward(Method::ResourcesRead, params, call.context()).await;
+        match result.and_then(|v| serde_json::from_value(v).map_err(Error::from)) {
             Ok(result) => ResourceOutput::Result(result),
             Err(Error::Protocol(e)) => ResourceOutput::Error(e),
             Err(e) => ResourceOutput::Error(ErrorObject::internal(upstream_failed(&e))),
@@ -312,6 +361,9 @@ impl Proxy {
     }
 }
 
+/// The most `input_required` rounds one forwarded request may take.
+const MAX_ROUNDS: usize = 16;
+
 fn upstream_failed(e: &Error) -> String {
     format!("the upstream server failed: {e}")
 }
@@ -332,10 +384,7 @@ impl Server {
         options.timeout = Duration::from_secs(3600);
         let client = match upstream.target {
             Target::Command(command) => Client::spawn(command, options).await?,
-            Target::Url(url) => {
-                drop(url);
-                return Err(Error::Config("an HTTP upstream needs the HTTP client transport".into()));
-            }
+            Target::Url(url) => Client::connect_http(&url, options).await?,
         };
         let negotiated = client.negotiated().clone();
         let tools = client.list_all_tools().await.unwrap_or_default();

@@ -19,10 +19,12 @@ enum Fw {
     OursRedis,
     Rmcp,
     Floor,
+    /// Ours behind our own proxy (`examples/proxy -- ours`): what the proxy adds per call.
+    Proxied,
 }
 
-const FRAMEWORKS: [Fw; 4] = [Fw::Ours, Fw::OursRedis, Fw::Rmcp, Fw::Floor];
-const NAMES: [&str; 4] = ["ours", "ours, Redis", "rmcp", "floor"];
+const FRAMEWORKS: [Fw; 5] = [Fw::Ours, Fw::OursRedis, Fw::Rmcp, Fw::Floor, Fw::Proxied];
+const NAMES: [&str; 5] = ["ours", "ours, Redis", "rmcp", "floor", "ours via proxy"];
 
 struct Options {
     ours: PathBuf,
@@ -35,6 +37,8 @@ struct Options {
     only: Option<String>,
     /// The Redis the Redis column uses, when there is one.
     redis: Option<String>,
+    /// Our proxy (`examples/proxy`), for the proxy column, when given.
+    proxy: Option<PathBuf>,
 }
 
 impl Options {
@@ -45,8 +49,12 @@ impl Options {
             (Fw::Rmcp, false) => self.bins.join("rmcp_echo"),
             (Fw::Rmcp, true) => self.bins.join("many_rmcp"),
             (Fw::Floor, _) => self.bins.join("floor_echo"),
+            (Fw::Proxied, _) => self.proxy.clone().unwrap_or_default(),
         };
         let mut cmd = vec![bin.display().to_string()];
+        if fw == Fw::Proxied {
+            cmd.extend(["--".into(), self.ours.display().to_string()]);
+        }
         if many && fw == Fw::Floor {
             cmd.push("--many".into());
         }
@@ -62,6 +70,10 @@ impl Options {
     /// Whether `fw` runs `scenario`: the Redis column only where a store is used; the floor
     /// has no handshake-era sessions over HTTP that ask the client anything.
     fn runs(&self, scenario: Scenario, fw: Fw) -> bool {
+        // The proxy column: stdio calls, echo and ask, forwarded to ours over stdio.
+        if fw == Fw::Proxied {
+            return self.proxy.is_some() && matches!(scenario, Scenario::Stdio(_, Call::Echo | Call::Ask, _));
+        }
         // Only ours serves tasks (rmcp's need its own task handler; the floor has none).
         if matches!(scenario, Scenario::Http(_, Call::Task, _)) {
             return matches!(fw, Fw::Ours) || (fw == Fw::OursRedis && self.redis.is_some());
@@ -405,7 +417,7 @@ fn ratio(ours: f64, other: f64) -> String {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench --ours PATH --bins DIR --root DIR [--runs N] [--window SECS] [--sessions N] [--no-build] [--only TEXT]\n\
+        "usage: bench --ours PATH [--proxy PATH] --bins DIR --root DIR [--runs N] [--window SECS] [--sessions N] [--no-build] [--only TEXT]\n\
          Prints one Markdown table: the median of N interleaved runs for ours, rmcp and the floor,\n\
          with ours÷rmcp and ours÷floor. `--only` keeps the scenarios whose name contains TEXT."
     );
@@ -428,6 +440,7 @@ async fn main() {
         build: !args.has("--no-build"),
         only: args.value("--only"),
         redis: None,
+        proxy: args.value("--proxy").map(PathBuf::from),
     };
     let redis = Redis::start();
     let o = Options {
@@ -462,9 +475,9 @@ async fn main() {
         scenarios.retain(|s| s.name(&o).contains(only.as_str()));
     }
     println!(
-        "| scenario | figure | ours | ours, Redis store | rmcp 3.11 | floor | ours ÷ rmcp | ours ÷ floor | Redis ÷ memory |"
+        "| scenario | figure | ours | ours, Redis store | rmcp 3.11 | floor | ours via proxy | ours ÷ rmcp | ours ÷ floor | Redis ÷ memory | proxy ÷ direct |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut failed = false;
     for scenario in scenarios {
         // figures[fw][metric] = values over runs
@@ -511,16 +524,18 @@ async fn main() {
                 .collect();
             let cell = |v: f64| if v.is_nan() { "–".to_owned() } else { m.show(v) };
             println!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 scenario.name(&o),
                 m.label(),
                 cell(med[0]),
                 cell(med[1]),
                 cell(med[2]),
                 cell(med[3]),
+                cell(med[4]),
                 ratio(med[0], med[2]),
                 ratio(med[0], med[3]),
-                ratio(med[1], med[0])
+                ratio(med[1], med[0]),
+                ratio(med[4], med[0])
             );
         }
     }

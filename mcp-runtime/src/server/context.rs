@@ -252,6 +252,14 @@ impl Context {
         Ok(())
     }
 
+    /// Whether `other` serves a request of the same client: the same connection now.
+    pub(crate) fn same_client(&self, other: &Context) -> bool {
+        // One lock at a time: `other` may be this very context.
+        let ours = Arc::clone(&self.parts.round().peer);
+        let theirs = Arc::clone(&other.parts.round().peer);
+        std::ptr::addr_eq(Arc::as_ptr(&ours), Arc::as_ptr(&theirs))
+    }
+
     /// The id of the task this call runs as, if it runs as one.
     pub fn task_id(&self) -> Option<&str> {
         self.parts.task.as_ref().map(|t| t.id.as_str())
