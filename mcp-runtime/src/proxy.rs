@@ -53,6 +53,7 @@ enum Target {
     /// A server started as a child process, spoken to over its stdin and stdout.
     Command(Command),
     /// A server reached over Streamable HTTP.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // needs the HTTP client
     Url(String),
 }
 
@@ -384,7 +385,12 @@ impl Server {
         options.timeout = Duration::from_secs(3600);
         let client = match upstream.target {
             Target::Command(command) => Client::spawn(command, options).await?,
+            #[cfg(feature = "http")]
             Target::Url(url) => Client::connect_http(&url, options).await?,
+            #[cfg(not(feature = "http"))]
+            Target::Url(_) => {
+                return Err(Error::Config("an HTTP upstream needs the `http` feature".into()));
+            }
         };
         let negotiated = client.negotiated().clone();
         let tools = client.list_all_tools().await.unwrap_or_default();
