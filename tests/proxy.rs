@@ -118,3 +118,53 @@ async fn many_calls_share_one_upstream_connection() {
         assert_eq!(call.await.unwrap(), (i + 1).to_string());
     }
 }
+
+#[tokio::test]
+async fn the_proxy_forwards_to_an_upstream_over_streamable_http_in_both_eras() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(support::example("quickstart"))
+        .args(["--http", &format!("127.0.0.1:{port}")])
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for upstream_era in ERAS {
+        let upstream = Upstream::url(format!("http://127.0.0.1:{port}/mcp")).era(upstream_era);
+        let service = mcp::Server::proxy(upstream).await.unwrap().build().unwrap();
+        for front_era in ERAS {
+            let (ours, theirs) = mcp::transport::memory::pair();
+            let serving = service.clone();
+            tokio::spawn(async move { serving.serve(theirs).await });
+            let asked = Arc::new(AtomicUsize::new(0));
+            let client = Client::connect(ours, model(Arc::clone(&asked)).era(front_era))
+                .await
+                .unwrap();
+            let pairing = format!("front {front_era:?}, HTTP upstream {upstream_era:?}");
+            assert_eq!(
+                client
+                    .call_tool("add", json!({"a": 1, "b": 2}))
+                    .await
+                    .unwrap()
+                    .text_content(),
+                "3",
+                "{pairing}"
+            );
+            let summary = client
+                .call_tool("summarize", json!({"text": "over http"}))
+                .await
+                .unwrap();
+            assert_eq!(summary.text_content(), "one line on `over http`", "{pairing}");
+            assert_eq!(asked.load(Ordering::SeqCst), 1, "{pairing}");
+        }
+    }
+    child.kill().await.unwrap();
+}
