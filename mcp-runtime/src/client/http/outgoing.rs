@@ -163,7 +163,7 @@ pub(super) fn header_params(result: &Value) -> Vec<(String, Vec<(String, HeaderN
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::client::http::outgoing::*;
     use serde_json::json;
 
     #[test]

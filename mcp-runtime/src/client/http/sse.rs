@@ -171,7 +171,7 @@ impl SseReader {
 
 #[cfg(test)]
 mod tests {
-    use super::SseReader;
+    use crate::client::http::sse::SseReader;
     use std::time::Duration;
 
     fn read(reader: &mut SseReader, chunks: &[&[u8]]) -> Vec<String> {

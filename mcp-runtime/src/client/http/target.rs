@@ -97,7 +97,7 @@ fn percent_decode(text: &str) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::Target;
+    use crate::client::http::target::Target;
 
     #[test]
     fn credentials_become_a_header_and_are_never_shown() {
