@@ -298,6 +298,12 @@ impl Link {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(id.clone(), tx);
+        #[cfg(feature = "otel")]
+        let params = &{
+            let mut params = params.clone();
+            super::otel::inject(&mut params);
+            params
+        };
         let message = encode_request(&id, method, params);
         let _guard = OutGuard {
             link: self,
@@ -311,6 +317,14 @@ impl Link {
             Ok(Err(_)) => Err(Error::Closed),
             Err(_) => Err(Error::Timeout),
         }
+    }
+}
+
+impl Link {
+    /// Whether messages go out over Streamable HTTP (each request's own stream).
+    #[cfg(feature = "otel")]
+    pub(crate) fn is_http(&self) -> bool {
+        matches!(self.out, Out::Routed(_))
     }
 }
 
