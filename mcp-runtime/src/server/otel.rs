@@ -312,6 +312,24 @@ pub(crate) fn take_routing() -> Option<Operation> {
     ROUTING.with(|slot| slot.borrow_mut().take())
 }
 
+/// Runs `future` in the trace context of the request being served (the current span), without
+/// holding that span open: the span ends with its request's answer, while a stateless-era call
+/// may go on after answering `input_required`. Spans the handler makes are its children, and its
+/// requests to the client carry its context.
+pub(crate) fn in_request_context<F: std::future::Future>(future: F) -> opentelemetry::context::WithContext<F> {
+    opentelemetry::context::FutureExt::with_context(future, Span::current().context())
+}
+
+/// The trace context to pass on: the current span's, else the ambient OpenTelemetry context.
+fn current_context() -> Context {
+    let cx = Span::current().context();
+    if cx.span().span_context().is_valid() {
+        cx
+    } else {
+        Context::current()
+    }
+}
+
 /// A carrier that writes into a `_meta` object.
 struct MetaMut<'a>(&'a mut Map<String, Value>);
 
@@ -327,7 +345,7 @@ impl Injector for MetaMut<'_> {
 /// Writes the current span's trace context into `params._meta` (made if missing), so that the
 /// client's work on a request from the server (sampling, elicitation, roots) joins the trace.
 pub(crate) fn inject(params: &mut Value) {
-    let cx = Span::current().context();
+    let cx = current_context();
     if !cx.span().span_context().is_valid() {
         return;
     }
