@@ -4,12 +4,18 @@ examples/otel over stdio inside a client span; the server exports its spans and 
 OTLP/HTTP (protobuf) to a receiver this test runs. The server's span must be the child of the
 client's span, named and attributed after the MCP semantic conventions, and the server's own
 request to the client (sampling: a `sampling/createMessage` request in the handshake era, an
-`inputRequests` entry in the 2026-07-28 era) must carry the server span's context."""
+`inputRequests` entry in the 2026-07-28 era) must carry the server span's context. Over
+Streamable HTTP the spans carry the session's id, and a `traceparent` header is the parent when
+`_meta` names none."""
 
 import asyncio
+import json
 import os
+import socket
+import subprocess
 import threading
 import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import mcp_types as types
@@ -218,3 +224,82 @@ def test_server_span_is_the_child_of_the_clients(mode, receiver):
     if mode == "legacy":
         # A handshake session ends when the client goes: its duration comes with the last export.
         receiver.wait_for(lambda: "mcp.server.session.duration" in receiver.metrics, "mcp.server.session.duration")
+
+
+@pytest.fixture
+def otel_http(receiver):
+    """examples/otel serving Streamable HTTP on a free loopback port, exporting to `receiver`."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    params = server(receiver)
+    proc = subprocess.Popen(
+        [params.command, "--http", f"127.0.0.1:{port}"], env=params.env, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_over_http_the_session_and_the_headers(otel_http, receiver):
+    """Over Streamable HTTP: `mcp.session.id` and `network.*` on each span, the parent from
+    `_meta` (the Python client), and from the `traceparent` header when `_meta` has none."""
+
+    async def main():
+        async with Client(otel_http, mode="legacy") as client:
+            added = await client.call_tool("add", {"a": 2, "b": 3})
+            assert added.is_error is False
+
+    with tracer.start_as_current_span("test http") as root:
+        run(main())
+    trace_id = root.get_span_context().trace_id
+    receiver.wait_for(lambda: any(s.name == "tools/call add" for _, s in receiver.spans), "tools/call add")
+    (sent,) = client_span("MCP send tools/call add", trace_id)
+    (add,) = receiver.server_spans("tools/call add")
+    assert add.parent_span_id.hex() == f"{sent.context.span_id:016x}"
+    attrs = attributes(add.attributes)
+    assert attrs["network.transport"] == "tcp"
+    assert attrs["network.protocol.name"] == "http"
+    assert len(attrs["mcp.session.id"]) >= 16, attrs
+
+    # A client that writes the trace context only into the HTTP request's headers.
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"},
+        },
+    }
+    request = urllib.request.Request(
+        otel_http,
+        data=json.dumps(initialize).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            "traceparent": parent,
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        session_id = response.headers["Mcp-Session-Id"]
+        response.read()
+    assert session_id
+
+    def raw_initialize():
+        return [s for _, s in receiver.spans if s.name == "initialize" and s.trace_id.hex() == parent.split("-")[1]]
+
+    receiver.wait_for(lambda: raw_initialize(), "the span of the initialize with a traceparent header")
+    (span,) = raw_initialize()
+    assert span.parent_span_id.hex() == "b7ad6b7169203331"
+    assert attributes(span.attributes)["mcp.session.id"] == session_id
