@@ -96,11 +96,12 @@ impl Connection {
         }
     }
 
-    /// The span and clock of request `id`: over HTTP, with the session's id.
+    /// The span and clock of request `id` (`None`: a notification): over HTTP, with the
+    /// session's id.
     #[cfg(feature = "otel")]
     pub(crate) fn operation(
         &self,
-        id: &RequestId,
+        id: Option<&RequestId>,
         method: &crate::protocol::method::WireMethod,
         params: Option<&serde_json::Value>,
     ) -> super::otel::Operation {

@@ -67,11 +67,15 @@ impl Connection {
             Incoming::Request { id, method, params } => self.request(id, &method, params, collect),
             #[cfg(feature = "otel")]
             Incoming::Request { id, method, params } => {
-                let operation = self.operation(&id, &method, params.as_ref());
+                let operation = self.operation(Some(&id), &method, params.as_ref());
                 super::otel::routing(operation, || self.request(id, &method, params, collect))
             }
             Incoming::Notification { method, params } => {
+                #[cfg(feature = "otel")]
+                let operation = self.operation(None, &method, params.as_ref());
                 self.notification(&method, params.as_ref());
+                #[cfg(feature = "otel")]
+                operation.finish(None);
                 None
             }
             Incoming::Response { id, outcome } => {

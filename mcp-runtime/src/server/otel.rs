@@ -136,11 +136,11 @@ fn parent_from_meta(params: Option<&Value>) -> Option<Context> {
 }
 
 impl Operation {
-    /// Starts the span of request `id`. Its parent is the context in `params._meta`; else the
+    /// Starts the span of request `id` (`None`: a notification). Its parent is the context in `params._meta`; else the
     /// ambient context (the HTTP request's headers, see [`http_context`]) when it is valid; else
     /// the current `tracing` span, if any.
     pub(crate) fn start(
-        id: &RequestId,
+        id: Option<&RequestId>,
         method: &WireMethod,
         params: Option<&Value>,
         transport: Transport,
@@ -162,7 +162,7 @@ impl Operation {
             mcp.method.name = name,
             mcp.protocol.version = tracing::field::Empty,
             mcp.session.id = session_id,
-            jsonrpc.request.id = %RequestIdText(id),
+            jsonrpc.request.id = id.map(|id| tracing::field::display(RequestIdText(id))),
             gen_ai.operation.name = is_tool.then_some("execute_tool"),
             error.type = tracing::field::Empty,
             rpc.response.status_code = tracing::field::Empty,
@@ -210,10 +210,11 @@ impl Operation {
             .push(KeyValue::new("mcp.protocol.version", version.as_str()));
     }
 
-    /// Ends the operation with its answer: `error.type` (the JSON-RPC error code, or
-    /// `tool_error` for a tool result with `isError`), the span's status, and the duration.
-    pub(crate) fn finish(mut self, reply: &[u8]) {
-        if let Some(failure) = failure(reply) {
+    /// Ends the operation with its answer (`None`: a notification, which has none):
+    /// `error.type` (the JSON-RPC error code, or `tool_error` for a tool result with `isError`),
+    /// the span's status, and the duration.
+    pub(crate) fn finish(mut self, reply: Option<&[u8]>) {
+        if let Some(failure) = reply.and_then(failure) {
             let (error_type, message) = match failure {
                 Failure::Code(code, message) => {
                     let code = code.to_string();
@@ -292,7 +293,7 @@ pub(crate) fn routing(op: Operation, route: impl FnOnce() -> Option<Vec<u8>>) ->
     let reply = span.in_scope(route);
     let left = ROUTING.with(|slot| std::mem::replace(&mut *slot.borrow_mut(), outer));
     if let (Some(op), Some(reply)) = (left, &reply) {
-        op.finish(reply);
+        op.finish(Some(reply));
     }
     reply
 }

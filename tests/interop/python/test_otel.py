@@ -222,6 +222,9 @@ def test_server_span_is_the_child_of_the_clients(mode, receiver):
     assert {"add", "divide", "summarize"} <= tools
     assert list(points[0][1].explicit_bounds) == [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300]
     if mode == "legacy":
+        # Notifications have spans too, with no request id.
+        (initialized,) = receiver.server_spans("notifications/initialized")
+        assert "jsonrpc.request.id" not in attributes(initialized.attributes)
         # A handshake session ends when the client goes: its duration comes with the last export.
         receiver.wait_for(lambda: "mcp.server.session.duration" in receiver.metrics, "mcp.server.session.duration")
 

@@ -36,7 +36,7 @@ impl Responder {
     pub(crate) async fn send(self, reply: Vec<u8>) {
         #[cfg(feature = "otel")]
         if let Some(operation) = self.operation {
-            operation.finish(&reply);
+            operation.finish(Some(&reply));
         }
         match self.collect {
             Some(tx) => {
