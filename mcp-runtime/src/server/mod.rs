@@ -14,6 +14,7 @@
 //! | one module per group of methods | `methods/` |
 //! | running calls: rounds, sealed state, replay | `engine/` |
 //! | what a handler sees of its request and client | [`context`], `peer` |
+//! | who made a request (token subject, scopes) | [`principal`] |
 //! | one call's arguments, shared by all handlers | [`call`] |
 //! | tools, prompts, resources | [`tool`], [`prompt`], [`resource`] |
 //! | parameters of handlers | [`extract`], `state` |
@@ -41,6 +42,7 @@ pub mod middleware;
 #[cfg(feature = "otel")]
 pub(crate) mod otel;
 pub(crate) mod peer;
+pub mod principal;
 pub mod prompt;
 pub mod resource;
 pub mod sampling;
