@@ -8,11 +8,11 @@
 //! `gen_ai.tool.name`, `gen_ai.prompt.name`, `gen_ai.operation.name` (`execute_tool`),
 //! `mcp.resource.uri`, `network.transport`, `network.protocol.name`, `error.type` and
 //! `rpc.response.status_code`. Its parent is the trace context in the request's `params._meta`
-//! (`traceparent`, `tracestate`, `baggage`), else the HTTP request's headers. The server writes
-//! the context into its own requests to the client (sampling, elicitation, roots) and into
-//! `inputRequests`, so the client's model call joins the trace. It records the
-//! `mcp.server.operation.duration` and `mcp.server.session.duration` histograms (seconds, with the
-//! conventions' buckets) through the global meter provider.
+//! (`traceparent`, `tracestate`, `baggage`), else the HTTP request's headers. The server's own
+//! requests to the client (sampling, elicitation, roots) get `CLIENT` spans whose context they
+//! carry, and `inputRequests` carry the call's, so the client's model call joins the trace. It
+//! records the `mcp.server.operation.duration` and `mcp.server.session.duration` histograms
+//! (seconds, with the conventions' buckets) through the global meter provider.
 //!
 //! The spans are `tracing` spans: [`init`] installs a subscriber that exports them, or
 //! [`Otel::layer`] adds the export to a subscriber of your own. Arguments, results and tokens are

@@ -298,10 +298,13 @@ impl Link {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(id.clone(), tx);
+        // A CLIENT span for the server's own request; the client's work joins the trace.
+        #[cfg(feature = "otel")]
+        let outgoing = super::otel::Outgoing::start(method, &id);
         #[cfg(feature = "otel")]
         let params = &{
             let mut params = params.clone();
-            super::otel::inject(&mut params);
+            outgoing.inject(&mut params);
             params
         };
         let message = encode_request(&id, method, params);
@@ -311,12 +314,15 @@ impl Link {
             related: related.clone(),
         };
         self.out.send(message, Some(&related), false).await;
-        match tokio::time::timeout(timeout, rx).await {
+        let answer = match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(Ok(v))) => Ok(v),
             Ok(Ok(Err(e))) => Err(Error::Protocol(e)),
             Ok(Err(_)) => Err(Error::Closed),
             Err(_) => Err(Error::Timeout),
-        }
+        };
+        #[cfg(feature = "otel")]
+        outgoing.finish(answer.as_ref().err());
+        answer
     }
 }
 

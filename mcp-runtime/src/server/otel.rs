@@ -1,7 +1,8 @@
 //! OpenTelemetry instrumentation (feature `otel`), after the MCP semantic conventions
 //! (<https://opentelemetry.io/docs/specs/semconv/gen-ai/mcp/>): a `SERVER` span per request, its
-//! parent read from `params._meta` (else from the HTTP request's headers), trace context written
-//! into the server's own requests to the client and into `inputRequests`, and the
+//! parent read from `params._meta` (else from the HTTP request's headers), a `CLIENT` span for
+//! each of the server's own requests to the client, trace context written into those and into
+//! `inputRequests`, and the
 //! `mcp.server.operation.duration` and `mcp.server.session.duration` histograms.
 //!
 //! Nothing here runs without the feature: every call site is `#[cfg(feature = "otel")]`.
@@ -344,9 +345,13 @@ impl Injector for MetaMut<'_> {
 }
 
 /// Writes the current span's trace context into `params._meta` (made if missing), so that the
-/// client's work on a request from the server (sampling, elicitation, roots) joins the trace.
+/// client's work on an input request (sampling, elicitation, roots) joins the trace.
 pub(crate) fn inject(params: &mut Value) {
-    let cx = current_context();
+    inject_context(&current_context(), params);
+}
+
+/// Writes `cx` into `params._meta`, when it names a span.
+fn inject_context(cx: &Context, params: &mut Value) {
     if !cx.span().span_context().is_valid() {
         return;
     }
@@ -355,7 +360,53 @@ pub(crate) fn inject(params: &mut Value) {
     };
     let meta = params.entry("_meta").or_insert_with(|| Value::Object(Map::new()));
     if let Some(meta) = meta.as_object_mut() {
-        PROPAGATOR.inject_context(&cx, &mut MetaMut(meta));
+        PROPAGATOR.inject_context(cx, &mut MetaMut(meta));
+    }
+}
+
+/// A request the server sends the client (handshake era): a `CLIENT` span, as the conventions
+/// have the side that sends a request report it, named `{mcp.method.name}`.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    span: Span,
+}
+
+impl Outgoing {
+    /// Starts the span of request `id`, a child of the request being served.
+    pub(crate) fn start(method: &str, id: &RequestId) -> Self {
+        let span = tracing::info_span!(
+            "mcp.client_request",
+            otel.name = method,
+            otel.kind = "client",
+            mcp.method.name = method,
+            jsonrpc.request.id = %RequestIdText(id),
+            error.type = tracing::field::Empty,
+        );
+        let parent = current_context();
+        if parent.span().span_context().is_valid() {
+            let _ = span.set_parent(parent);
+        }
+        Self { span }
+    }
+
+    /// Writes this span's context into the request's `params._meta`.
+    pub(crate) fn inject(&self, params: &mut Value) {
+        inject_context(&self.span.context(), params);
+    }
+
+    /// Ends the span with the client's answer: `error.type` when it failed.
+    pub(crate) fn finish(self, error: Option<&crate::error::Error>) {
+        use crate::error::Error;
+        let Some(error) = error else {
+            return;
+        };
+        let (error_type, message) = match error {
+            Error::Protocol(e) => (e.code.to_string(), e.message.clone()),
+            Error::Timeout => ("timeout".to_owned(), error.to_string()),
+            other => ("_OTHER".to_owned(), other.to_string()),
+        };
+        self.span.record("error.type", error_type.as_str());
+        self.span.set_status(Status::error(message));
     }
 }
 

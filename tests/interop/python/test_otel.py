@@ -3,8 +3,8 @@ trace context into each request's `params._meta` when OpenTelemetry is installed
 examples/otel over stdio inside a client span; the server exports its spans and metrics over
 OTLP/HTTP (protobuf) to a receiver this test runs. The server's span must be the child of the
 client's span, named and attributed after the MCP semantic conventions, and the server's own
-request to the client (sampling: a `sampling/createMessage` request in the handshake era, an
-`inputRequests` entry in the 2026-07-28 era) must carry the server span's context. Over
+request to the client must carry the trace context: a `sampling/createMessage` request in the
+handshake era, under a CLIENT span of its own; an `inputRequests` entry in the 2026-07-28 era. Over
 Streamable HTTP the spans carry the session's id, and a `traceparent` header is the parent when
 `_meta` names none."""
 
@@ -34,6 +34,7 @@ from conftest import example
 MODES = ["auto", "legacy"]
 ERA = {"auto": "2026-07-28", "legacy": "2025-11-25"}
 SPAN_KIND_SERVER = 2
+SPAN_KIND_CLIENT = 3
 STATUS_CODE_ERROR = 2
 
 # The client's spans: the SDK's tracer follows the global provider once it is set (once per
@@ -211,7 +212,17 @@ def test_server_span_is_the_child_of_the_clients(mode, receiver):
     assert traceparent is not None, sampled[0]
     version, tid, parent, _flags = traceparent.split("-")
     assert tid == f"{trace_id:032x}"
-    assert parent in {s.span_id.hex() for s in summarize}
+    if mode == "legacy":
+        # A real request to the client: the server reports it as a CLIENT span, a child of the
+        # call's span, and passes that span on.
+        (asked,) = receiver.server_spans("sampling/createMessage")
+        assert asked.kind == SPAN_KIND_CLIENT
+        assert asked.parent_span_id == summarize[0].span_id
+        assert parent == asked.span_id.hex()
+        assert attributes(asked.attributes)["mcp.method.name"] == "sampling/createMessage"
+    else:
+        # An input request inside the call's `input_required` result: the call's span.
+        assert parent in {s.span_id.hex() for s in summarize}
 
     # The operation histogram, in seconds, per method and tool.
     receiver.wait_for(lambda: "mcp.server.operation.duration" in receiver.metrics, "mcp.server.operation.duration")
