@@ -2,8 +2,8 @@
 //! (<https://opentelemetry.io/docs/specs/semconv/gen-ai/mcp/>): a `SERVER` span per request, its
 //! parent read from `params._meta` (else from the HTTP request's headers), a `CLIENT` span for
 //! each of the server's own requests to the client, trace context written into those and into
-//! `inputRequests`, and the
-//! `mcp.server.operation.duration` and `mcp.server.session.duration` histograms.
+//! `inputRequests`, and the `mcp.server.operation.duration` and `mcp.server.session.duration`
+//! histograms.
 //!
 //! Nothing here runs without the feature: every call site is `#[cfg(feature = "otel")]`.
 //!
@@ -137,9 +137,9 @@ fn parent_from_meta(params: Option<&Value>) -> Option<Context> {
 }
 
 impl Operation {
-    /// Starts the span of request `id` (`None`: a notification). Its parent is the context in `params._meta`; else the
-    /// ambient context (the HTTP request's headers, see [`http_context`]) when it is valid; else
-    /// the current `tracing` span, if any.
+    /// Starts the span of request `id` (`None`: a notification). Its parent is the context in
+    /// `params._meta`; else the ambient context (the HTTP request's headers, see
+    /// [`http_context`]) when it is valid; else the current `tracing` span, if any.
     pub(crate) fn start(
         id: Option<&RequestId>,
         method: &WireMethod,
@@ -168,6 +168,14 @@ impl Operation {
             error.type = tracing::field::Empty,
             rpc.response.status_code = tracing::field::Empty,
         );
+        // Set before anything else touches the span, which may start it.
+        let parent = parent_from_meta(params).or_else(|| {
+            let ambient = Context::current();
+            ambient.span().span_context().is_valid().then_some(ambient)
+        });
+        if let Some(parent) = parent {
+            let _ = span.set_parent(parent);
+        }
         let mut metric_attributes = vec![KeyValue::new("mcp.method.name", name.to_owned())];
         if is_tool {
             metric_attributes.push(KeyValue::new("gen_ai.operation.name", "execute_tool"));
@@ -184,13 +192,6 @@ impl Operation {
             if kv.key.as_str().starts_with("network.") {
                 span.set_attribute(kv.key.clone(), kv.value.clone());
             }
-        }
-        let parent = parent_from_meta(params).or_else(|| {
-            let ambient = Context::current();
-            ambient.span().span_context().is_valid().then_some(ambient)
-        });
-        if let Some(parent) = parent {
-            let _ = span.set_parent(parent);
         }
         Self {
             span,
