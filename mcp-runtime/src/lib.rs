@@ -8,6 +8,8 @@ pub mod client;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod protocol;
 pub mod proxy;
 pub mod server;

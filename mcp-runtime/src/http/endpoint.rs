@@ -139,7 +139,16 @@ pub(super) async fn endpoint(
         .map(str::to_owned);
     match method {
         Method::POST => match read_body(&headers, body, shared.options.max_body_bytes).await {
+            #[cfg(not(feature = "otel"))]
             Ok(body) => post(&shared, &headers, session, &body, principal).await,
+            // The request's trace context is the ambient one while its messages are read: the
+            // parent of their spans when their `_meta` names none.
+            #[cfg(feature = "otel")]
+            Ok(body) => {
+                let context = crate::server::otel::http_context(&headers);
+                let post = post(&shared, &headers, session, &body, principal);
+                opentelemetry::context::FutureExt::with_context(post, context).await
+            }
             Err(refused) => refused,
         },
         Method::GET => {

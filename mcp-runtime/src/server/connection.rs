@@ -51,6 +51,9 @@ pub(crate) struct Connection {
     pub(crate) binding: OnceLock<String>,
     /// What this session's handlers hid from it.
     pub(crate) hidden: Arc<Hidden>,
+    /// How long the session lasts, and over what (feature `otel`).
+    #[cfg(feature = "otel")]
+    pub(crate) clock: super::otel::SessionClock,
 }
 
 impl Connection {
@@ -72,6 +75,12 @@ impl Connection {
     }
 
     fn with_link(core: Arc<Core>, service: ServiceHandle, link: Link) -> Self {
+        #[cfg(feature = "otel")]
+        let clock = super::otel::SessionClock::new(if link.is_http() {
+            super::otel::Transport::Http
+        } else {
+            super::otel::Transport::Pipe
+        });
         Self {
             core,
             link: Arc::new(link),
@@ -83,7 +92,23 @@ impl Connection {
             tasks: Mutex::new(Vec::new()),
             binding: OnceLock::new(),
             hidden: Arc::default(),
+            #[cfg(feature = "otel")]
+            clock,
         }
+    }
+
+    /// The span and clock of request `id` (`None`: a notification): over HTTP, with the
+    /// session's id.
+    #[cfg(feature = "otel")]
+    pub(crate) fn operation(
+        &self,
+        id: Option<&RequestId>,
+        method: &crate::protocol::method::WireMethod,
+        params: Option<&serde_json::Value>,
+    ) -> super::otel::Operation {
+        let transport = self.clock.transport();
+        let session_id = self.binding.get().filter(|_| transport == super::otel::Transport::Http);
+        super::otel::Operation::start(id, method, params, transport, session_id.map(String::as_str))
     }
 
     /// Whom a task of `era` created on this connection belongs to: the principal, and in the

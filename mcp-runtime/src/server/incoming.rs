@@ -98,9 +98,19 @@ impl Connection {
     /// Handles one message; returns the answer when it is ready now.
     pub(crate) fn handle(self: &Arc<Self>, message: Incoming, collect: Collect) -> Option<Vec<u8>> {
         match message {
+            #[cfg(not(feature = "otel"))]
             Incoming::Request { id, method, params } => self.request(id, &method, params, collect),
+            #[cfg(feature = "otel")]
+            Incoming::Request { id, method, params } => {
+                let operation = self.operation(Some(&id), &method, params.as_ref());
+                super::otel::routing(operation, || self.request(id, &method, params, collect))
+            }
             Incoming::Notification { method, params } => {
+                #[cfg(feature = "otel")]
+                let operation = self.operation(None, &method, params.as_ref());
                 self.notification(&method, params.as_ref());
+                #[cfg(feature = "otel")]
+                operation.finish(None);
                 None
             }
             Incoming::Response { id, outcome } => {
@@ -126,7 +136,15 @@ impl Connection {
             };
         }
         match method {
-            Ok(Method::Initialize) => Some(self.initialize(&id, params)),
+            Ok(Method::Initialize) => {
+                let reply = self.initialize(&id, params);
+                #[cfg(feature = "otel")]
+                if let Some(session) = self.session.get() {
+                    super::otel::routing_version(session.version);
+                    self.clock.initialized(session.version);
+                }
+                Some(reply)
+            }
             Ok(Method::Ping) => Some(encode_result(&id, b"{}")),
             _ => match self.session_requester() {
                 Some(req) => self.route(id, method, params, req, collect),
@@ -159,6 +177,8 @@ impl Connection {
             };
             present || core.capabilities.offers(capability)
         };
+        #[cfg(feature = "otel")]
+        super::otel::routing_version(req.version);
         let method = match era::gate(method, req.version, offers) {
             Ok(m) => m,
             Err(e) => return Some(encode_error(Some(&id), &e)),

@@ -298,6 +298,15 @@ impl Link {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(id.clone(), tx);
+        // A CLIENT span for the server's own request; the client's work joins the trace.
+        #[cfg(feature = "otel")]
+        let outgoing = super::otel::Outgoing::start(method, &id);
+        #[cfg(feature = "otel")]
+        let params = &{
+            let mut params = params.clone();
+            outgoing.inject(&mut params);
+            params
+        };
         let message = encode_request(&id, method, params);
         let _guard = OutGuard {
             link: self,
@@ -305,12 +314,23 @@ impl Link {
             related: related.clone(),
         };
         self.out.send(message, Some(&related), false).await;
-        match tokio::time::timeout(timeout, rx).await {
+        let answer = match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(Ok(v))) => Ok(v),
             Ok(Ok(Err(e))) => Err(Error::Protocol(e)),
             Ok(Err(_)) => Err(Error::Closed),
             Err(_) => Err(Error::Timeout),
-        }
+        };
+        #[cfg(feature = "otel")]
+        outgoing.finish(answer.as_ref().err());
+        answer
+    }
+}
+
+impl Link {
+    /// Whether messages go out over Streamable HTTP (each request's own stream).
+    #[cfg(feature = "otel")]
+    pub(crate) fn is_http(&self) -> bool {
+        matches!(self.out, Out::Routed(_))
     }
 }
 

@@ -20,6 +20,7 @@
 //! | parameters of handlers | [`extract`], `state` |
 //! | state that outlives one request | [`store`] (the seam; stores in [`crate::store`]) |
 //! | sampling, elicitation, roots | [`sampling`] |
+//! | spans and metrics after the OpenTelemetry conventions (feature `otel`) | `otel` |
 
 pub(crate) mod builder;
 pub mod call;
@@ -38,6 +39,8 @@ pub(crate) mod link;
 pub mod log_layer;
 pub(crate) mod methods;
 pub mod middleware;
+#[cfg(feature = "otel")]
+pub(crate) mod otel;
 pub(crate) mod peer;
 pub mod principal;
 pub mod prompt;

@@ -77,6 +77,13 @@ impl Mrtr {
                 return answer.clone();
             }
             let (tx, rx) = oneshot::channel();
+            // The client's work on this input request joins the call's trace.
+            #[cfg(feature = "otel")]
+            let params = {
+                let mut params = params;
+                crate::server::otel::inject(&mut params);
+                params
+            };
             let request = serde_json::json!({ "method": method, "params": params });
             g.waiting.push(Waiting {
                 key,

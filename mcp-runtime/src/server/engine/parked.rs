@@ -17,14 +17,27 @@ pub(crate) struct Responder {
     pub(crate) id: RequestId,
     pub(crate) link: Arc<Link>,
     collect: Option<oneshot::Sender<Vec<u8>>>,
+    /// The request's span and clock, ended by the answer.
+    #[cfg(feature = "otel")]
+    operation: Option<crate::server::otel::Operation>,
 }
 
 impl Responder {
     pub(crate) fn new(id: RequestId, link: Arc<Link>, collect: Option<oneshot::Sender<Vec<u8>>>) -> Self {
-        Self { id, link, collect }
+        Self {
+            id,
+            link,
+            collect,
+            #[cfg(feature = "otel")]
+            operation: crate::server::otel::take_routing(),
+        }
     }
 
     pub(crate) async fn send(self, reply: Vec<u8>) {
+        #[cfg(feature = "otel")]
+        if let Some(operation) = self.operation {
+            operation.finish(Some(&reply));
+        }
         match self.collect {
             Some(tx) => {
                 self.link.finish(&self.id);

@@ -297,6 +297,9 @@ impl Connection {
         let core = Arc::clone(&self.core);
         let own_abort = Arc::new(OnceLock::new());
         let task = drive(core, parts, future, responder, digest, Arc::clone(&own_abort), rerun);
+        // The call goes on in the request's trace context: its requests to the client carry it.
+        #[cfg(feature = "otel")]
+        let task = crate::server::otel::in_request_context(task);
         self.link.spawn_tracked(id, cancel, &own_abort, task);
         None
     }
