@@ -40,8 +40,5 @@ async fn main() -> mcp::Result<()> {
         Some(_) => return Err(mcp::Error::Config("--redis needs the `redis` feature".into())),
         None => server,
     };
-    match value_of("--http") {
-        Some(addr) => server.serve_http(addr.as_str()).await,
-        None => server.serve_stdio().await,
-    }
+    server.run().await // stdio, or `--http ADDR`
 }

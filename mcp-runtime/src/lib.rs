@@ -35,7 +35,7 @@ pub use server::resource::{IntoResourceResult, ResourceDef, ResourceOutput};
 pub use server::sampling::{Elicit, Elicitation, IncludeContext, Sample, SampleReply, UrlElicitation};
 pub use server::tool::{IntoToolResult, Json, Output, ToolDef, ToolOutput};
 pub use server::visibility;
-pub use server::{CacheScope, Server, Service};
+pub use server::{CacheScope, DEFAULT_HTTP_ADDR, RunMode, Server, Service};
 
 /// What generated code names. Not a stable API: only the macros use it.
 #[doc(hidden)]

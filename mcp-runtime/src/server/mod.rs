@@ -40,6 +40,7 @@ pub mod middleware;
 pub(crate) mod peer;
 pub mod prompt;
 pub mod resource;
+pub(crate) mod run;
 pub mod sampling;
 pub mod schema;
 pub(crate) mod service;
@@ -53,5 +54,6 @@ pub mod visibility;
 
 pub use builder::Server;
 pub use era::CacheScope;
+pub use run::{DEFAULT_HTTP_ADDR, RunMode};
 pub use mcp_grammar::is_valid_tool_name;
 pub use service::Service;
