@@ -31,6 +31,7 @@ pub(crate) const AUDIENCE: Symbol = Symbol("audience");
 pub(crate) const PRIORITY: Symbol = Symbol("priority");
 pub(crate) const TASK: Symbol = Symbol("task");
 pub(crate) const SCOPES: Symbol = Symbol("scopes");
+pub(crate) const DEFAULTS: Symbol = Symbol("defaults");
 
 /// What the attribute is on.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -72,6 +73,7 @@ impl Kind {
                 META,
                 INPUT_SCHEMA,
                 ARGS,
+                DEFAULTS,
                 HEADERS,
                 TASK,
                 SCOPES,
@@ -157,6 +159,9 @@ pub(crate) struct Attrs {
     pub(crate) task: Option<(&'static str, Span)>,
     /// A tool's `scopes = ["…"]`: what the caller's token must grant.
     pub(crate) scopes: Vec<LitStr>,
+    /// A tool's `defaults(limit = 10)`: arguments' default values, as JSON-serialisable
+    /// expressions.
+    pub(crate) defaults: Vec<(syn::Ident, Expr)>,
 }
 
 /// `key = ["a", "b"]`: string literals only, else `message` on the offending element.
@@ -202,6 +207,7 @@ impl Attrs {
         let mut priority = Attr::none(cx, PRIORITY);
         let mut task = Attr::none(cx, TASK);
         let mut scopes: Attr<'_, Vec<LitStr>> = Attr::none(cx, SCOPES);
+        let mut defaults: Attr<'_, Vec<(syn::Ident, Expr)>> = Attr::none(cx, DEFAULTS);
 
         let allowed = kind.keys();
         let parser = syn::meta::parser(|meta: ParseNestedMeta<'_>| {
@@ -277,6 +283,26 @@ impl Attrs {
                     Ok(())
                 })?;
                 arg_docs.set(span, list);
+            } else if meta.path == DEFAULTS {
+                let mut list: Vec<(syn::Ident, Expr)> = Vec::new();
+                meta.parse_nested_meta(|inner| {
+                    let Some(ident) = inner.path.get_ident().cloned() else {
+                        return Err(inner.error("expected an argument name: defaults(limit = 10)"));
+                    };
+                    if !inner.input.peek(syn::Token![=]) {
+                        return Err(inner.error(format_args!(
+                            "expected a default value: defaults({ident} = 10)"
+                        )));
+                    }
+                    let value: Expr = inner.value()?.parse()?;
+                    if list.iter().any(|(seen, _)| *seen == ident) {
+                        cx.error_spanned_by(&ident, format!("`{ident}` has two defaults"));
+                    } else {
+                        list.push((ident, value));
+                    }
+                    Ok(())
+                })?;
+                defaults.set(span, list);
             } else if meta.path == AUDIENCE {
                 let array: syn::ExprArray = meta.value()?.parse()?;
                 let mut list = Vec::new();
@@ -369,6 +395,7 @@ impl Attrs {
             uri,
             task: task.get(),
             scopes: scopes.get().map(|(v, _)| v).unwrap_or_default(),
+            defaults: defaults.get().map(|(v, _)| v).unwrap_or_default(),
         }
     }
 }

@@ -92,6 +92,11 @@ pub(crate) fn handler(model: &HandlerFn<'_>) -> TokenStream {
             ),
         };
         declares.push(declare);
+        if let Some((key, value)) = &p.default {
+            // Spanned on the name in `defaults(..)`: a default on an extractor is reported there.
+            let check = quote_spanned!(key.span()=> #private::Declaration::argument_default::<#ty>);
+            declares.push(quote!(#check(__mcp_decl, #name, #private::to_value(&(#value)));));
+        }
         extracts.push(extract);
         call_args.push(if p.by_ref { quote!(&#var) } else { quote!(#var) });
         bindings.push(var);

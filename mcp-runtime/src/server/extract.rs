@@ -51,6 +51,11 @@ pub struct Declaration {
     pub(crate) needs_state: Vec<(TypeId, &'static str)>,
     pub(crate) uses_context: bool,
     pub(crate) arguments: Vec<crate::protocol::PromptArgument>,
+    /// Arguments' defaults (`defaults(name = value)`), applied when the argument is absent.
+    pub(crate) defaults: Vec<(String, serde_json::Value)>,
+    /// What is wrong with the declaration (a default that is no value of its type), reported
+    /// when the server is built.
+    pub(crate) problems: Vec<String>,
 }
 
 impl Declaration {
@@ -64,7 +69,37 @@ impl Declaration {
     pub fn needs_state<T: Any>(&mut self) {
         self.needs_state.push((TypeId::of::<T>(), std::any::type_name::<T>()));
     }
+
+    /// Gives the argument `name` of type `T` a default: the schema shows it as `default` and no
+    /// longer requires it, and a call without it (or with `null`) gets `value`, read as `T`
+    /// as if the client had sent it. A value that is no `T` is reported when the server is
+    /// built. What `defaults(name = value)` generates. Not a stable API.
+    #[doc(hidden)]
+    pub fn argument_default<T: ArgumentDefault>(&mut self, name: &str, value: serde_json::Value) {
+        if let Err(e) = T::deserialize(&value) {
+            self.problems.push(format!(
+                "the default of `{name}`, {value}, is not a `{}`: {e}",
+                std::any::type_name::<T>()
+            ));
+            return;
+        }
+        self.schema.set_default(name, value.clone());
+        self.defaults.push((name.to_owned(), value));
+    }
 }
+
+/// A parameter that can have a default: an argument (`Deserialize + JsonSchema`). Implemented
+/// for you; only its error message matters. Not a stable API.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot have a default: it is not an argument",
+    label = "`defaults` names a parameter of type `{Self}`",
+    note = "only arguments (`serde::Deserialize + schemars::JsonSchema`) take defaults; extractors such as `mcp::Context` and `mcp::State<T>` come from the call"
+)]
+pub trait ArgumentDefault: DeserializeOwned + JsonSchema {}
+
+#[diagnostic::do_not_recommend]
+impl<T: DeserializeOwned + JsonSchema> ArgumentDefault for T {}
 
 /// An extractor: a parameter that is not an argument, built from the call's context.
 ///

@@ -88,6 +88,14 @@ impl ObjectSchema {
         }
     }
 
+    /// Shows `value` as the property's `default`, and no longer requires it.
+    pub fn set_default(&mut self, name: &str, value: Value) {
+        if let Some(Value::Object(p)) = self.properties.get_mut(name) {
+            p.insert("default".into(), value);
+        }
+        self.required.retain(|r| r != name);
+    }
+
     /// Whether a property of that name exists.
     pub fn has(&self, name: &str) -> bool {
         self.properties.contains_key(name)
