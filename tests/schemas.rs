@@ -243,12 +243,63 @@ async fn search(query: String, limit: u32, order: Order, tags: Vec<String>) -> S
     format!("{query} {limit} {order:?} {tags:?}")
 }
 
+fn ten() -> u32 {
+    10
+}
+
+/// What to look for, and how.
+#[derive(Deserialize, JsonSchema, Debug)]
+#[schemars(crate = "mcp::schemars")]
+struct Query {
+    /// What to look for.
+    query: String,
+    /// At most this many notes.
+    #[serde(default = "ten")]
+    limit: u32,
+    /// Newest first unless given.
+    order: Option<Order>,
+}
+
+/// The same search, with its arguments in one struct.
+#[mcp::tool(read_only)]
+async fn search_struct(ctx: mcp::Context, args: mcp::Args<Query>, prefix: mcp::State<String>) -> String {
+    let _ = ctx;
+    let mcp::Args(Query { query, limit, order }) = args;
+    format!("{}{query} {limit} {order:?}", *prefix)
+}
+
+/// Arguments that refuse what they do not name.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(crate = "mcp::schemars")]
+struct StrictQuery {
+    query: String,
+}
+
+/// A search that refuses unknown arguments.
+#[mcp::tool]
+async fn search_strict(args: mcp::Args<StrictQuery>) -> String {
+    args.query.clone()
+}
+
 fn whole_tools() -> Vec<(mcp::ToolDef, Value, Value)> {
-    vec![(
+    vec![
+        (
+            mcp::tools![search_struct].remove(0),
+            json!([{"query": "x"}, {"query": "x", "limit": 3, "order": "oldest"}, {"query": "x", "other": 1}]),
+            json!([{}, {"query": "x", "limit": -1}, {"query": "x", "order": "sideways"}]),
+        ),
+        (
+            mcp::tools![search_strict].remove(0),
+            json!([{"query": "x"}]),
+            json!([{}, {"query": "x", "other": 1}]),
+        ),
+        (
         mcp::tools![search].remove(0),
         json!([{"query": "x"}, {"query": "x", "limit": 3, "order": "oldest", "tags": []}, {"query": "x", "limit": null}]),
         json!([{}, {"query": "x", "limit": -1}, {"query": "x", "order": "sideways"}]),
-    )]
+        ),
+    ]
 }
 
 #[test]
@@ -277,7 +328,7 @@ fn whole_tool_schemas_match_their_snapshots() {
 
 #[tokio::test]
 async fn whole_tools_accept_and_refuse_as_their_snapshots_say() {
-    let mut server = mcp::Server::new("schemas", "1");
+    let mut server = mcp::Server::new("schemas", "1").state(String::new());
     let mut cases = Vec::new();
     for (tool, valid, invalid) in whole_tools() {
         cases.push((tool.name().to_owned(), valid, invalid));
@@ -330,4 +381,42 @@ fn a_default_that_is_no_value_of_its_type_stops_the_server_from_starting() {
         err.contains("tool `bad_default`: the default of `limit`, -1, is not a `u32`"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn args_takes_the_whole_arguments_object_beside_extractors() {
+    for era in [Era::Stateless, Era::Handshake(mcp::ProtocolVersion::V2025_11_25)] {
+        let server = mcp::Server::new("s", "1")
+            .state("found: ".to_owned())
+            .tools(mcp::tools![search_struct]);
+        let client = support::client(server, era).await;
+        let call = |args: Value| {
+            let client = &client;
+            async move { client.call_tool("search_struct", args).await.unwrap() }
+        };
+        assert_eq!(call(json!({"query": "q"})).await.text_content(), "found: q 10 None");
+        assert_eq!(
+            call(json!({"query": "q", "limit": 1, "order": "oldest"})).await.text_content(),
+            "found: q 1 Some(Oldest)"
+        );
+        let refused = call(json!({"limit": 1})).await;
+        assert!(refused.is_error);
+        assert!(refused.text_content().contains("missing field `query`"), "{}", refused.text_content());
+    }
+}
+
+/// Arguments that are no object.
+#[mcp::tool]
+async fn not_an_object(args: mcp::Args<u32>) -> u32 {
+    args.0
+}
+
+#[test]
+fn args_of_a_type_that_is_no_object_stops_the_server_from_starting() {
+    let err = mcp::Server::new("s", "1")
+        .tools(mcp::tools![not_an_object])
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("tool `not_an_object`: `Args<u32>` needs a type whose schema is an object"), "{err}");
 }

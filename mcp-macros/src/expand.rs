@@ -68,8 +68,14 @@ pub(crate) fn handler(model: &HandlerFn<'_>) -> TokenStream {
         extracts.push(quote!(let __mcp_self = __mcp_call.extract_parts::<#self_ty>();));
         bindings.push(format_ident!("__mcp_self"));
     }
+    // Tools: the parameters' kinds, folded one at a time, so that a tool that mixes `Args<T>`
+    // with argument parameters is reported at the parameter that makes the mix.
+    let mut kinds = Vec::new();
     for (i, p) in model.params.iter().enumerate() {
         let ty = p.ty;
+        if kind == Kind::Tool {
+            kinds.push(quote_spanned!(ty.span()=> let __mcp_kinds = __mcp_kinds.then::<#ty, _>();));
+        }
         let name = &p.name;
         let desc = opt_str(p.description.as_deref());
         let var = format_ident!("__mcp_arg{}", i);
@@ -176,6 +182,9 @@ pub(crate) fn handler(model: &HandlerFn<'_>) -> TokenStream {
                         scopes: &[#(#scopes),*],
                     },
                     |__mcp_decl: &mut #private::Declaration| {
+                        let __mcp_kinds = #private::ParamKinds::start();
+                        #(#kinds)*
+                        let _ = __mcp_kinds;
                         #(#declares)*
                     },
                     #output_schema,

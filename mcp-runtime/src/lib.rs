@@ -27,7 +27,7 @@ pub use protocol::{
 pub use server::call::{InputRequired, ToolCall};
 pub use server::completion::Completer;
 pub use server::context::{Context, LogLevel, Principal};
-pub use server::extract::{Declaration, FromCallParts, FromToolCall, State};
+pub use server::extract::{Args, Declaration, FromCallParts, FromToolCall, State};
 pub use server::log_layer::ClientLogLayer;
 pub use server::middleware;
 pub use server::prompt::{IntoPromptResult, PromptDef, PromptOutput};

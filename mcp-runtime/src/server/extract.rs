@@ -8,6 +8,8 @@
 //! - an *extractor* is any `T:` [`FromCallParts`] (`Context`, `State<T>`, or a type of
 //!   yours): it takes what it needs from the call and adds nothing to the schema.
 //!
+//! A third impl makes [`Args<T>`] the whole arguments object: `T`'s fields are the arguments.
+//!
 //! So `use mcp::Context as Ctx; async fn f(c: &Ctx)` works, and so does your own extractor:
 //! nothing matches type names.
 
@@ -28,6 +30,10 @@ pub enum ViaArgument {}
 /// Marker for parameters that are extractors ([`FromCallParts`]).
 #[derive(Debug)]
 pub enum ViaParts {}
+
+/// Marker for [`Args<T>`]: the whole arguments object.
+#[derive(Debug)]
+pub enum ViaArgs {}
 
 /// A type that can be a parameter of a tool. Implemented for you: see the module docs.
 #[diagnostic::on_unimplemented(
@@ -187,6 +193,147 @@ impl<T: FromCallParts> FromToolCall<ViaParts> for T {
 
     fn declare(declaration: &mut Declaration, _name: &str, _description: Option<&str>) {
         T::declare(declaration);
+    }
+}
+
+/// All of a tool's arguments as one value: `T`'s fields are the arguments, and their doc
+/// comments their descriptions.
+///
+/// `T` is any `Deserialize + JsonSchema` type whose schema is an object (a struct with named
+/// fields, usually). Its schema is the tool's input schema: a field with `#[serde(default)]`
+/// is optional and shows its `default`, an `Option` field is optional, and a
+/// `#[serde(deny_unknown_fields)]` struct refuses arguments it does not name (without it,
+/// they are ignored and the schema says so). `Args<T>` takes the whole object, so it goes with
+/// extractors (`Context`, `State<T>`) but not with argument parameters: mixing them is a
+/// compile error.
+///
+/// ```
+/// use mcp::{Args, Context, JsonSchema};
+///
+/// #[derive(serde::Deserialize, JsonSchema)]
+/// #[schemars(crate = "mcp::schemars")]
+/// struct Search {
+///     /// What to look for.
+///     query: String,
+///     /// At most this many results.
+///     #[serde(default = "ten")]
+///     limit: u32,
+/// }
+///
+/// fn ten() -> u32 { 10 }
+///
+/// /// Search the notes.
+/// #[mcp::tool]
+/// async fn search(ctx: Context, args: Args<Search>) -> String {
+///     let Args(Search { query, limit }) = args;
+///     let _ = ctx;
+///     format!("{limit} notes about {query}")
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Args<T>(pub T);
+
+impl<T> Args<T> {
+    /// The arguments.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> Deref for Args<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for Args<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<T: DeserializeOwned + JsonSchema> FromToolCall<ViaArgs> for Args<T> {
+    fn from_tool_call(call: &mut ToolCall, _name: &str) -> Result<Self, String> {
+        let args = std::mem::take(&mut call.args);
+        serde_json::from_value(serde_json::Value::Object(args))
+            .map(Args)
+            .map_err(|e| format!("invalid arguments: {e}"))
+    }
+
+    fn declare(declaration: &mut Declaration, _name: &str, _description: Option<&str>) {
+        if let Err(problem) = declaration.schema.whole::<T>() {
+            declaration.problems.push(problem);
+        }
+    }
+}
+
+/// The kinds of a tool's parameters so far, checked as the macro declares them, one at a
+/// time: arguments and [`Args<T>`] do not mix. Not a stable API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct ParamKinds<S>(std::marker::PhantomData<S>);
+
+/// No argument yet (extractors only). Not a stable API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum NoArguments {}
+
+/// Argument parameters. Not a stable API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum SomeArguments {}
+
+/// An `Args<T>`. Not a stable API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum WholeArguments {}
+
+/// What a tool's parameters so far become with one more. Not a stable API.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "a tool takes its arguments either as parameters or as one `mcp::Args<T>`, not both",
+    label = "this parameter is one too many",
+    note = "`mcp::Args<T>` is the whole arguments object: move this argument into `T`, or take every argument as its own parameter"
+)]
+pub trait Join<M> {
+    /// The kinds with the parameter added.
+    type Out;
+}
+
+impl<S> Join<ViaParts> for S {
+    type Out = S;
+}
+impl Join<ViaArgument> for NoArguments {
+    type Out = SomeArguments;
+}
+impl Join<ViaArgument> for SomeArguments {
+    type Out = SomeArguments;
+}
+impl Join<ViaArgs> for NoArguments {
+    type Out = WholeArguments;
+}
+/// Never used: with a second impl, `WholeArguments: Join<M>` alone cannot decide `M`, so `M`
+/// comes from the parameter's type and a mix is reported as a mix, not as a parameter that
+/// is no extractor.
+impl Join<std::convert::Infallible> for WholeArguments {
+    type Out = WholeArguments;
+}
+
+impl ParamKinds<NoArguments> {
+    /// Before the first parameter.
+    pub fn start() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+impl<S> ParamKinds<S> {
+    /// With the parameter of type `T` added.
+    pub fn then<T: FromToolCall<M>, M>(self) -> ParamKinds<<S as Join<M>>::Out>
+    where
+        S: Join<M>,
+    {
+        ParamKinds(std::marker::PhantomData)
     }
 }
 
