@@ -58,7 +58,8 @@ impl Service {
     }
 
     /// The MCP endpoint as an axum router.
-    pub fn into_router_with(self, options: HttpOptions) -> axum::Router {
+    pub fn into_router_with(self, mut options: HttpOptions) -> axum::Router {
+        let extra = std::mem::take(&mut options.routes);
         let path = options.path.clone();
         let limit = options.max_body_bytes;
         let metadata = options.authorization.as_ref().map(Authorization::metadata);
@@ -95,7 +96,7 @@ impl Service {
                 .route("/sse", axum::routing::get(legacy_open))
                 .route("/messages", axum::routing::post(legacy_post));
         }
-        router.layer(DefaultBodyLimit::max(limit)).with_state(shared)
+        router.layer(DefaultBodyLimit::max(limit)).with_state(shared).merge(extra)
     }
 
     /// Serves Streamable HTTP at `addr` (the endpoint is `/mcp`) until the process ends.
@@ -155,14 +156,21 @@ pub async fn serve_router(
     router: axum::Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    use axum::serve::ListenerExt as _;
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+    axum::serve(nodelay(listener), router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(Error::Io)
+}
+
+/// The listener, setting `TCP_NODELAY` on every connection it accepts.
+fn nodelay(
+    listener: tokio::net::TcpListener,
+) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
+    use axum::serve::ListenerExt as _;
+    fn set(tcp: &mut tokio::net::TcpStream) {
+        let _ = tcp.set_nodelay(true);
+    }
+    listener.tap_io(set as fn(&mut tokio::net::TcpStream))
 }
 
 impl crate::Server {
@@ -211,4 +219,19 @@ async fn admit(shared: &Shared, headers: &HeaderMap) -> std::result::Result<(), 
         auth.check(headers).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::serve::Listener as _;
+
+    #[tokio::test]
+    async fn every_accepted_connection_has_tcp_nodelay() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut listener = super::nodelay(listener);
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (accepted, _) = listener.accept().await;
+        assert!(accepted.nodelay().unwrap(), "an accepted socket without TCP_NODELAY");
+    }
 }
