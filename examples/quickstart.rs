@@ -184,7 +184,9 @@ async fn main() -> mcp::Result<()> {
     // `--http ADDR` serves Streamable HTTP (see `mcp::RunMode`), else stdio. Without sessions,
     // every handshake-era POST is served on its own (nothing to share in a fleet).
     if args.iter().any(|a| a == "--no-sessions") {
-        server.run_with(mcp::http::HttpOptions::default().without_sessions()).await
+        server
+            .run_with(mcp::http::HttpOptions::default().without_sessions())
+            .await
     } else {
         server.run().await
     }

@@ -295,9 +295,9 @@ fn whole_tools() -> Vec<(mcp::ToolDef, Value, Value)> {
             json!([{}, {"query": "x", "other": 1}]),
         ),
         (
-        mcp::tools![search].remove(0),
-        json!([{"query": "x"}, {"query": "x", "limit": 3, "order": "oldest", "tags": []}, {"query": "x", "limit": null}]),
-        json!([{}, {"query": "x", "limit": -1}, {"query": "x", "order": "sideways"}]),
+            mcp::tools![search].remove(0),
+            json!([{"query": "x"}, {"query": "x", "limit": 3, "order": "oldest", "tags": []}, {"query": "x", "limit": null}]),
+            json!([{}, {"query": "x", "limit": -1}, {"query": "x", "order": "sideways"}]),
         ),
     ]
 }
@@ -356,7 +356,10 @@ async fn a_default_is_applied_when_the_argument_is_absent_or_null() {
             async move { client.call_tool("search", args).await.unwrap().text_content() }
         };
         assert_eq!(text(json!({"query": "q"})).await, r#"q 10 Newest ["inbox"]"#);
-        assert_eq!(text(json!({"query": "q", "limit": null})).await, r#"q 10 Newest ["inbox"]"#);
+        assert_eq!(
+            text(json!({"query": "q", "limit": null})).await,
+            r#"q 10 Newest ["inbox"]"#
+        );
         assert_eq!(
             text(json!({"query": "q", "limit": 2, "order": "oldest", "tags": []})).await,
             "q 2 Oldest []"
@@ -396,12 +399,18 @@ async fn args_takes_the_whole_arguments_object_beside_extractors() {
         };
         assert_eq!(call(json!({"query": "q"})).await.text_content(), "found: q 10 None");
         assert_eq!(
-            call(json!({"query": "q", "limit": 1, "order": "oldest"})).await.text_content(),
+            call(json!({"query": "q", "limit": 1, "order": "oldest"}))
+                .await
+                .text_content(),
             "found: q 1 Some(Oldest)"
         );
         let refused = call(json!({"limit": 1})).await;
         assert!(refused.is_error);
-        assert!(refused.text_content().contains("missing field `query`"), "{}", refused.text_content());
+        assert!(
+            refused.text_content().contains("missing field `query`"),
+            "{}",
+            refused.text_content()
+        );
     }
 }
 
@@ -418,5 +427,8 @@ fn args_of_a_type_that_is_no_object_stops_the_server_from_starting() {
         .build()
         .unwrap_err()
         .to_string();
-    assert!(err.contains("tool `not_an_object`: `Args<u32>` needs a type whose schema is an object"), "{err}");
+    assert!(
+        err.contains("tool `not_an_object`: `Args<u32>` needs a type whose schema is an object"),
+        "{err}"
+    );
 }

@@ -290,9 +290,7 @@ impl Attrs {
                         return Err(inner.error("expected an argument name: defaults(limit = 10)"));
                     };
                     if !inner.input.peek(syn::Token![=]) {
-                        return Err(inner.error(format_args!(
-                            "expected a default value: defaults({ident} = 10)"
-                        )));
+                        return Err(inner.error(format_args!("expected a default value: defaults({ident} = 10)")));
                     }
                     let value: Expr = inner.value()?.parse()?;
                     if list.iter().any(|(seen, _)| *seen == ident) {

@@ -96,7 +96,10 @@ impl Service {
                 .route("/sse", axum::routing::get(legacy_open))
                 .route("/messages", axum::routing::post(legacy_post));
         }
-        router.layer(DefaultBodyLimit::max(limit)).with_state(shared).merge(extra)
+        router
+            .layer(DefaultBodyLimit::max(limit))
+            .with_state(shared)
+            .merge(extra)
     }
 
     /// Serves Streamable HTTP at `addr` (the endpoint is `/mcp`) until the process ends.
@@ -143,12 +146,12 @@ impl Service {
 /// For a router of your own around [`Service::into_router`]:
 ///
 /// ```no_run
-/// # async fn run(service: mcp::Service) -> mcp::Result<()> {
+/// # async fn run(service: mcp_runtime::Service) -> mcp_runtime::Result<()> {
 /// let app = axum::Router::new()
 ///     .route("/healthz", axum::routing::get(|| async { "ok" }))
 ///     .merge(service.into_router());
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-/// mcp::http::serve_router(listener, app, std::future::pending()).await
+/// mcp_runtime::http::serve_router(listener, app, std::future::pending()).await
 /// # }
 /// ```
 pub async fn serve_router(
@@ -156,10 +159,13 @@ pub async fn serve_router(
     router: axum::Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    axum::serve(nodelay(listener), router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(Error::Io)
+    axum::serve(
+        nodelay(listener),
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(Error::Io)
 }
 
 /// The listener, setting `TCP_NODELAY` on every connection it accepts.

@@ -63,10 +63,10 @@ impl HttpOptions {
     /// axum's `Router::merge` does.
     ///
     /// ```no_run
-    /// # async fn run() -> mcp::Result<()> {
-    /// use mcp::http::HttpOptions;
+    /// # async fn run() -> mcp_runtime::Result<()> {
+    /// use mcp_runtime::http::HttpOptions;
     /// let health = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
-    /// mcp::server!()
+    /// mcp_runtime::Server::new("app", "1.0.0")
     ///     .build()?
     ///     .serve_http_with("127.0.0.1:3000", HttpOptions::default().routes(health), std::future::pending())
     ///     .await

@@ -207,29 +207,10 @@ impl<T: FromCallParts> FromToolCall<ViaParts> for T {
 /// extractors (`Context`, `State<T>`) but not with argument parameters: mixing them is a
 /// compile error.
 ///
-/// ```
-/// use mcp::{Args, Context, JsonSchema};
-///
-/// #[derive(serde::Deserialize, JsonSchema)]
-/// #[schemars(crate = "mcp::schemars")]
-/// struct Search {
-///     /// What to look for.
-///     query: String,
-///     /// At most this many results.
-///     #[serde(default = "ten")]
-///     limit: u32,
-/// }
-///
-/// fn ten() -> u32 { 10 }
-///
-/// /// Search the notes.
-/// #[mcp::tool]
-/// async fn search(ctx: Context, args: Args<Search>) -> String {
-///     let Args(Search { query, limit }) = args;
-///     let _ = ctx;
-///     format!("{limit} notes about {query}")
-/// }
-/// ```
+/// With `#[derive(Deserialize, JsonSchema)] struct Search { query: String, limit: u32 }`, the
+/// tool `async fn search(ctx: Context, args: Args<Search>) -> String` has the arguments `query`
+/// and `limit`; `let Args(Search { query, limit }) = args;` takes them apart. The `mcp`
+/// crate's README ("Writing tools") has the example in full.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Args<T>(pub T);
 

@@ -54,6 +54,6 @@ pub mod visibility;
 
 pub use builder::Server;
 pub use era::CacheScope;
-pub use run::{DEFAULT_HTTP_ADDR, RunMode};
 pub use mcp_grammar::is_valid_tool_name;
+pub use run::{DEFAULT_HTTP_ADDR, RunMode};
 pub use service::Service;

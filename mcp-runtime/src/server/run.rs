@@ -116,7 +116,10 @@ fn no_http() -> Error {
 /// The server's name, as clients see it.
 pub(crate) fn server_name(service: &super::Service) -> String {
     let info = service.core.server_info();
-    info.get("name").and_then(serde_json::Value::as_str).unwrap_or("server").to_owned()
+    info.get("name")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("server")
+        .to_owned()
 }
 
 /// On stderr, when stdin is a terminal: what the server waits for and how to connect to it.
@@ -125,8 +128,7 @@ pub(crate) fn stdio_hint(name: &str, offer_http: bool) {
     if !std::io::stdin().is_terminal() {
         return;
     }
-    let exe = std::env::current_exe()
-        .map_or_else(|_| "/path/to/server".to_owned(), |p| p.display().to_string());
+    let exe = std::env::current_exe().map_or_else(|_| "/path/to/server".to_owned(), |p| p.display().to_string());
     eprint!("{}", hint_text(name, &exe, offer_http));
 }
 
@@ -165,7 +167,10 @@ mod tests {
     #[test]
     fn the_command_line_chooses() {
         assert_eq!(parse(&[], &[]).unwrap(), RunMode::Stdio);
-        assert_eq!(parse(&["--http", "127.0.0.1:3000"], &[]).unwrap(), http("127.0.0.1:3000"));
+        assert_eq!(
+            parse(&["--http", "127.0.0.1:3000"], &[]).unwrap(),
+            http("127.0.0.1:3000")
+        );
         assert_eq!(parse(&["--http=0.0.0.0:1"], &[]).unwrap(), http("0.0.0.0:1"));
         assert_eq!(parse(&["--http"], &[]).unwrap(), http(DEFAULT_HTTP_ADDR));
         assert_eq!(
@@ -187,14 +192,24 @@ mod tests {
 
     #[test]
     fn the_environment_chooses_when_the_command_line_does_not() {
-        assert_eq!(parse(&[], &[("MCP_TRANSPORT", "http")]).unwrap(), http(DEFAULT_HTTP_ADDR));
         assert_eq!(
-            parse(&[], &[("MCP_TRANSPORT", "streamable-http"), ("MCP_HTTP_ADDR", "127.0.0.1:9")]).unwrap(),
+            parse(&[], &[("MCP_TRANSPORT", "http")]).unwrap(),
+            http(DEFAULT_HTTP_ADDR)
+        );
+        assert_eq!(
+            parse(
+                &[],
+                &[("MCP_TRANSPORT", "streamable-http"), ("MCP_HTTP_ADDR", "127.0.0.1:9")]
+            )
+            .unwrap(),
             http("127.0.0.1:9")
         );
         assert_eq!(parse(&[], &[("MCP_HTTP_ADDR", "127.0.0.1:9")]).unwrap(), RunMode::Stdio);
         assert_eq!(parse(&[], &[("MCP_TRANSPORT", "stdio")]).unwrap(), RunMode::Stdio);
-        assert_eq!(parse(&["--stdio"], &[("MCP_TRANSPORT", "http")]).unwrap(), RunMode::Stdio);
+        assert_eq!(
+            parse(&["--stdio"], &[("MCP_TRANSPORT", "http")]).unwrap(),
+            RunMode::Stdio
+        );
         assert_eq!(
             parse(&["--http", "127.0.0.1:1"], &[("MCP_TRANSPORT", "stdio")]).unwrap(),
             http("127.0.0.1:1")
@@ -206,7 +221,10 @@ mod tests {
     #[test]
     fn the_hint_names_the_binary_three_ways() {
         let text = hint_text("calc", "/opt/calc", true);
-        assert!(text.contains("npx @modelcontextprotocol/inspector /opt/calc\n"), "{text}");
+        assert!(
+            text.contains("npx @modelcontextprotocol/inspector /opt/calc\n"),
+            "{text}"
+        );
         assert!(text.contains(r#""calc": { "command": "/opt/calc" }"#), "{text}");
         assert!(text.contains("/opt/calc --http 127.0.0.1:8000"), "{text}");
         assert!(!hint_text("calc", "/opt/calc", false).contains("--http"));
@@ -215,7 +233,11 @@ mod tests {
     #[cfg(not(feature = "http"))]
     #[tokio::test]
     async fn http_without_the_feature_is_a_clear_error() {
-        let err = Server::new("x", "1").run_as(http("127.0.0.1:0")).await.unwrap_err().to_string();
+        let err = Server::new("x", "1")
+            .run_as(http("127.0.0.1:0"))
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("without the `http` feature"), "{err}");
     }
 }

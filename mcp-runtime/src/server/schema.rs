@@ -112,7 +112,8 @@ impl ObjectSchema {
             }
         }
         if let Some(Value::Array(required)) = o.remove("required") {
-            self.required.extend(required.iter().filter_map(Value::as_str).map(str::to_owned));
+            self.required
+                .extend(required.iter().filter_map(Value::as_str).map(str::to_owned));
         }
         self.open = o.get("additionalProperties") != Some(&Value::Bool(false));
         Ok(())
