@@ -168,3 +168,57 @@ async fn the_proxy_forwards_to_an_upstream_over_streamable_http_in_both_eras() {
     }
     child.kill().await.unwrap();
 }
+
+// Several workers, as a served proxy has: the answer and the relay of the last progress race.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_upstream_calls_last_progress_reaches_the_front_client_before_its_answer() {
+    // The conformance example serves Streamable HTTP: its progress comes on each call's stream.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _child = tokio::process::Command::new(support::example("conformance"))
+        .args(["--port", &port.to_string()])
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for upstream_era in ERAS {
+        let upstream = Upstream::url(format!("http://127.0.0.1:{port}/mcp")).era(upstream_era);
+        let service = mcp::Server::proxy(upstream).await.unwrap().build().unwrap();
+        for front_era in ERAS {
+            let (ours, theirs) = mcp::transport::memory::pair();
+            let serving = service.clone();
+            tokio::spawn(async move { serving.serve(theirs).await });
+            let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let sink = Arc::clone(&seen);
+            let options = ClientOptions::default().era(front_era).on_notification(
+                mcp::Method::Progress,
+                move |params: &Value| {
+                    sink.lock().unwrap().push(params["progress"].as_f64().unwrap());
+                },
+            );
+            let client = Client::connect(ours, options).await.unwrap();
+            for i in 0..20 {
+                seen.lock().unwrap().clear();
+                let result = client
+                    .call_tool_with("test_tool_with_progress", json!({}), Some(json!({"progressToken": i})))
+                    .await
+                    .unwrap();
+                assert_eq!(result.text_content(), "Tool with progress executed successfully");
+                assert_eq!(
+                    *seen.lock().unwrap(),
+                    [0.0, 50.0, 100.0],
+                    "front {front_era:?}, upstream {upstream_era:?}, call {i}: every progress, the last before the answer"
+                );
+            }
+        }
+    }
+}

@@ -26,10 +26,11 @@ pub use protocol::{
 };
 pub use server::call::{InputRequired, ToolCall};
 pub use server::completion::Completer;
-pub use server::context::{Context, LogLevel, Principal};
+pub use server::context::{Context, LogLevel};
 pub use server::extract::{Args, Declaration, FromCallParts, FromToolCall, State};
 pub use server::log_layer::ClientLogLayer;
 pub use server::middleware;
+pub use server::principal::Principal;
 pub use server::prompt::{IntoPromptResult, PromptDef, PromptOutput};
 pub use server::resource::{IntoResourceResult, ResourceDef, ResourceOutput};
 pub use server::sampling::{Elicit, Elicitation, IncludeContext, Sample, SampleReply, UrlElicitation};

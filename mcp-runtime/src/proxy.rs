@@ -178,6 +178,33 @@ fn relayed(
     }
 }
 
+/// Relays the upstream's progress to the client of the call its token belongs to.
+fn relay_progress(relay: &Arc<Relay>) -> impl Fn(&Value) + Send + Sync + 'static {
+    let relay = Arc::clone(relay);
+    move |params: &Value| {
+        let token = params["progressToken"].as_str().unwrap_or_default();
+        if let Some(ctx) = relay.by_token(token) {
+            let progress = params["progress"].as_f64().unwrap_or_default();
+            ctx.progress(progress, params["total"].as_f64(), params["message"].as_str());
+        }
+    }
+}
+
+/// Relays the upstream's log messages to the client of the call in flight (see
+/// [`Relay::current`]).
+fn relay_log(relay: &Arc<Relay>) -> impl Fn(&Value) + Send + Sync + 'static {
+    let relay = Arc::clone(relay);
+    move |params: &Value| {
+        let level = params["level"]
+            .as_str()
+            .and_then(LogLevel::parse)
+            .unwrap_or(LogLevel::Info);
+        if let Some(ctx) = relay.current() {
+            ctx.log(level, params["data"].clone());
+        }
+    }
+}
+
 /// What the proxy keeps: the upstream connection and what it serves of it.
 struct Proxy {
     client: Client,
@@ -312,22 +339,6 @@ impl Proxy {
     async fn relay_notifications(self: Arc<Self>) {
         while let Some((method, params)) = self.client.next_notification().await {
             match Method::parse(&method) {
-                Some(Method::Progress) => {
-                    let token = params["progressToken"].as_str().unwrap_or_default();
-                    if let Some(ctx) = self.relay.by_token(token) {
-                        let progress = params["progress"].as_f64().unwrap_or_default();
-                        ctx.progress(progress, params["total"].as_f64(), params["message"].as_str());
-                    }
-                }
-                Some(Method::LogMessage) => {
-                    let level = params["level"]
-                        .as_str()
-                        .and_then(LogLevel::parse)
-                        .unwrap_or(LogLevel::Info);
-                    if let Some(ctx) = self.relay.current() {
-                        ctx.log(level, params["data"].clone());
-                    }
-                }
                 Some(Method::ToolsListChanged) => self.refresh_tools().await,
                 Some(Method::ResourceUpdated) => {
                     if let (Some(service), Some(uri)) = (self.service.get(), params["uri"].as_str()) {
@@ -380,7 +391,11 @@ impl Server {
             .era(upstream.era)
             .on_sampling(relayed(&relay, Method::SamplingCreateMessage))
             .on_elicitation(relayed(&relay, Method::ElicitationCreate))
-            .on_roots(relayed(&relay, Method::RootsList));
+            .on_roots(relayed(&relay, Method::RootsList))
+            // Seen on the reader, in order: the last progress of a call reaches its client
+            // before the call's answer does.
+            .on_notification(Method::Progress, relay_progress(&relay))
+            .on_notification(Method::LogMessage, relay_log(&relay));
         // A call may wait on a person (an elicitation) for a long time.
         options.timeout = Duration::from_secs(3600);
         let client = match upstream.target {

@@ -77,6 +77,10 @@ enum Declare {
 pub type Handler =
     Arc<dyn Fn(Value) -> Pin<Box<dyn Future<Output = std::result::Result<Value, ErrorObject>> + Send>> + Send + Sync>;
 
+/// Sees a notification the server sends, on the connection's reader: called in order, before
+/// anything the server sent after it is handled, so it must be quick and must not block.
+pub type Observer = Arc<dyn Fn(&Value) + Send + Sync>;
+
 /// How a client connects.
 #[derive(Clone)]
 pub struct ClientOptions {
@@ -91,6 +95,9 @@ pub struct ClientOptions {
     /// Answers to the server's requests, by method (`sampling/createMessage`,
     /// `elicitation/create`, `roots/list`).
     pub handlers: HashMap<Method, Handler>,
+    /// Notifications seen as they arrive, by method, in place of
+    /// [`Client::next_notification`]: see [`on_notification`](Self::on_notification).
+    pub observers: HashMap<Method, Observer>,
     /// The most `input_required` rounds one call may take, or one task's wait may answer
     /// (stateless era).
     pub max_rounds: usize,
@@ -126,6 +133,7 @@ impl Default for ClientOptions {
             capabilities: Map::new(),
             timeout: Duration::from_secs(30),
             handlers: HashMap::new(),
+            observers: HashMap::new(),
             max_rounds: 16,
         }
     }
@@ -182,6 +190,19 @@ impl ClientOptions {
         Fut: Future<Output = std::result::Result<Value, ErrorObject>> + Send + 'static,
     {
         self.on(Method::RootsList, "roots", json!({}), f)
+    }
+
+    /// Sees every `method` notification the server sends with `f`, on the connection's reader,
+    /// in order: a progress notification is seen before the answer to its request is, which
+    /// [`Client::next_notification`] (a queue read elsewhere) cannot promise. `f` must be quick;
+    /// notifications it sees are not queued for [`Client::next_notification`].
+    #[must_use]
+    pub fn on_notification<F>(mut self, method: Method, f: F) -> Self
+    where
+        F: Fn(&Value) + Send + Sync + 'static,
+    {
+        self.observers.insert(method, Arc::new(f));
+        self
     }
 
     fn on<F, Fut>(mut self, method: Method, capability: &str, declared: Value, f: F) -> Self
@@ -760,8 +781,13 @@ async fn handle(inner: &Inner, message: Incoming) {
             });
         }
         Incoming::Notification { method, params } => {
+            let params = params.unwrap_or(Value::Null);
+            if let Some(observe) = method.as_ref().ok().and_then(|m| inner.options.observers.get(m)) {
+                observe(&params);
+                return;
+            }
             let name = wire_name(&method).to_owned();
-            let _ = inner.notifications.send((name, params.unwrap_or(Value::Null)));
+            let _ = inner.notifications.send((name, params));
         }
         Incoming::Invalid { id: None, .. } => {}
     }

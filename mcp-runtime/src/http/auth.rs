@@ -9,7 +9,7 @@
 //! `403` with `error="insufficient_scope"`. The RFC 9728 metadata document is served at
 //! `/.well-known/oauth-protected-resource` and `/.well-known/oauth-protected-resource/<path>`.
 
-use crate::server::context::Principal;
+use crate::server::principal::Principal;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};

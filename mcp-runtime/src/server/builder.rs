@@ -1,10 +1,10 @@
 //! The builder: what a server is, what it offers, and how it answers, before it serves.
 
 use super::catalog::Registry;
-use super::context::Principal;
 use super::core::{Core, Lister, Options, Setup};
 use super::era::CacheScope;
 use super::middleware::{self, McpService, Wrap};
+use super::principal::Principal;
 use super::prompt::PromptDef;
 use super::resource::ResourceDef;
 use super::service::Service;

@@ -5,11 +5,12 @@
 //! each group of methods (`methods/`), running calls (`engine/`), and the loop that drives a
 //! transport (`driver`).
 
-use super::context::{Principal, ServiceHandle};
+use super::context::ServiceHandle;
 use super::core::Core;
 use super::era::Requester;
 use super::events::ListKind;
 use super::link::{Link, Out};
+use super::principal::Principal;
 use super::task::record::Era;
 use super::visibility::{Component, Hidden, Seen, has_scopes};
 use crate::protocol::{ClientCapabilities, Implementation, ProtocolVersion, RequestId};

@@ -2,6 +2,7 @@
 
 use super::engine::mrtr::Mrtr;
 use super::peer::{Peer, cannot_ask};
+pub use super::principal::Principal;
 use super::state::StateMap;
 use super::task::tasks::Running;
 use super::visibility::{Component, Hidden};
@@ -69,16 +70,6 @@ impl Cancel {
         self.flag.store(true, Ordering::SeqCst);
         self.notify.notify_waiters();
     }
-}
-
-/// Who made a request, as the server's [`TokenVerifier`](crate::http::auth::TokenVerifier)
-/// established it (HTTP with authorization configured).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Principal {
-    /// The token's subject (`sub`).
-    pub subject: String,
-    /// The scopes the token grants.
-    pub scopes: Vec<String>,
 }
 
 /// The `Service` serving a connection, as its requests' contexts hold it (made once per served

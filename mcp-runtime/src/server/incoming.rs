@@ -7,17 +7,52 @@
 //! wait run as their own tasks, so a slow tool blocks nothing else.
 
 use super::connection::Connection;
+use super::context::Cancel;
+use super::engine::parked::Responder;
 use super::era::{self, Requester};
+use super::middleware::{self, McpService, Request, Route};
 use crate::protocol::jsonrpc::{self, encode_error, encode_result};
 use crate::protocol::method::{Capability, WireMethod, wire_name};
 use crate::protocol::params::{CancelledParams, FromParams};
 use crate::protocol::{ErrorObject, Frame, Incoming, Method, RequestId};
 use serde_json::Value;
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::task::Poll;
 use tokio::sync::oneshot;
+use tower::ServiceExt;
 
 /// Where a batched request's answer is collected (it then goes out with the batch's others).
 pub(crate) type Collect = Option<oneshot::Sender<Vec<u8>>>;
+
+/// Whether a request answered later can be cancelled by the client on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Follow {
+    /// Tracked: `notifications/cancelled` drops it, and a drain waits for it.
+    Tracked,
+    /// Not tracked itself: what it waits on is (the request, served inside the middleware), or
+    /// it is quick.
+    Untracked,
+}
+
+/// The innermost service of the middleware sends each request back to its connection.
+struct OnConnection {
+    conn: Arc<Connection>,
+    req: Requester,
+}
+
+impl Route for OnConnection {
+    fn serve(
+        self: Box<Self>,
+        id: RequestId,
+        method: Method,
+        params: Option<Value>,
+        reply: oneshot::Sender<Vec<u8>>,
+    ) -> Option<Vec<u8>> {
+        let Self { conn, req } = *self;
+        conn.dispatch(id, method, params, req, Some(reply))
+    }
+}
 
 impl Connection {
     pub(crate) async fn handle_bytes(self: &Arc<Self>, bytes: &[u8]) {
@@ -132,6 +167,73 @@ impl Connection {
             None => self.dispatch(id, method, params, req, collect),
             Some(layers) => self.through_layers(layers.clone(), id, method, params, req, collect),
         }
+    }
+
+    /// Serves a request through the server's layers.
+    fn through_layers(
+        self: &Arc<Self>,
+        service: McpService,
+        id: RequestId,
+        method: Method,
+        params: Option<Value>,
+        req: Requester,
+        collect: Collect,
+    ) -> Option<Vec<u8>> {
+        let request = Request::new(
+            id.clone(),
+            method,
+            params,
+            req.version,
+            Arc::clone(&req.capabilities),
+            self.principal.clone(),
+            Box::new(OnConnection {
+                conn: Arc::clone(self),
+                req,
+            }),
+        );
+        let future = service.oneshot(request);
+        let reply_id = id.clone();
+        let work = async move {
+            let Ok(response) = future.await;
+            middleware::encode(&reply_id, response)
+        };
+        self.answer_when_ready(id, collect, work, Follow::Untracked)
+    }
+
+    /// Answers request `id` with what `work` makes: at once, when `work` is ready on its first
+    /// poll (no task is spawned), else from a task of its own. `None` answers nothing (the
+    /// request was cancelled).
+    pub(crate) fn answer_when_ready<F>(
+        self: &Arc<Self>,
+        id: RequestId,
+        collect: Collect,
+        work: F,
+        follow: Follow,
+    ) -> Option<Vec<u8>>
+    where
+        F: Future<Output = Option<Vec<u8>>> + Send + 'static,
+    {
+        let mut work = Box::pin(work);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        if let Poll::Ready(reply) = work.as_mut().poll(&mut cx) {
+            return reply;
+        }
+        let responder = Responder::new(id.clone(), Arc::clone(&self.link), collect);
+        let task = async move {
+            if let Some(reply) = work.await {
+                responder.send(reply).await;
+            }
+        };
+        match follow {
+            Follow::Tracked => {
+                self.link
+                    .spawn_tracked(id, Arc::new(Cancel::default()), &OnceLock::new(), task);
+            }
+            Follow::Untracked => {
+                tokio::spawn(task);
+            }
+        }
+        None
     }
 
     /// Serves a request the era and the server's capabilities let through: the innermost

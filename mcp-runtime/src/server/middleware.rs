@@ -33,11 +33,7 @@
 
 use crate::protocol::jsonrpc::{encode_error, encode_result_value};
 use crate::protocol::{ClientCapabilities, ErrorObject, Method, ProtocolVersion, RequestId};
-use crate::server::connection::Connection;
-use crate::server::context::Principal;
-use crate::server::engine::parked::Responder;
-use crate::server::era::Requester;
-use crate::server::incoming::Collect;
+use crate::server::principal::Principal;
 use serde_json::{Map, Value, json};
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -101,12 +97,22 @@ pub struct Request {
     principal: Option<Arc<Principal>>,
     extensions: Extensions,
     /// Where the innermost service sends it.
-    route: Route,
+    route: Box<dyn Route>,
 }
 
-struct Route {
-    conn: Arc<Connection>,
-    req: Requester,
+/// Where the innermost service sends a request: the server's own handling of it, on the
+/// connection it came on. The connection implements it (`incoming.rs`), so that middleware,
+/// below the connection in the layering, needs to know nothing of connections.
+pub(crate) trait Route: Send + Sync {
+    /// Serves the request: its answer now, or `None` and the answer later on `reply` (dropped
+    /// unanswered when the request is cancelled).
+    fn serve(
+        self: Box<Self>,
+        id: RequestId,
+        method: Method,
+        params: Option<Value>,
+        reply: oneshot::Sender<Vec<u8>>,
+    ) -> Option<Vec<u8>>;
 }
 
 impl fmt::Debug for Request {
@@ -120,6 +126,28 @@ impl fmt::Debug for Request {
 }
 
 impl Request {
+    /// A request as the connection hands it to the first layer.
+    pub(crate) fn new(
+        id: RequestId,
+        method: Method,
+        params: Option<Value>,
+        version: ProtocolVersion,
+        capabilities: Arc<ClientCapabilities>,
+        principal: Option<Arc<Principal>>,
+        route: Box<dyn Route>,
+    ) -> Self {
+        Self {
+            id,
+            method,
+            params,
+            version,
+            capabilities,
+            principal,
+            extensions: Extensions::default(),
+            route,
+        }
+    }
+
     /// The request's id.
     pub fn id(&self) -> &RequestId {
         &self.id
@@ -435,11 +463,11 @@ impl Service<Request> for Endpoint {
             id,
             method,
             params,
-            route: Route { conn, req },
+            route,
             ..
         } = request;
         let (tx, rx) = oneshot::channel();
-        let now = conn.dispatch(id, method, params, req, Some(tx));
+        let now = route.serve(id, method, params, tx);
         Box::pin(async move {
             let bytes = match now {
                 Some(bytes) => bytes,
@@ -469,50 +497,12 @@ fn decode(bytes: &[u8]) -> Response {
     }
 }
 
-impl Connection {
-    /// Serves a request through the server's layers, answering at once when they do, else from a
-    /// task of its own.
-    pub(crate) fn through_layers(
-        self: &Arc<Self>,
-        service: McpService,
-        id: RequestId,
-        method: Method,
-        params: Option<Value>,
-        req: Requester,
-        mut collect: Collect,
-    ) -> Option<Vec<u8>> {
-        let request = Request {
-            id: id.clone(),
-            method,
-            params,
-            version: req.version,
-            capabilities: Arc::clone(&req.capabilities),
-            principal: self.principal.clone(),
-            extensions: Extensions::default(),
-            route: Route {
-                conn: Arc::clone(self),
-                req,
-            },
-        };
-        let encode = move |id: &RequestId, response: Response| match response {
-            Ok(result) => Some(encode_result_value(id, &result)),
-            Err(e) if e.data.as_ref().and_then(|d| d.get(CANCELLED)).is_some() => None,
-            Err(e) => Some(encode_error(Some(id), &e)),
-        };
-        let mut future = service.oneshot(request);
-        let mut cx = TaskContext::from_waker(std::task::Waker::noop());
-        if let Poll::Ready(result) = Pin::new(&mut future).poll(&mut cx) {
-            let Ok(response) = result;
-            return encode(&id, response);
-        }
-        let responder = Responder::new(id, Arc::clone(&self.link), collect.take());
-        tokio::spawn(async move {
-            let Ok(response) = future.await;
-            if let Some(reply) = encode(&responder.id, response) {
-                responder.send(reply).await;
-            }
-        });
-        None
+/// The JSON-RPC answer to request `id`: none for a request the client cancelled.
+pub(crate) fn encode(id: &RequestId, response: Response) -> Option<Vec<u8>> {
+    match response {
+        Ok(result) => Some(encode_result_value(id, &result)),
+        Err(e) if e.data.as_ref().and_then(|d| d.get(CANCELLED)).is_some() => None,
+        Err(e) => Some(encode_error(Some(id), &e)),
     }
 }
 

@@ -14,6 +14,7 @@
 //! | one module per group of methods | `methods/` |
 //! | running calls: rounds, sealed state, replay | `engine/` |
 //! | what a handler sees of its request and client | [`context`], `peer` |
+//! | who made a request (token subject, scopes) | [`principal`] |
 //! | one call's arguments, shared by all handlers | [`call`] |
 //! | tools, prompts, resources | [`tool`], [`prompt`], [`resource`] |
 //! | parameters of handlers | [`extract`], `state` |
@@ -38,6 +39,7 @@ pub mod log_layer;
 pub(crate) mod methods;
 pub mod middleware;
 pub(crate) mod peer;
+pub mod principal;
 pub mod prompt;
 pub mod resource;
 pub(crate) mod run;

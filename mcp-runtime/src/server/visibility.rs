@@ -5,8 +5,8 @@
 //! is answered as if it did not exist; a tool whose scopes the caller's token lacks is not
 //! listed either, and calling it is refused with `insufficient_scope`.
 
-use super::context::Principal;
 use super::events::ListKind;
+use super::principal::Principal;
 use crate::protocol::{ErrorCode, ErrorObject};
 use serde_json::json;
 use std::collections::HashSet;

@@ -4,8 +4,7 @@ use crate::protocol::jsonrpc::encode_error;
 use crate::protocol::params::{CompleteParams, CompletionRef};
 use crate::protocol::{ErrorObject, ProtocolVersion, RequestId};
 use crate::server::connection::Connection;
-use crate::server::engine::parked::Responder;
-use crate::server::incoming::Collect;
+use crate::server::incoming::{Collect, Follow};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -38,19 +37,19 @@ impl Connection {
             .iter()
             .find(|(name, _)| *name == params.argument)
             .map(|(_, c)| c.clone());
-        let responder = Responder::new(id, Arc::clone(&self.link), collect);
         let core = Arc::clone(&self.core);
         let value = params.value;
-        tokio::spawn(async move {
+        let reply_id = id.clone();
+        let work = async move {
             let completion = match completer {
                 Some(c) => c.complete(value).await,
                 None => json!({ "values": [], "total": 0, "hasMore": false }),
             };
-            let reply = core
-                .framing
-                .plain(&responder.id, version, &json!({ "completion": completion }));
-            responder.send(reply).await;
-        });
-        None
+            Some(
+                core.framing
+                    .plain(&reply_id, version, &json!({ "completion": completion })),
+            )
+        };
+        self.answer_when_ready(id, collect, work, Follow::Untracked)
     }
 }

@@ -4,8 +4,7 @@
 use crate::protocol::params::ListParams;
 use crate::protocol::{Method, ProtocolVersion, RequestId};
 use crate::server::connection::Connection;
-use crate::server::engine::parked::Responder;
-use crate::server::incoming::Collect;
+use crate::server::incoming::{Collect, Follow};
 use crate::server::resource;
 use crate::server::visibility::{Component, Seen};
 use serde_json::{Value, json};
@@ -53,15 +52,15 @@ impl Connection {
                 resource::Kind::Template { .. } => None,
             })
             .collect();
-        let responder = Responder::new(id, Arc::clone(&self.link), collect);
         let core = Arc::clone(&self.core);
-        tokio::spawn(async move {
+        let reply_id = id.clone();
+        let work = async move {
             resources.extend(lister().await.iter().filter_map(|r| serde_json::to_value(r).ok()));
-            let reply = core
-                .framing
-                .cached(&responder.id, version, &json!({ "resources": resources }));
-            responder.send(reply).await;
-        });
-        None
+            Some(
+                core.framing
+                    .cached(&reply_id, version, &json!({ "resources": resources })),
+            )
+        };
+        self.answer_when_ready(id, collect, work, Follow::Untracked)
     }
 }

@@ -10,6 +10,7 @@ use crate::server::connection::{Connection, Listen};
 use crate::server::events::{Event, ListKind};
 use crate::server::peer::Peer;
 use crate::server::task::record::{Era, Record};
+use crate::server::task::tasks::Watcher;
 use serde_json::{Map, Value, json};
 use std::sync::{Arc, PoisonError};
 
@@ -73,41 +74,6 @@ impl Connection {
             .filter(|(_, l)| wants(l))
             .map(|(id, _)| id.clone())
             .collect()
-    }
-
-    /// Tells this connection's client that a task of its own changed: `notifications/tasks` on
-    /// the `subscriptions/listen` requests that follow it (stateless era), or
-    /// `notifications/tasks/status` to the handshake-era connection that created it.
-    pub(crate) fn task_changed(&self, record: &Record) {
-        if record.owner != self.task_owner(record.era) {
-            return;
-        }
-        match record.era {
-            Era::Stateless => {
-                for listener in self.listeners(|l| l.tasks.contains(&record.id)) {
-                    let mut params = record.detailed(&|_| false);
-                    params.insert("_meta".into(), json!({ meta_keys::SUBSCRIPTION_ID: listener }));
-                    let method = Method::TaskNotification.as_str();
-                    self.link.notify(
-                        jsonrpc::encode_notification(method, &Value::Object(params)),
-                        Some(&listener),
-                    );
-                }
-            }
-            Era::Handshake => {
-                if self.session.get().is_some()
-                    && self
-                        .tasks
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .contains(&record.id)
-                {
-                    let params = Value::Object(record.task());
-                    let method = Method::TaskStatus.as_str();
-                    self.link.notify(jsonrpc::encode_notification(method, &params), None);
-                }
-            }
-        }
     }
 
     /// For a `subscriptions/listen` naming tasks: once its acknowledgement is out (it is written
@@ -187,6 +153,43 @@ impl Connection {
                 Ok(Event::FromPeer(_)) => {} // unwrapped by `Event::local`
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+}
+
+impl Watcher for Connection {
+    /// Tells this connection's client that a task of its own changed: `notifications/tasks` on
+    /// the `subscriptions/listen` requests that follow it (stateless era), or
+    /// `notifications/tasks/status` to the handshake-era connection that created it.
+    fn task_changed(&self, record: &Record) {
+        if record.owner != self.task_owner(record.era) {
+            return;
+        }
+        match record.era {
+            Era::Stateless => {
+                for listener in self.listeners(|l| l.tasks.contains(&record.id)) {
+                    let mut params = record.detailed(&|_| false);
+                    params.insert("_meta".into(), json!({ meta_keys::SUBSCRIPTION_ID: listener }));
+                    let method = Method::TaskNotification.as_str();
+                    self.link.notify(
+                        jsonrpc::encode_notification(method, &Value::Object(params)),
+                        Some(&listener),
+                    );
+                }
+            }
+            Era::Handshake => {
+                if self.session.get().is_some()
+                    && self
+                        .tasks
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .contains(&record.id)
+                {
+                    let params = Value::Object(record.task());
+                    let method = Method::TaskStatus.as_str();
+                    self.link.notify(jsonrpc::encode_notification(method, &params), None);
+                }
             }
         }
     }

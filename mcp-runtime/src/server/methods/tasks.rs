@@ -11,9 +11,8 @@ use crate::server::connection::Connection;
 use crate::server::context::{Cancel, Exchange, RequestParts, Round};
 use crate::server::engine::mrtr::{Mrtr, check_answer};
 use crate::server::engine::outcome::OutcomeFuture;
-use crate::server::engine::parked::Responder;
 use crate::server::era::Requester;
-use crate::server::incoming::Collect;
+use crate::server::incoming::{Collect, Follow};
 use crate::server::methods::calls::tool_maker;
 use crate::server::peer::Peer;
 use crate::server::store::StoreError;
@@ -22,9 +21,7 @@ use crate::server::task::record::{Era, Record, Status};
 use crate::server::task::run::Runner;
 use crate::server::task::tasks::Running;
 use serde_json::{Map, Value, json};
-use std::future::Future;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::task::Poll;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// Tasks listed per `tasks/list` page.
@@ -49,7 +46,7 @@ impl Connection {
         method: Method,
         params: Option<Value>,
         req: Requester,
-        mut collect: Collect,
+        collect: Collect,
     ) -> Option<Vec<u8>> {
         if req.version.is_stateless() && !req.capabilities.extension(TASKS_EXTENSION) {
             let e = ErrorObject::new(
@@ -61,7 +58,7 @@ impl Connection {
         }
         let conn = Arc::clone(self);
         let reply_id = id.clone();
-        let work: std::pin::Pin<Box<dyn Future<Output = Vec<u8>> + Send>> = Box::pin(async move {
+        let work = async move {
             let result = match method {
                 Method::TasksGet => match TaskIdParams::from_params(params) {
                     Ok(p) => conn.task_get(&reply_id, &p.task_id, req.version).await,
@@ -85,20 +82,9 @@ impl Connection {
                 },
                 other => Err(ErrorObject::method_not_found(other.as_str())),
             };
-            result.unwrap_or_else(|e| encode_error(Some(&reply_id), &e))
-        });
-        let mut work = work;
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        if let Poll::Ready(reply) = work.as_mut().poll(&mut cx) {
-            return Some(reply);
-        }
-        let responder = Responder::new(id.clone(), Arc::clone(&self.link), collect.take());
-        let own = OnceLock::new();
-        self.link
-            .spawn_tracked(id, Arc::new(Cancel::default()), &own, async move {
-                responder.send(work.await).await;
-            });
-        None
+            Some(result.unwrap_or_else(|e| encode_error(Some(&reply_id), &e)))
+        };
+        self.answer_when_ready(id, collect, work, Follow::Tracked)
     }
 
     /// Whom the tasks a request of `version` may see belong to.

@@ -9,7 +9,6 @@
 //! - channel `tasks:{name}`: wakes a task's runner on its own replica.
 
 use super::record::{Record, Status, now_ms};
-use crate::server::connection::Connection;
 use crate::server::engine::seal::{hex, random};
 use crate::server::store::{Store, StoreError};
 use serde_json::{Map, Value, json};
@@ -97,6 +96,13 @@ impl Running {
     }
 }
 
+/// Who is told when a task changes (a connection: the handshake-era one that created the task,
+/// or one whose `subscriptions/listen` names it). Held weakly: a watcher that is gone is forgotten.
+pub(crate) trait Watcher: Send + Sync {
+    /// Task `record` was saved with a change.
+    fn task_changed(&self, record: &Record);
+}
+
 /// The tasks of one server.
 pub(crate) struct Tasks {
     pub(crate) store: Arc<dyn Store>,
@@ -112,7 +118,7 @@ pub(crate) struct Tasks {
     /// Connections here to tell when a task changes: the handshake-era one that created it,
     /// and the `subscriptions/listen` requests that name it. Only they are told: a save costs
     /// nothing for connections that do not care.
-    watchers: Mutex<HashMap<String, Vec<Weak<Connection>>>>,
+    watchers: Mutex<HashMap<String, Vec<Weak<dyn Watcher>>>>,
 }
 
 impl Tasks {
@@ -285,20 +291,21 @@ impl Tasks {
         Ok(Some(record).filter(|r| r.expires_ms() > now_ms()))
     }
 
-    /// Tells `conn` of each change of task `id` saved here, from now until it ends.
-    pub(crate) fn watch(&self, id: &str, conn: &Arc<Connection>) {
+    /// Tells `watcher` of each change of task `id` saved here, from now until it ends.
+    pub(crate) fn watch<W: Watcher + 'static>(&self, id: &str, watcher: &Arc<W>) {
+        let watcher: Weak<W> = Arc::downgrade(watcher);
         self.watchers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .entry(id.to_owned())
             .or_default()
-            .push(Arc::downgrade(conn));
+            .push(watcher);
     }
 
     /// Tells the connections watching `record`'s task that it changed; forgets them once it
     /// ended.
     fn tell(&self, record: &Record) {
-        let watching: Vec<Arc<Connection>> = {
+        let watching: Vec<Arc<dyn Watcher>> = {
             let mut watchers = self.watchers.lock().unwrap_or_else(PoisonError::into_inner);
             let Some(list) = watchers.get_mut(&record.id) else {
                 return;
@@ -310,8 +317,8 @@ impl Tasks {
             }
             live
         };
-        for conn in watching {
-            conn.task_changed(record);
+        for watcher in watching {
+            watcher.task_changed(record);
         }
     }
 
