@@ -99,7 +99,7 @@ pub(crate) fn handler(model: &HandlerFn<'_>) -> TokenStream {
         };
         declares.push(declare);
         if let Some((key, value)) = &p.default {
-            // Spanned on the name in `defaults(..)`: a default on an extractor is reported there.
+            // A default on an extractor fails `argument_default`'s bound, at the parameter's type.
             let check = quote_spanned!(key.span()=> #private::Declaration::argument_default::<#ty>);
             declares.push(quote!(#check(__mcp_decl, #name, #private::to_value(&(#value)));));
         }
