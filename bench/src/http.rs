@@ -207,10 +207,41 @@ impl Client {
         Ok(false)
     }
 
+    /// A whole session for one call: `initialize`, `notifications/initialized`, the `lookup`
+    /// call, then `DELETE` when the server opened a session; false unless all went well.
+    async fn session_per_call(&mut self) -> io::Result<bool> {
+        self.session = None;
+        let answer = self.post(wire::initialize(0).into_bytes(), None).await?;
+        if answer.status != StatusCode::OK {
+            return Ok(false);
+        }
+        self.session = answer.session;
+        let answer = self.post(wire::INITIALIZED.as_bytes().to_vec(), None).await?;
+        if !answer.status.is_success() {
+            return Ok(false);
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut body = Vec::with_capacity(256);
+        wire::request(&mut body, id, Call::SessionPerCall, Era::Handshake, None);
+        body.pop();
+        let answer = self.post(body, Some(Call::SessionPerCall)).await?;
+        let mut ok = answer.status == StatusCode::OK
+            && matches!(answer.message, Some(Message::Done { id: got, ok: true }) if got == id);
+        if self.session.is_some() {
+            ok &= self.delete().await?.is_success();
+            self.session = None;
+        }
+        Ok(ok)
+    }
+
     /// One call to its final answer, through any `input_required` rounds; false on an error.
     pub async fn call(&mut self, call: Call) -> io::Result<bool> {
         if call == Call::Task {
             return self.task().await;
+        }
+        if call == Call::SessionPerCall {
+            return self.session_per_call().await;
         }
         let mut retry = None;
         for _ in 0..8 {
@@ -252,11 +283,18 @@ fn sse_data(event: &[u8]) -> Vec<u8> {
 }
 
 /// `load.width` clients calling back to back for warm-up plus window; the window is measured.
+/// In a session-per-call run, the server CPU is per counted request (`initialize` and the call,
+/// two per iteration), and calls/s counts whole iterations.
 pub async fn run(addr: SocketAddr, pid: u32, load: &Load) -> io::Result<Sample> {
     let mut clients = Vec::with_capacity(load.width);
     for _ in 0..load.width {
-        clients.push(Client::open(addr, load.era).await?);
+        clients.push(if load.call == Call::SessionPerCall {
+            Client::connect(addr, load.era).await?
+        } else {
+            Client::open(addr, load.era).await?
+        });
     }
+    let counted = if load.call == Call::SessionPerCall { 2 } else { 1 };
     let start = Instant::now();
     let measure_from = start + load.warmup;
     let end = measure_from + load.window;
@@ -295,7 +333,7 @@ pub async fn run(addr: SocketAddr, pid: u32, load: &Load) -> io::Result<Sample> 
     Ok(summarize(
         latencies,
         end - measure_from,
-        cpu1 - cpu0,
+        (cpu1 - cpu0) / counted,
         procfs::rss_kib(pid),
         errors,
     ))

@@ -68,7 +68,15 @@ pub enum Call {
     /// `tools/call` of `job` as a task (stateless era, tasks extension), then `tasks/get` until
     /// it is done.
     Task,
+    /// A whole handshake-era session per call (HTTP): `initialize`, `notifications/initialized`,
+    /// `tools/call` of `lookup` (one Redis `GET`), then `DELETE` when the server gave a session.
+    SessionPerCall,
 }
+
+/// The key the `lookup` tool reads, and the value the benchmark stores under it.
+pub const LOOKUP_KEY: &str = "bench:lookup";
+/// The value stored under [`LOOKUP_KEY`].
+pub const LOOKUP_VALUE: &str = "a value from Redis";
 
 impl Call {
     /// The MCP method and, for a tool call, the tool's name (for the HTTP `Mcp-*` headers).
@@ -78,6 +86,7 @@ impl Call {
             Call::Ask => ("tools/call", Some("ask")),
             Call::List => ("tools/list", None),
             Call::Task => ("tools/call", Some("job")),
+            Call::SessionPerCall => ("tools/call", Some("lookup")),
         }
     }
 }
@@ -97,6 +106,12 @@ pub fn request(out: &mut Vec<u8>, id: u64, call: Call, era: Era, retry: Option<&
             let _ = write!(
                 out,
                 r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"job","arguments":{{"text":"{TEXT}"}},{TASKS_META}}}}}"#
+            );
+        }
+        Call::SessionPerCall => {
+            let _ = write!(
+                out,
+                r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"lookup","arguments":{{"key":"{LOOKUP_KEY}"}}}}}}"#
             );
         }
         Call::Echo | Call::Ask => {

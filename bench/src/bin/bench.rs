@@ -74,6 +74,10 @@ impl Options {
         if fw == Fw::Proxied {
             return self.proxy.is_some() && matches!(scenario, Scenario::Stdio(_, Call::Echo | Call::Ask, _));
         }
+        // A session per call needs the Redis its `lookup` tool reads; the proxy does not run it.
+        if let Scenario::SessionPerCall(_) = scenario {
+            return self.redis.is_some();
+        }
         // Only ours serves tasks (rmcp's need its own task handler; the floor has none).
         if matches!(scenario, Scenario::Http(_, Call::Task, _)) {
             return matches!(fw, Fw::Ours) || (fw == Fw::OursRedis && self.redis.is_some());
@@ -115,7 +119,14 @@ impl Redis {
             .ok()?;
         let redis = Redis(child);
         for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            if let Ok(mut tcp) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                // The value the `lookup` tools read, set in Redis's own protocol (RESP).
+                use std::io::{Read, Write};
+                let (k, v) = (mcp_bench::wire::LOOKUP_KEY, mcp_bench::wire::LOOKUP_VALUE);
+                let set = format!("*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n", k.len(), v.len());
+                let mut ok = [0u8; 5];
+                tcp.write_all(set.as_bytes()).ok()?;
+                tcp.read_exact(&mut ok).ok()?;
                 return Some((redis, format!("redis://127.0.0.1:{port}/")));
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -136,6 +147,10 @@ impl Drop for Redis {
 enum Scenario {
     Stdio(Era, Call, usize),
     Http(Era, Call, usize),
+    /// 50 clients, each iteration a whole handshake-era session around one `lookup` call;
+    /// whether ours opens sessions (rmcp and the floor never do here, as in the published
+    /// benchmark this reproduces).
+    SessionPerCall(bool),
     ListMany,
     ColdStart,
     IdleRss,
@@ -150,10 +165,13 @@ impl Scenario {
             Call::Ask => "ask",
             Call::List => "tools/list",
             Call::Task => "task created and completed",
+            Call::SessionPerCall => "session per call",
         };
         match self {
             Scenario::Stdio(era, c, w) => format!("stdio {} W={w} {}", call(c), era.label()),
             Scenario::Http(era, c, w) => format!("HTTP {} C={w} {}", call(c), era.label()),
+            Scenario::SessionPerCall(true) => format!("HTTP session per call C={SESSION_CLIENTS}, ours with sessions"),
+            Scenario::SessionPerCall(false) => format!("HTTP session per call C={SESSION_CLIENTS}, no sessions"),
             Scenario::ListMany => "stdio tools/list, 1,000 tools, W=1".into(),
             Scenario::ColdStart => "cold start to first response".into(),
             Scenario::IdleRss => "idle RSS (stdio, after initialize)".into(),
@@ -162,6 +180,9 @@ impl Scenario {
         }
     }
 }
+
+/// The clients of the session-per-call scenario, as in the benchmark it reproduces.
+const SESSION_CLIENTS: usize = 50;
 
 /// One figure of a scenario: its name, whether more is better, and how to print it.
 #[derive(Clone, Copy)]
@@ -301,6 +322,24 @@ async fn measure(o: &Options, scenario: Scenario, fw: Fw) -> std::io::Result<Fig
             let addr = free_addr();
             let server = HttpServer::start(o.command(fw, false, Some(addr)), addr).await?;
             let s = http::run(server.addr, server.pid, &load(era, call, width)).await?;
+            drop(server);
+            check(&s)?;
+            Ok(sample_metrics(&s))
+        }
+        Scenario::SessionPerCall(sessions) => {
+            let addr = free_addr();
+            let mut cmd = o.command(fw, false, Some(addr));
+            cmd.extend(["--lookup".into(), o.redis.clone().unwrap_or_default()]);
+            if !sessions || matches!(fw, Fw::Rmcp | Fw::Floor) {
+                cmd.push("--sessionless".into());
+            }
+            let server = HttpServer::start(cmd, addr).await?;
+            let s = http::run(
+                server.addr,
+                server.pid,
+                &load(Era::Handshake, Call::SessionPerCall, SESSION_CLIENTS),
+            )
+            .await?;
             drop(server);
             check(&s)?;
             Ok(sample_metrics(&s))
@@ -463,6 +502,8 @@ async fn main() {
         Scenario::Http(Era::Stateless, Call::Ask, 32),
         Scenario::Http(Era::Stateless, Call::Task, 1),
         Scenario::Http(Era::Stateless, Call::Task, 32),
+        Scenario::SessionPerCall(true),
+        Scenario::SessionPerCall(false),
         Scenario::ListMany,
         Scenario::ColdStart,
         Scenario::IdleRss,

@@ -1,7 +1,8 @@
 //! The floor: `echo` and `ask` by hand on bare tokio (stdio) and bare hyper (HTTP), no framework.
 //! It speaks only what the load generator sends, validates nothing it need not, and keeps its
 //! answers as pre-built bytes: what any framework's overhead is measured against.
-//! `--many` serves a pre-serialised 1,000-tool `tools/list` instead.
+//! `--many` serves a pre-serialised 1,000-tool `tools/list` instead. Over HTTP, `--lookup URL`
+//! answers `lookup(key)` with one Redis `GET`, and `--sessionless` gives no session id.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -33,7 +34,8 @@ struct Params {
 
 #[derive(Deserialize)]
 struct Args {
-    text: String,
+    text: Option<String>,
+    key: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -97,7 +99,7 @@ fn handle(msg: Msg<'_>, out: &mut Vec<u8>, list: &str, pending: &mut HashMap<u64
         Some("tools/call") => {
             let Some(p) = msg.params else { return };
             let stateless = p.meta.is_some();
-            let text = p.arguments.map(|a| a.text).unwrap_or_default();
+            let text = p.arguments.and_then(|a| a.text).unwrap_or_default();
             match (p.name.as_deref(), stateless, p.input_responses) {
                 (Some("ask"), true, Some(answers)) => {
                     let answer = answers.into_values().next().map(|a| a.content.text).unwrap_or_default();
@@ -155,7 +157,30 @@ async fn stdio(list: String) -> std::io::Result<()> {
     }
 }
 
-async fn http(addr: &str, list: String) -> std::io::Result<()> {
+/// `lookup(key)`: one Redis `GET`, answered by hand.
+async fn lookup(data: &Option<redis::aio::ConnectionManager>, msg: &Msg<'_>, out: &mut Vec<u8>) -> bool {
+    let (Some(data), Some(id), Some("tools/call")) = (data, msg.id, msg.method) else {
+        return false;
+    };
+    let Some(key) = msg.params.as_ref().and_then(|p| {
+        (p.name.as_deref() == Some("lookup"))
+            .then(|| p.arguments.as_ref().and_then(|a| a.key.clone()))
+            .flatten()
+    }) else {
+        return false;
+    };
+    let mut conn = data.clone();
+    let value: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut conn).await.unwrap_or(None);
+    text_result(out, id.get(), &value.unwrap_or_default(), false);
+    true
+}
+
+async fn http(
+    addr: &str,
+    list: String,
+    data: Option<redis::aio::ConnectionManager>,
+    sessionless: bool,
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let list: &'static str = Box::leak(list.into_boxed_str());
     let sessions = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -163,9 +188,11 @@ async fn http(addr: &str, list: String) -> std::io::Result<()> {
         let (tcp, _) = listener.accept().await?;
         tcp.set_nodelay(true)?;
         let sessions = sessions.clone();
+        let data = data.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let sessions = sessions.clone();
+                let data = data.clone();
                 async move {
                     let body = req.into_body().collect().await?.to_bytes();
                     let mut out = Vec::with_capacity(256);
@@ -179,8 +206,11 @@ async fn http(addr: &str, list: String) -> std::io::Result<()> {
                                     .unwrap(),
                             );
                         }
+                        Ok(msg) if lookup(&data, &msg, &mut out).await => {
+                            out.pop();
+                        }
                         Ok(msg) => {
-                            if msg.method == Some("initialize") {
+                            if msg.method == Some("initialize") && !sessionless {
                                 let n = sessions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                                 resp = resp.header("mcp-session-id", format!("{n:032x}"));
                             }
@@ -209,8 +239,19 @@ async fn http(addr: &str, list: String) -> std::io::Result<()> {
 async fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let list = list(args.iter().any(|a| a == "--many"));
+    let data = match args.iter().position(|a| a == "--lookup").and_then(|i| args.get(i + 1)) {
+        Some(url) => Some(
+            redis::Client::open(url.as_str())
+                .map_err(std::io::Error::other)?
+                .get_connection_manager()
+                .await
+                .map_err(std::io::Error::other)?,
+        ),
+        None => None,
+    };
+    let sessionless = args.iter().any(|a| a == "--sessionless");
     match args.iter().position(|a| a == "--http").and_then(|i| args.get(i + 1)) {
-        Some(addr) => http(addr, list).await,
+        Some(addr) => http(addr, list, data, sessionless).await,
         None => stdio(list).await,
     }
 }

@@ -1,5 +1,7 @@
-//! The peer: `echo` and `ask` written with rmcp's own `#[tool]` macros, as its README teaches.
-//! stdio by default; `--http ADDR` serves Streamable HTTP at `/mcp` with `TCP_NODELAY` set.
+//! The peer: `echo` and `ask` (and with `--lookup REDIS_URL`, `lookup`: one Redis `GET`) written
+//! with rmcp's own `#[tool]` macros, as its README teaches. stdio by default; `--http ADDR`
+//! serves Streamable HTTP at `/mcp` with `TCP_NODELAY` set (`--sessionless`: rmcp's stateless
+//! mode, `initialize` opens no session, JSON answers).
 //!
 //! rmcp's `create_message` refuses the 2026-07-28 era, where the tool has to build the
 //! `input_required` round itself from `RequestState` and `InputResponses`; `ask` does both.
@@ -19,10 +21,18 @@ struct Text {
     text: String,
 }
 
+#[derive(Deserialize, JsonSchema)]
+struct Key {
+    /// The key.
+    key: String,
+}
+
 #[derive(Clone)]
 struct Echo {
     #[allow(dead_code)]
     tool_router: rmcp::handler::server::router::tool::ToolRouter<Self>,
+    /// The Redis `lookup` reads (`--lookup URL`).
+    data: Option<redis::aio::ConnectionManager>,
 }
 
 #[tool_router]
@@ -30,6 +40,22 @@ impl Echo {
     #[tool(description = "Return the text unchanged.")]
     async fn echo(&self, Parameters(Text { text }): Parameters<Text>) -> String {
         text
+    }
+
+    #[tool(description = "Read one key from Redis.")]
+    async fn lookup(&self, Parameters(Key { key }): Parameters<Key>) -> Result<CallToolResult, ErrorData> {
+        let mut conn = self
+            .data
+            .clone()
+            .ok_or_else(|| ErrorData::internal_error("started without --lookup", None))?;
+        let value: Option<String> = redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        Ok(CallToolResult::success(vec![ContentBlock::text(
+            value.unwrap_or_default(),
+        )]))
     }
 
     #[tool(description = "Ask the client's model about the text and return its answer.")]
@@ -80,24 +106,34 @@ impl ServerHandler for Echo {
     }
 }
 
-fn server() -> Echo {
+fn server(data: Option<redis::aio::ConnectionManager>) -> Echo {
     Echo {
         tool_router: Echo::tool_router(),
+        data,
     }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
+    let data = match args.iter().position(|a| a == "--lookup").and_then(|i| args.get(i + 1)) {
+        Some(url) => Some(redis::Client::open(url.as_str())?.get_connection_manager().await?),
+        None => None,
+    };
     match args.iter().position(|a| a == "--http").and_then(|i| args.get(i + 1)) {
         Some(addr) => {
             use rmcp::transport::streamable_http_server::{
                 StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
             };
+            let mut config = StreamableHttpServerConfig::default();
+            if args.iter().any(|a| a == "--sessionless") {
+                config.legacy_session_mode = false;
+                config.json_response = true;
+            }
             let service = StreamableHttpService::new(
-                || Ok(server()),
+                move || Ok(server(data.clone())),
                 LocalSessionManager::default().into(),
-                StreamableHttpServerConfig::default(),
+                config,
             );
             let app = axum::Router::new().nest_service("/mcp", service);
             let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -108,7 +144,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             axum::serve(listener, app).await?;
         }
         None => {
-            let running = server().serve(rmcp::transport::stdio()).await?;
+            let running = server(data).serve(rmcp::transport::stdio()).await?;
             running.waiting().await?;
         }
     }
