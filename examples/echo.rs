@@ -62,15 +62,13 @@ async fn main() -> mcp::Result<()> {
         Some(_) => return Err(mcp::Error::Config("--redis needs the `redis` feature".into())),
         None => server,
     };
-    match value_of("--http") {
-        Some(addr) if args.iter().any(|a| a == "--sessionless") => {
-            let options = mcp::http::HttpOptions::default().without_sessions();
-            server
-                .build()?
-                .serve_http_with(addr.as_str(), options, std::future::pending())
-                .await
-        }
-        Some(addr) => server.serve_http(addr.as_str()).await,
-        None => server.serve_stdio().await,
+    // `--http ADDR` serves Streamable HTTP (see `mcp::RunMode`), else stdio. `--sessionless`:
+    // handshake-era clients without sessions, each POST on its own.
+    if args.iter().any(|a| a == "--sessionless") {
+        server
+            .run_with(mcp::http::HttpOptions::default().without_sessions())
+            .await
+    } else {
+        server.run().await
     }
 }

@@ -1,7 +1,8 @@
 //! A small notes server: a fixed resource, a resource template, a prompt whose argument
 //! completes, and a tool that changes a note and tells subscribers.
 //!
-//! `cargo run --example notes` serves it over stdio.
+//! `cargo run --example notes` serves it over stdio; `-- --http 127.0.0.1:3000` serves
+//! Streamable HTTP instead (`Server::run`).
 
 use mcp::{Context, PromptMessage, State};
 use std::collections::BTreeMap;
@@ -102,6 +103,6 @@ async fn main() -> mcp::Result<()> {
         .resources(mcp::resources![index, note])
         .prompts(mcp::prompts![review])
         .tools(mcp::tools![write_note])
-        .serve_stdio()
+        .run() // stdio, or `--http ADDR`
         .await
 }

@@ -37,8 +37,5 @@ async fn main() -> mcp::Result<()> {
         },
     };
     let server = mcp::Server::proxy(upstream).await?;
-    match value_of("--http") {
-        Some(addr) => server.serve_http(addr.as_str()).await,
-        None => server.serve_stdio().await,
-    }
+    server.run().await // stdio, or `--http ADDR` (read before the `--`)
 }

@@ -181,17 +181,14 @@ async fn main() -> mcp::Result<()> {
         Some(url) => join_fleet(server, url)?,
         None => server,
     };
-    match value_of("--http") {
-        // Without sessions: every handshake-era POST on its own (nothing to share in a fleet).
-        Some(addr) if args.iter().any(|a| a == "--no-sessions") => {
-            let options = mcp::http::HttpOptions::default().without_sessions();
-            server
-                .build()?
-                .serve_http_with(addr.as_str(), options, std::future::pending())
-                .await
-        }
-        Some(addr) => server.serve_http(addr.as_str()).await,
-        None => server.serve_stdio().await,
+    // `--http ADDR` serves Streamable HTTP (see `mcp::RunMode`), else stdio. Without sessions,
+    // every handshake-era POST is served on its own (nothing to share in a fleet).
+    if args.iter().any(|a| a == "--no-sessions") {
+        server
+            .run_with(mcp::http::HttpOptions::default().without_sessions())
+            .await
+    } else {
+        server.run().await
     }
 }
 

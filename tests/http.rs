@@ -839,3 +839,47 @@ fn the_front_end_is_still_reachable_by_its_old_transport_paths() {
     verifier::<mcp::http::auth::JwtHs256>();
     assert_eq!(options.authorization(auth).path, "/mcp");
 }
+
+#[tokio::test]
+async fn extra_routes_are_served_beside_the_endpoint_on_one_listener() {
+    let health = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+    let options = mcp::http::HttpOptions::default().routes(health);
+    let service = mcp::Server::new("s", "1").tools(mcp::tools![add]).build().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = Arc::new(Notify::new());
+    let stopped = {
+        let stop = Arc::clone(&stop);
+        tokio::spawn(mcp::http::serve_router(
+            listener,
+            service.into_router_with(options),
+            async move { stop.notified().await },
+        ))
+    };
+
+    // The application's route, over a real socket.
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(answer.ends_with("ok"), "{answer}");
+
+    // MCP on the same listener.
+    let client = mcp::client::Client::connect_http(&format!("http://{addr}/mcp"), Default::default())
+        .await
+        .unwrap();
+    let result = client.call_tool("add", json!({"a": 2, "b": 3})).await.unwrap();
+    assert_eq!(result.text_content(), "5");
+
+    stop.notify_one();
+    drop(client);
+    tokio::time::timeout(Duration::from_secs(10), stopped)
+        .await
+        .expect("the server stops")
+        .unwrap()
+        .unwrap();
+}

@@ -39,6 +39,9 @@ pub(crate) struct Param<'a> {
     pub(crate) description: Option<String>,
     /// A resource parameter named after a URI template variable (else it is an extractor).
     pub(crate) is_var: bool,
+    /// A tool argument's default (`defaults(name = value)`): the name as written there, and
+    /// the value.
+    pub(crate) default: Option<(Ident, syn::Expr)>,
 }
 
 impl<'a> HandlerFn<'a> {
@@ -119,6 +122,7 @@ impl<'a> HandlerFn<'a> {
                         by_ref,
                         description: None,
                         is_var: false,
+                        default: None,
                     });
                 }
             }
@@ -141,6 +145,28 @@ impl<'a> HandlerFn<'a> {
                     ident,
                     format!("`args` describes `{ident}`, but the function has no such parameter"),
                 ),
+            }
+        }
+
+        for (ident, value) in &attrs.defaults {
+            match params.iter_mut().find(|p| ident == &p.name) {
+                None => {
+                    let hint = crate::attr::nearest(&ident.to_string(), params.iter().map(|p| p.name.as_str()))
+                        .map(|near| format!("; did you mean `{near}`?"))
+                        .unwrap_or_default();
+                    cx.error_spanned_by(
+                        ident,
+                        format!("`defaults` names `{ident}`, but the function has no such parameter{hint}"),
+                    );
+                }
+                Some(p) if is_option(p.ty) => cx.error_spanned_by(
+                    ident,
+                    format!(
+                        "`{ident}` is an `Option`, so it is already optional (absent is `None`): \
+                         give the parameter its inner type to have a default"
+                    ),
+                ),
+                Some(p) => p.default = Some((ident.clone(), value.clone())),
             }
         }
 
@@ -246,6 +272,15 @@ impl<'a> HandlerFn<'a> {
 
     pub(crate) fn title(&self) -> Option<&LitStr> {
         self.attrs.title.as_ref().map(|(l, _)| l)
+    }
+}
+
+/// Whether a type is written `Option<..>` (or `std::option::Option<..>`): a default on it has
+/// no meaning. An alias hides it, and then the default is `Some(value)`'s JSON, still correct.
+fn is_option(ty: &Type) -> bool {
+    match ty {
+        Type::Path(p) => p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "Option"),
+        _ => false,
     }
 }
 

@@ -31,6 +31,7 @@ pub(crate) const AUDIENCE: Symbol = Symbol("audience");
 pub(crate) const PRIORITY: Symbol = Symbol("priority");
 pub(crate) const TASK: Symbol = Symbol("task");
 pub(crate) const SCOPES: Symbol = Symbol("scopes");
+pub(crate) const DEFAULTS: Symbol = Symbol("defaults");
 
 /// What the attribute is on.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -72,6 +73,7 @@ impl Kind {
                 META,
                 INPUT_SCHEMA,
                 ARGS,
+                DEFAULTS,
                 HEADERS,
                 TASK,
                 SCOPES,
@@ -157,6 +159,9 @@ pub(crate) struct Attrs {
     pub(crate) task: Option<(&'static str, Span)>,
     /// A tool's `scopes = ["…"]`: what the caller's token must grant.
     pub(crate) scopes: Vec<LitStr>,
+    /// A tool's `defaults(limit = 10)`: arguments' default values, as JSON-serialisable
+    /// expressions.
+    pub(crate) defaults: Vec<(syn::Ident, Expr)>,
 }
 
 /// `key = ["a", "b"]`: string literals only, else `message` on the offending element.
@@ -202,6 +207,7 @@ impl Attrs {
         let mut priority = Attr::none(cx, PRIORITY);
         let mut task = Attr::none(cx, TASK);
         let mut scopes: Attr<'_, Vec<LitStr>> = Attr::none(cx, SCOPES);
+        let mut defaults: Attr<'_, Vec<(syn::Ident, Expr)>> = Attr::none(cx, DEFAULTS);
 
         let allowed = kind.keys();
         let parser = syn::meta::parser(|meta: ParseNestedMeta<'_>| {
@@ -211,16 +217,19 @@ impl Attrs {
                     .path
                     .get_ident()
                     .map_or_else(|| "?".to_owned(), ToString::to_string);
-                let valid = allowed
-                    .iter()
-                    .map(|s| format!("`{}`", s.0))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let hint = match nearest(&shown, allowed.iter().map(|k| k.0)) {
+                    Some(key) => format!("did you mean `{key}`?"),
+                    None => {
+                        let valid = allowed
+                            .iter()
+                            .map(|s| format!("`{}`", s.0))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        format!("expected one of: {valid}")
+                    }
+                };
                 // Recorded, not returned: the keys after it are still read and checked.
-                cx.push(meta.error(format!(
-                    "unknown key `{shown}` in {}; expected one of: {valid}",
-                    kind.attribute()
-                )));
+                cx.push(meta.error(format!("unknown key `{shown}` in {}; {hint}", kind.attribute())));
                 return skip_value(&meta);
             }
             if meta.path == NAME {
@@ -274,6 +283,24 @@ impl Attrs {
                     Ok(())
                 })?;
                 arg_docs.set(span, list);
+            } else if meta.path == DEFAULTS {
+                let mut list: Vec<(syn::Ident, Expr)> = Vec::new();
+                meta.parse_nested_meta(|inner| {
+                    let Some(ident) = inner.path.get_ident().cloned() else {
+                        return Err(inner.error("expected an argument name: defaults(limit = 10)"));
+                    };
+                    if !inner.input.peek(syn::Token![=]) {
+                        return Err(inner.error(format_args!("expected a default value: defaults({ident} = 10)")));
+                    }
+                    let value: Expr = inner.value()?.parse()?;
+                    if list.iter().any(|(seen, _)| *seen == ident) {
+                        cx.error_spanned_by(&ident, format!("`{ident}` has two defaults"));
+                    } else {
+                        list.push((ident, value));
+                    }
+                    Ok(())
+                })?;
+                defaults.set(span, list);
             } else if meta.path == AUDIENCE {
                 let array: syn::ExprArray = meta.value()?.parse()?;
                 let mut list = Vec::new();
@@ -366,6 +393,7 @@ impl Attrs {
             uri,
             task: task.get(),
             scopes: scopes.get().map(|(v, _)| v).unwrap_or_default(),
+            defaults: defaults.get().map(|(v, _)| v).unwrap_or_default(),
         }
     }
 }
@@ -395,6 +423,45 @@ fn leading_literal(cx: &Ctxt, args: proc_macro2::TokenStream) -> (Option<LitStr>
     }
 }
 
+/// The candidate nearest to a mistyped `word`, if one is near enough to be what was meant: at
+/// most one edit per three letters (an edit inserts, deletes or replaces a letter, or swaps two
+/// neighbours), case ignored. Ties go to the first candidate.
+pub(crate) fn nearest<'k>(word: &str, candidates: impl IntoIterator<Item = &'k str>) -> Option<&'k str> {
+    let word = word.to_lowercase();
+    let limit = word.chars().count().max(3) / 3;
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Optimal string alignment distance: Levenshtein plus transposition of neighbours.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // d[i][j]: the distance between a[..i] and b[..j].
+    let mut d = vec![vec![0; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 /// Consumes whatever follows an unknown key: `= expr` or `(..)`.
 fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
     if meta.input.peek(syn::Token![=]) {
@@ -422,5 +489,30 @@ trait SpanOfKey {
 impl SpanOfKey for Path {
     fn span_of_key(&self) -> Span {
         syn::spanned::Spanned::span(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{edit_distance, nearest};
+
+    #[test]
+    fn distances() {
+        assert_eq!(edit_distance("readonly", "read_only"), 1);
+        assert_eq!(edit_distance("titel", "title"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn suggests_only_what_is_near() {
+        let keys = ["name", "title", "read_only", "destructive", "mime"];
+        assert_eq!(nearest("readonly", keys), Some("read_only"));
+        assert_eq!(nearest("ReadOnly", keys), Some("read_only"));
+        assert_eq!(nearest("titel", keys), Some("title"));
+        assert_eq!(nearest("mim", keys), Some("mime"));
+        assert_eq!(nearest("destructve", keys), Some("destructive"));
+        assert_eq!(nearest("cheap", keys), None);
+        assert_eq!(nearest("x", keys), None);
     }
 }

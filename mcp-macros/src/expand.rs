@@ -68,8 +68,14 @@ pub(crate) fn handler(model: &HandlerFn<'_>) -> TokenStream {
         extracts.push(quote!(let __mcp_self = __mcp_call.extract_parts::<#self_ty>();));
         bindings.push(format_ident!("__mcp_self"));
     }
+    // Tools: the parameters' kinds, folded one at a time, so that a tool that mixes `Args<T>`
+    // with argument parameters is reported at the parameter that makes the mix.
+    let mut kinds = Vec::new();
     for (i, p) in model.params.iter().enumerate() {
         let ty = p.ty;
+        if kind == Kind::Tool {
+            kinds.push(quote_spanned!(ty.span()=> let __mcp_kinds = __mcp_kinds.then::<#ty, _>();));
+        }
         let name = &p.name;
         let desc = opt_str(p.description.as_deref());
         let var = format_ident!("__mcp_arg{}", i);
@@ -92,6 +98,11 @@ pub(crate) fn handler(model: &HandlerFn<'_>) -> TokenStream {
             ),
         };
         declares.push(declare);
+        if let Some((key, value)) = &p.default {
+            // A default on an extractor fails `argument_default`'s bound, at the parameter's type.
+            let check = quote_spanned!(key.span()=> #private::Declaration::argument_default::<#ty>);
+            declares.push(quote!(#check(__mcp_decl, #name, #private::to_value(&(#value)));));
+        }
         extracts.push(extract);
         call_args.push(if p.by_ref { quote!(&#var) } else { quote!(#var) });
         bindings.push(var);
@@ -171,6 +182,9 @@ pub(crate) fn handler(model: &HandlerFn<'_>) -> TokenStream {
                         scopes: &[#(#scopes),*],
                     },
                     |__mcp_decl: &mut #private::Declaration| {
+                        let __mcp_kinds = #private::ParamKinds::start();
+                        #(#kinds)*
+                        let _ = __mcp_kinds;
                         #(#declares)*
                     },
                     #output_schema,

@@ -29,7 +29,7 @@ pub use protocol::{
 pub use server::call::{InputRequired, ToolCall};
 pub use server::completion::Completer;
 pub use server::context::{Context, LogLevel};
-pub use server::extract::{Declaration, FromCallParts, FromToolCall, State};
+pub use server::extract::{Args, Declaration, FromCallParts, FromToolCall, State};
 pub use server::log_layer::ClientLogLayer;
 pub use server::middleware;
 pub use server::principal::Principal;
@@ -38,7 +38,7 @@ pub use server::resource::{IntoResourceResult, ResourceDef, ResourceOutput};
 pub use server::sampling::{Elicit, Elicitation, IncludeContext, Sample, SampleReply, UrlElicitation};
 pub use server::tool::{IntoToolResult, Json, Output, ToolDef, ToolOutput};
 pub use server::visibility;
-pub use server::{CacheScope, Server, Service};
+pub use server::{CacheScope, DEFAULT_HTTP_ADDR, RunMode, Server, Service};
 
 /// What generated code names. Not a stable API: only the macros use it.
 #[doc(hidden)]

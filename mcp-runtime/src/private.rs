@@ -7,7 +7,9 @@ use std::future::Future;
 pub use crate::protocol::TaskSupport;
 pub use crate::server::call::{InputRequired, ToolCall};
 pub use crate::server::completion::Completer;
-pub use crate::server::extract::{Declaration, FromCallParts, FromStrArg, FromToolCall, State, ViaArgument};
+pub use crate::server::extract::{
+    Declaration, FromCallParts, FromStrArg, FromToolCall, ParamKinds, State, ViaArgument,
+};
 pub use crate::server::prompt::{IntoPromptResult, PromptDef, PromptFuture, PromptInfo, PromptOutput};
 pub use crate::server::resource::{IntoResourceResult, ResourceDef, ResourceFuture, ResourceInfo, ResourceOutput};
 pub use crate::server::tool::{IntoToolResult, Output, ToolDef, ToolFuture, ToolInfo, ToolOutput};

@@ -58,7 +58,8 @@ impl Service {
     }
 
     /// The MCP endpoint as an axum router.
-    pub fn into_router_with(self, options: HttpOptions) -> axum::Router {
+    pub fn into_router_with(self, mut options: HttpOptions) -> axum::Router {
+        let extra = std::mem::take(&mut options.routes);
         let path = options.path.clone();
         let limit = options.max_body_bytes;
         let metadata = options.authorization.as_ref().map(Authorization::metadata);
@@ -95,7 +96,10 @@ impl Service {
                 .route("/sse", axum::routing::get(legacy_open))
                 .route("/messages", axum::routing::post(legacy_post));
         }
-        router.layer(DefaultBodyLimit::max(limit)).with_state(shared)
+        router
+            .layer(DefaultBodyLimit::max(limit))
+            .with_state(shared)
+            .merge(extra)
     }
 
     /// Serves Streamable HTTP at `addr` (the endpoint is `/mcp`) until the process ends.
@@ -112,23 +116,81 @@ impl Service {
         options: HttpOptions,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
-        use axum::serve::ListenerExt as _;
-        // Nagle's algorithm would hold each small answer back for tens of milliseconds.
-        let listener = tokio::net::TcpListener::bind(addr).await?.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
+        let listener = tokio::net::TcpListener::bind(addr).await?;
         let app = self.into_router_with(options);
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(Error::Io)
+        serve_router(listener, app, shutdown).await
     }
+
+    /// `serve_http_with`, saying on stderr where it listens (for `Server::run`).
+    pub(crate) async fn serve_http_announced(
+        self,
+        addr: impl tokio::net::ToSocketAddrs,
+        options: HttpOptions,
+    ) -> Result<()> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let url = format!("http://{}{}", listener.local_addr()?, options.path);
+        let name = crate::server::run::server_name(&self);
+        let app = self.into_router_with(options);
+        eprintln!("`{name}` serves MCP over Streamable HTTP at {url}");
+        tracing::info!(%url, "serving MCP over Streamable HTTP");
+        serve_router(listener, app, std::future::pending()).await
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then lets requests in flight
+/// finish, as `serve_http` serves the MCP endpoint: every accepted connection gets
+/// `TCP_NODELAY` (Nagle's algorithm would hold each small answer back for tens of
+/// milliseconds), and handlers can extract the peer's address
+/// (`axum::extract::ConnectInfo<SocketAddr>`).
+///
+/// For a router of your own around [`Service::into_router`]:
+///
+/// ```no_run
+/// # async fn run(service: mcp_runtime::Service) -> mcp_runtime::Result<()> {
+/// let app = axum::Router::new()
+///     .route("/healthz", axum::routing::get(|| async { "ok" }))
+///     .merge(service.into_router());
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// mcp_runtime::http::serve_router(listener, app, std::future::pending()).await
+/// # }
+/// ```
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    axum::serve(
+        nodelay(listener),
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(Error::Io)
+}
+
+/// The listener, setting `TCP_NODELAY` on every connection it accepts.
+fn nodelay(
+    listener: tokio::net::TcpListener,
+) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
+    use axum::serve::ListenerExt as _;
+    fn set(tcp: &mut tokio::net::TcpStream) {
+        let _ = tcp.set_nodelay(true);
+    }
+    listener.tap_io(set as fn(&mut tokio::net::TcpStream))
 }
 
 impl crate::Server {
     /// Serves Streamable HTTP at `addr` (such as `127.0.0.1:3000`; the endpoint is `/mcp`).
     pub async fn serve_http(self, addr: impl tokio::net::ToSocketAddrs) -> Result<()> {
         self.build()?.serve_http(addr).await
+    }
+
+    /// [`run`](crate::Server::run), with these options when it serves HTTP.
+    pub async fn run_with(self, options: HttpOptions) -> Result<()> {
+        match crate::RunMode::from_env()? {
+            crate::RunMode::Http(addr) => self.build()?.serve_http_announced(addr.as_str(), options).await,
+            stdio => self.run_as(stdio).await,
+        }
     }
 }
 
@@ -163,4 +225,19 @@ async fn admit(shared: &Shared, headers: &HeaderMap) -> std::result::Result<(), 
         auth.check(headers).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::serve::Listener as _;
+
+    #[tokio::test]
+    async fn every_accepted_connection_has_tcp_nodelay() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut listener = super::nodelay(listener);
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (accepted, _) = listener.accept().await;
+        assert!(accepted.nodelay().unwrap(), "an accepted socket without TCP_NODELAY");
+    }
 }

@@ -26,6 +26,9 @@ pub struct HttpOptions {
     pub sessions: bool,
     /// Bearer-token authorization; none by default (bind loopback, or put one in front).
     pub authorization: Option<Authorization>,
+    /// Routes of the application served beside the endpoint, such as a health check; none by
+    /// default. See [`routes`](Self::routes).
+    pub routes: axum::Router,
 }
 
 impl Default for HttpOptions {
@@ -39,6 +42,7 @@ impl Default for HttpOptions {
             max_sessions: 20_000,
             session_evict_idle: Duration::from_secs(60),
             authorization: None,
+            routes: axum::Router::new(),
         }
     }
 }
@@ -48,6 +52,29 @@ impl HttpOptions {
     #[must_use]
     pub fn path(mut self, path: impl Into<String>) -> Self {
         self.path = path.into();
+        self
+    }
+
+    /// Serves `routes` beside the MCP endpoint, on the same listener: a health check, a
+    /// status page, anything of the application's. They are merged with the endpoint's router
+    /// as they are: the endpoint's `Host`/`Origin` checks, body limit and authorization do not
+    /// apply to them (add your own layers). A route on the endpoint's path (or, with
+    /// authorization, on `/.well-known/oauth-protected-resource…`) makes the merge panic, as
+    /// axum's `Router::merge` does.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_runtime::Result<()> {
+    /// use mcp_runtime::http::HttpOptions;
+    /// let health = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+    /// mcp_runtime::Server::new("app", "1.0.0")
+    ///     .build()?
+    ///     .serve_http_with("127.0.0.1:3000", HttpOptions::default().routes(health), std::future::pending())
+    ///     .await
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn routes(mut self, routes: axum::Router) -> Self {
+        self.routes = self.routes.merge(routes);
         self
     }
 

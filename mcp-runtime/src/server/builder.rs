@@ -327,9 +327,13 @@ impl Server {
     }
 
     /// Serves one client over this process's stdin and stdout until stdin closes, or until
-    /// SIGTERM or Ctrl-C; calls in flight may then finish, up to the drain timeout.
+    /// SIGTERM or Ctrl-C; calls in flight may then finish, up to the drain timeout. With a
+    /// terminal on stdin, it first says on stderr how to connect a client (see
+    /// [`run`](Self::run), which also chooses between stdio and HTTP).
     pub async fn serve_stdio(self) -> Result<()> {
-        self.build()?.serve_stdio().await
+        let service = self.build()?;
+        super::run::stdio_hint(&super::run::server_name(&service), false);
+        service.serve_stdio().await
     }
 
     /// Wraps every request the server serves in `layer`: a tower [`Layer`](tower::Layer) over

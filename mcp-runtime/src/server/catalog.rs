@@ -76,6 +76,7 @@ impl Catalog {
                 names.push(format!("invalid tool name `{name}`: use {TOOL_NAME_RULE}"));
             }
             check_state(&format!("tool `{name}`"), &def.needs_state);
+            names.extend(def.problems.iter().map(|p| format!("tool `{name}`: {p}")));
             if tool_index.insert(Arc::clone(&name), tools.len()).is_some() {
                 names.push(format!("two tools are named `{name}`"));
             }

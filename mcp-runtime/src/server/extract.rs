@@ -8,6 +8,8 @@
 //! - an *extractor* is any `T:` [`FromCallParts`] (`Context`, `State<T>`, or a type of
 //!   yours): it takes what it needs from the call and adds nothing to the schema.
 //!
+//! A third impl makes [`Args<T>`] the whole arguments object: `T`'s fields are the arguments.
+//!
 //! So `use mcp::Context as Ctx; async fn f(c: &Ctx)` works, and so does your own extractor:
 //! nothing matches type names.
 
@@ -28,6 +30,10 @@ pub enum ViaArgument {}
 /// Marker for parameters that are extractors ([`FromCallParts`]).
 #[derive(Debug)]
 pub enum ViaParts {}
+
+/// Marker for [`Args<T>`]: the whole arguments object.
+#[derive(Debug)]
+pub enum ViaArgs {}
 
 /// A type that can be a parameter of a tool. Implemented for you: see the module docs.
 #[diagnostic::on_unimplemented(
@@ -51,6 +57,11 @@ pub struct Declaration {
     pub(crate) needs_state: Vec<(TypeId, &'static str)>,
     pub(crate) uses_context: bool,
     pub(crate) arguments: Vec<crate::protocol::PromptArgument>,
+    /// Arguments' defaults (`defaults(name = value)`), applied when the argument is absent.
+    pub(crate) defaults: Vec<(String, serde_json::Value)>,
+    /// What is wrong with the declaration (a default that is no value of its type), reported
+    /// when the server is built.
+    pub(crate) problems: Vec<String>,
 }
 
 impl Declaration {
@@ -64,7 +75,37 @@ impl Declaration {
     pub fn needs_state<T: Any>(&mut self) {
         self.needs_state.push((TypeId::of::<T>(), std::any::type_name::<T>()));
     }
+
+    /// Gives the argument `name` of type `T` a default: the schema shows it as `default` and no
+    /// longer requires it, and a call without it (or with `null`) gets `value`, read as `T`
+    /// as if the client had sent it. A value that is no `T` is reported when the server is
+    /// built. What `defaults(name = value)` generates. Not a stable API.
+    #[doc(hidden)]
+    pub fn argument_default<T: ArgumentDefault>(&mut self, name: &str, value: serde_json::Value) {
+        if let Err(e) = T::deserialize(&value) {
+            self.problems.push(format!(
+                "the default of `{name}`, {value}, is not a `{}`: {e}",
+                std::any::type_name::<T>()
+            ));
+            return;
+        }
+        self.schema.set_default(name, value.clone());
+        self.defaults.push((name.to_owned(), value));
+    }
 }
+
+/// A parameter that can have a default: an argument (`Deserialize + JsonSchema`). Implemented
+/// for you; only its error message matters. Not a stable API.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot have a default: it is not an argument",
+    label = "`defaults` names a parameter of type `{Self}`",
+    note = "only arguments (`serde::Deserialize + schemars::JsonSchema`) take defaults; extractors such as `mcp::Context` and `mcp::State<T>` come from the call"
+)]
+pub trait ArgumentDefault: DeserializeOwned + JsonSchema {}
+
+#[diagnostic::do_not_recommend]
+impl<T: DeserializeOwned + JsonSchema> ArgumentDefault for T {}
 
 /// An extractor: a parameter that is not an argument, built from the call's context.
 ///
@@ -152,6 +193,128 @@ impl<T: FromCallParts> FromToolCall<ViaParts> for T {
 
     fn declare(declaration: &mut Declaration, _name: &str, _description: Option<&str>) {
         T::declare(declaration);
+    }
+}
+
+/// All of a tool's arguments as one value: `T`'s fields are the arguments, and their doc
+/// comments their descriptions.
+///
+/// `T` is any `Deserialize + JsonSchema` type whose schema is an object (a struct with named
+/// fields, usually). Its schema is the tool's input schema: a field with `#[serde(default)]`
+/// is optional and shows its `default`, an `Option` field is optional, and a
+/// `#[serde(deny_unknown_fields)]` struct refuses arguments it does not name (without it,
+/// they are ignored and the schema says so). `Args<T>` takes the whole object, so it goes with
+/// extractors (`Context`, `State<T>`) but not with argument parameters: mixing them is a
+/// compile error.
+///
+/// With `#[derive(Deserialize, JsonSchema)] struct Search { query: String, limit: u32 }`, the
+/// tool `async fn search(ctx: Context, args: Args<Search>) -> String` has the arguments `query`
+/// and `limit`; `let Args(Search { query, limit }) = args;` takes them apart. The `mcp`
+/// crate's README ("Writing tools") has the example in full.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Args<T>(pub T);
+
+impl<T> Args<T> {
+    /// The arguments.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> Deref for Args<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for Args<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<T: DeserializeOwned + JsonSchema> FromToolCall<ViaArgs> for Args<T> {
+    fn from_tool_call(call: &mut ToolCall, _name: &str) -> Result<Self, String> {
+        let args = std::mem::take(&mut call.args);
+        serde_json::from_value(serde_json::Value::Object(args))
+            .map(Args)
+            .map_err(|e| format!("invalid arguments: {e}"))
+    }
+
+    fn declare(declaration: &mut Declaration, _name: &str, _description: Option<&str>) {
+        if let Err(problem) = declaration.schema.whole::<T>() {
+            declaration.problems.push(problem);
+        }
+    }
+}
+
+/// The kinds of a tool's parameters so far, checked as the macro declares them, one at a
+/// time: arguments and [`Args<T>`] do not mix. Not a stable API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct ParamKinds<S>(std::marker::PhantomData<S>);
+
+/// No argument yet (extractors only). Not a stable API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum NoArguments {}
+
+/// Argument parameters. Not a stable API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum SomeArguments {}
+
+/// An `Args<T>`. Not a stable API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum WholeArguments {}
+
+/// What a tool's parameters so far become with one more. Not a stable API.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "a tool takes its arguments either as parameters or as one `mcp::Args<T>`, not both",
+    label = "this parameter is one too many",
+    note = "`mcp::Args<T>` is the whole arguments object: move this argument into `T`, or take every argument as its own parameter"
+)]
+pub trait Join<M> {
+    /// The kinds with the parameter added.
+    type Out;
+}
+
+impl<S> Join<ViaParts> for S {
+    type Out = S;
+}
+impl Join<ViaArgument> for NoArguments {
+    type Out = SomeArguments;
+}
+impl Join<ViaArgument> for SomeArguments {
+    type Out = SomeArguments;
+}
+impl Join<ViaArgs> for NoArguments {
+    type Out = WholeArguments;
+}
+/// Never used: with a second impl, `WholeArguments: Join<M>` alone cannot decide `M`, so `M`
+/// comes from the parameter's type and a mix is reported as a mix, not as a parameter that
+/// is no extractor.
+impl Join<std::convert::Infallible> for WholeArguments {
+    type Out = WholeArguments;
+}
+
+impl ParamKinds<NoArguments> {
+    /// Before the first parameter.
+    pub fn start() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+impl<S> ParamKinds<S> {
+    /// With the parameter of type `T` added.
+    pub fn then<T: FromToolCall<M>, M>(self) -> ParamKinds<<S as Join<M>>::Out>
+    where
+        S: Join<M>,
+    {
+        ParamKinds(std::marker::PhantomData)
     }
 }
 

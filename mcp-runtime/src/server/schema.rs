@@ -55,6 +55,8 @@ pub struct ObjectSchema {
     generator: SchemaGenerator,
     properties: Map<String, Value>,
     required: Vec<String>,
+    /// Whether arguments it does not name are accepted (an `Args<T>` whose `T` allows them).
+    open: bool,
 }
 
 impl Default for ObjectSchema {
@@ -70,6 +72,7 @@ impl ObjectSchema {
             generator: generator(),
             properties: Map::new(),
             required: Vec::new(),
+            open: false,
         }
     }
 
@@ -88,6 +91,42 @@ impl ObjectSchema {
         }
     }
 
+    /// Adds every property of `T`, whose schema must be an object: the schema of an
+    /// `Args<T>`. Arguments it does not name are accepted unless `T`'s schema refuses them
+    /// (`#[serde(deny_unknown_fields)]`).
+    pub fn whole<T: JsonSchema + ?Sized>(&mut self) -> Result<(), String> {
+        let schema = subschema::<T>(&mut self.generator);
+        let type_name = std::any::type_name::<T>();
+        let Value::Object(mut o) = schema else {
+            return Err(format!("`Args<{type_name}>` needs a type whose schema is an object"));
+        };
+        if o.get("type").and_then(Value::as_str) != Some("object") {
+            return Err(format!(
+                "`Args<{type_name}>` needs a type whose schema is an object with properties (a struct with named fields), not {}",
+                Value::Object(o)
+            ));
+        }
+        if let Some(Value::Object(props)) = o.remove("properties") {
+            for (name, p) in props {
+                self.properties.insert(name, p);
+            }
+        }
+        if let Some(Value::Array(required)) = o.remove("required") {
+            self.required
+                .extend(required.iter().filter_map(Value::as_str).map(str::to_owned));
+        }
+        self.open = o.get("additionalProperties") != Some(&Value::Bool(false));
+        Ok(())
+    }
+
+    /// Shows `value` as the property's `default`, and no longer requires it.
+    pub fn set_default(&mut self, name: &str, value: Value) {
+        if let Some(Value::Object(p)) = self.properties.get_mut(name) {
+            p.insert("default".into(), value);
+        }
+        self.required.retain(|r| r != name);
+    }
+
     /// Whether a property of that name exists.
     pub fn has(&self, name: &str) -> bool {
         self.properties.contains_key(name)
@@ -103,7 +142,9 @@ impl ObjectSchema {
         if !self.required.is_empty() {
             root.insert("required".into(), json!(self.required));
         }
-        root.insert("additionalProperties".into(), Value::Bool(false));
+        if !self.open {
+            root.insert("additionalProperties".into(), Value::Bool(false));
+        }
         let defs = self.generator.take_definitions(true);
         if !defs.is_empty() {
             let mut defs = Value::Object(defs);

@@ -62,6 +62,8 @@ pub struct ToolDef {
     pub(crate) header_params: Vec<HeaderParam>,
     /// Scopes the caller's token must grant.
     pub(crate) scopes: Vec<String>,
+    /// What is wrong with the definition (a bad argument default), reported by `build()`.
+    pub(crate) problems: Vec<String>,
 }
 
 /// An argument a client mirrors into an `Mcp-Param-<name>` header (SEP-2243).
@@ -172,7 +174,24 @@ impl ToolDef {
                 meta,
                 execution: execution(info.task),
             },
-            handler: Arc::new(handler),
+            handler: if declaration.defaults.is_empty() {
+                Arc::new(handler)
+            } else {
+                let defaults = declaration.defaults;
+                Arc::new(move |mut call: ToolCall| {
+                    for (name, value) in &defaults {
+                        match call.args.get_mut(name) {
+                            Some(v) if !v.is_null() => {}
+                            Some(v) => *v = value.clone(),
+                            None => {
+                                call.args.insert(name.clone(), value.clone());
+                            }
+                        }
+                    }
+                    handler(call)
+                })
+            },
+            problems: declaration.problems,
             needs_state: declaration.needs_state,
             uses_context: declaration.uses_context,
             wrap,
@@ -223,6 +242,7 @@ impl ToolDef {
                 Box::pin(async move { ToolOutput::Result(fut.await) })
             }),
             needs_state: Vec::new(),
+            problems: Vec::new(),
             wrap: false,
             uses_context: true,
             scopes: Vec::new(),
@@ -241,6 +261,7 @@ impl ToolDef {
             tool,
             handler: Arc::new(move |call| Box::pin(f(call))),
             needs_state: Vec::new(),
+            problems: Vec::new(),
             wrap: false,
             uses_context: true,
             scopes: Vec::new(),
