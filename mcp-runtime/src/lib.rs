@@ -12,6 +12,7 @@ pub mod http;
 pub mod otel;
 pub mod protocol;
 pub mod proxy;
+pub mod run;
 pub mod server;
 pub mod store;
 pub mod transport;
@@ -26,6 +27,7 @@ pub use protocol::{
     GetPromptResult, Prompt, PromptArgument, PromptMessage, ReadResourceResult, Resource, ResourceContents,
     ResourceTemplate, Role,
 };
+pub use run::RunMode;
 pub use server::call::{InputRequired, ToolCall};
 pub use server::completion::Completer;
 pub use server::context::{Context, LogLevel};
@@ -38,7 +40,7 @@ pub use server::resource::{IntoResourceResult, ResourceDef, ResourceOutput};
 pub use server::sampling::{Elicit, Elicitation, IncludeContext, Sample, SampleReply, UrlElicitation};
 pub use server::tool::{IntoToolResult, Json, Output, ToolDef, ToolOutput};
 pub use server::visibility;
-pub use server::{CacheScope, DEFAULT_HTTP_ADDR, RunMode, Server, Service};
+pub use server::{CacheScope, DEFAULT_HTTP_ADDR, Server, Service};
 
 /// What generated code names. Not a stable API: only the macros use it.
 #[doc(hidden)]

@@ -129,7 +129,7 @@ impl Service {
     ) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let url = format!("http://{}{}", listener.local_addr()?, options.path);
-        let name = crate::server::run::server_name(&self);
+        let name = crate::server::hint::server_name(&self);
         let app = self.into_router_with(options);
         eprintln!("`{name}` serves MCP over Streamable HTTP at {url}");
         tracing::info!(%url, "serving MCP over Streamable HTTP");
@@ -183,14 +183,6 @@ impl crate::Server {
     /// Serves Streamable HTTP at `addr` (such as `127.0.0.1:3000`; the endpoint is `/mcp`).
     pub async fn serve_http(self, addr: impl tokio::net::ToSocketAddrs) -> Result<()> {
         self.build()?.serve_http(addr).await
-    }
-
-    /// [`run`](crate::Server::run), with these options when it serves HTTP.
-    pub async fn run_with(self, options: HttpOptions) -> Result<()> {
-        match crate::RunMode::from_env()? {
-            crate::RunMode::Http(addr) => self.build()?.serve_http_announced(addr.as_str(), options).await,
-            stdio => self.run_as(stdio).await,
-        }
     }
 }
 

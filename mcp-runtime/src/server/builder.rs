@@ -332,7 +332,7 @@ impl Server {
     /// [`run`](Self::run), which also chooses between stdio and HTTP).
     pub async fn serve_stdio(self) -> Result<()> {
         let service = self.build()?;
-        super::run::stdio_hint(&super::run::server_name(&service), false);
+        super::hint::stdio_hint(&super::hint::server_name(&service), false);
         service.serve_stdio().await
     }
 

@@ -1,12 +1,9 @@
-//! `Server::run()`: stdio or Streamable HTTP, as the command line or the environment says, and
-//! a word on stderr for a person who starts the server by hand.
+//! `Server::run()`: stdio or Streamable HTTP, as the command line or the environment says. It sits
+//! above the server and the HTTP front end, which it chooses between.
 
-use super::builder::Server;
 use crate::error::{Error, Result};
-use std::io::IsTerminal as _;
-
-/// Where `Server::run` serves when HTTP is asked for without an address.
-pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8000";
+use crate::server::Server;
+use crate::server::hint::{DEFAULT_HTTP_ADDR, server_name, stdio_hint};
 
 /// How [`Server::run`] serves: chosen by [`RunMode::from_env`], or given to
 /// [`Server::run_as`].
@@ -113,40 +110,15 @@ fn no_http() -> Error {
     )
 }
 
-/// The server's name, as clients see it.
-pub(crate) fn server_name(service: &super::Service) -> String {
-    let info = service.core.server_info();
-    info.get("name")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("server")
-        .to_owned()
-}
-
-/// On stderr, when stdin is a terminal: what the server waits for and how to connect to it.
-/// Nothing when stdin is a pipe, as it is when a client spawns the server.
-pub(crate) fn stdio_hint(name: &str, offer_http: bool) {
-    if !std::io::stdin().is_terminal() {
-        return;
+#[cfg(feature = "http")]
+impl Server {
+    /// [`run`](crate::Server::run), with these options when it serves HTTP.
+    pub async fn run_with(self, options: crate::http::HttpOptions) -> Result<()> {
+        match RunMode::from_env()? {
+            RunMode::Http(addr) => self.build()?.serve_http_announced(addr.as_str(), options).await,
+            stdio => self.run_as(stdio).await,
+        }
     }
-    let exe = std::env::current_exe().map_or_else(|_| "/path/to/server".to_owned(), |p| p.display().to_string());
-    eprint!("{}", hint_text(name, &exe, offer_http));
-}
-
-fn hint_text(name: &str, exe: &str, offer_http: bool) -> String {
-    let quoted = serde_json::Value::String(exe.to_owned());
-    let key = serde_json::Value::String(name.to_owned());
-    let mut text = format!(
-        "`{name}` is an MCP server and speaks JSON-RPC on stdin and stdout: it waits for an MCP client, not for typing.\n\
-         To try it in the MCP Inspector:\n    npx @modelcontextprotocol/inspector {exe}\n\
-         To use it from a client (Claude Desktop, Cursor, …), add to its \"mcpServers\":\n    {key}: {{ \"command\": {quoted} }}\n"
-    );
-    if offer_http {
-        text.push_str(&format!(
-            "To serve Streamable HTTP instead:\n    {exe} --http {DEFAULT_HTTP_ADDR}\n"
-        ));
-    }
-    text.push_str("(Ctrl-D or Ctrl-C stops it.)\n");
-    text
 }
 
 #[cfg(test)]
@@ -216,18 +188,6 @@ mod tests {
         );
         let err = parse(&[], &[("MCP_TRANSPORT", "sse")]).unwrap_err().to_string();
         assert!(err.contains("MCP_TRANSPORT=`sse`"), "{err}");
-    }
-
-    #[test]
-    fn the_hint_names_the_binary_three_ways() {
-        let text = hint_text("calc", "/opt/calc", true);
-        assert!(
-            text.contains("npx @modelcontextprotocol/inspector /opt/calc\n"),
-            "{text}"
-        );
-        assert!(text.contains(r#""calc": { "command": "/opt/calc" }"#), "{text}");
-        assert!(text.contains("/opt/calc --http 127.0.0.1:8000"), "{text}");
-        assert!(!hint_text("calc", "/opt/calc", false).contains("--http"));
     }
 
     #[cfg(not(feature = "http"))]
