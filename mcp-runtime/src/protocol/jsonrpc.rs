@@ -257,6 +257,25 @@ pub fn write_result(out: &mut Vec<u8>, id: &RequestId, result: &[u8]) {
     out.push(b'}');
 }
 
+/// Encodes a success response, serialising `result` (an object) with `suffix` in place of its
+/// closing brace: more members, then `}`. One buffer, no copy of the serialised result.
+pub fn encode_result_closed<T: Serialize + ?Sized>(id: &RequestId, result: &T, suffix: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + suffix.len());
+    out.extend_from_slice(HEAD);
+    id.write_json(&mut out);
+    out.extend_from_slice(br#","result":"#);
+    let start = out.len();
+    serde_json::to_writer(&mut out, result).expect("results serialise");
+    debug_assert_eq!(out.last(), Some(&b'}'), "a result is an object");
+    out.pop();
+    if out.len() > start + 1 {
+        out.push(b',');
+    }
+    out.extend_from_slice(suffix);
+    out.push(b'}');
+    out
+}
+
 /// Encodes a success response, serialising `result`.
 pub fn encode_result_value<T: Serialize + ?Sized>(id: &RequestId, result: &T) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);

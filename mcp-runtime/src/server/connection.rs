@@ -122,7 +122,7 @@ impl Connection {
         let binding = self
             .binding
             .get_or_init(|| crate::server::engine::seal::hex(&crate::server::engine::seal::random::<16>()));
-        let digest = crate::server::engine::seal::request_digest("task-owner", &serde_json::json!(binding));
+        let digest = crate::server::engine::seal::request_digest("task-owner", &serde_json::json!(binding), None);
         Some(format!(
             "{}#{}",
             subject.unwrap_or_default(),

@@ -12,7 +12,7 @@
 //!
 //! A third era, or an extension such as tasks, changes this module.
 
-use crate::protocol::jsonrpc::{encode_error, encode_result, encode_result_value};
+use crate::protocol::jsonrpc::{encode_error, encode_result, encode_result_closed, encode_result_value};
 use crate::protocol::method::{Capability, Kind, WireMethod, wire_name};
 use crate::protocol::params::ListParams;
 use crate::protocol::types::meta_keys;
@@ -193,16 +193,10 @@ impl Framing {
         close(object, &self.cacheable_suffix)
     }
 
-    /// A serialised result object, closed as a stateless-era result.
-    pub(crate) fn modern(&self, object: Vec<u8>) -> Vec<u8> {
-        close(object, &self.modern_suffix)
-    }
-
     /// A result of a kind nobody caches (`prompts/get`, `completion/complete`), in `version`.
     pub(crate) fn plain<T: Serialize>(&self, id: &RequestId, version: ProtocolVersion, result: &T) -> Vec<u8> {
         if version.is_stateless() {
-            let body = serde_json::to_vec(result).expect("results serialise");
-            encode_result(id, &self.modern(body))
+            encode_result_closed(id, result, &self.modern_suffix)
         } else {
             encode_result_value(id, result)
         }
@@ -211,8 +205,7 @@ impl Framing {
     /// A result clients may cache (`resources/read`, a list built per request), in `version`.
     pub(crate) fn cached<T: Serialize>(&self, id: &RequestId, version: ProtocolVersion, result: &T) -> Vec<u8> {
         if version.is_stateless() {
-            let body = serde_json::to_vec(result).expect("results serialise");
-            encode_result(id, &self.cacheable(body))
+            encode_result_closed(id, result, &self.cacheable_suffix)
         } else {
             encode_result_value(id, result)
         }
@@ -224,10 +217,7 @@ impl Framing {
             return encode_result_value(id, &result);
         }
         match &mut result.meta {
-            None => {
-                let body = serde_json::to_vec(&result).expect("results serialise");
-                encode_result(id, &self.modern(body))
-            }
+            None => encode_result_closed(id, &result, &self.modern_suffix),
             Some(meta) => {
                 meta.insert(meta_keys::SERVER_INFO.into(), self.server_info.clone());
                 let mut value = serde_json::to_value(&result).expect("results serialise");
@@ -239,12 +229,31 @@ impl Framing {
 
     /// `input_required` (stateless era only): what the client must answer, and the sealed state.
     pub(crate) fn input_required(&self, id: &RequestId, requests: &Map<String, Value>, state: &str) -> Vec<u8> {
-        let body = json!({
-            "resultType": "input_required",
-            "inputRequests": requests,
-            "requestState": state,
-            "_meta": { meta_keys::SERVER_INFO: self.server_info },
-        });
+        /// Borrows what it says: no copy of the requests before they are written.
+        #[derive(Serialize)]
+        struct InputRequired<'a> {
+            #[serde(rename = "resultType")]
+            result_type: &'static str,
+            #[serde(rename = "inputRequests")]
+            input_requests: &'a Map<String, Value>,
+            #[serde(rename = "requestState")]
+            request_state: &'a str,
+            #[serde(rename = "_meta")]
+            meta: ServerInfoMeta<'a>,
+        }
+        #[derive(Serialize)]
+        struct ServerInfoMeta<'a> {
+            #[serde(rename = "io.modelcontextprotocol/serverInfo")]
+            server_info: &'a Value,
+        }
+        let body = InputRequired {
+            result_type: "input_required",
+            input_requests: requests,
+            request_state: state,
+            meta: ServerInfoMeta {
+                server_info: &self.server_info,
+            },
+        };
         encode_result_value(id, &body)
     }
 }

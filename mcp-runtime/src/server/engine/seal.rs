@@ -67,7 +67,8 @@ impl fmt::Display for Refusal {
 /// Seals and opens request states with one key. That a state is used once is checked apart,
 /// against the server's store (`Payload::nonce`), so that it holds across replicas.
 pub(crate) struct Sealer {
-    key: [u8; 32],
+    /// HMAC-SHA256 keyed once: each seal and open clones it rather than hashing the key again.
+    keyed: HmacSha256,
     ttl: Duration,
 }
 
@@ -99,27 +100,48 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// The digest that binds a state to its request: the method and the parameters that identify
-/// it (never `inputResponses`, `requestState` or `_meta`).
-pub(crate) fn request_digest(method: &str, identity: &Value) -> String {
+/// The digest that binds a state to its request: the method, the parameters that identify it
+/// (never `inputResponses`, `requestState` or `_meta`) and who asks. The parameters are
+/// serialised straight into the hash: JSON holds no raw newline, so the parts cannot run into
+/// each other.
+pub(crate) fn request_digest(method: &str, identity: &Value, principal: Option<&str>) -> String {
+    /// Feeds what serde_json writes to the hash, with no buffer between.
+    struct Hashing<'a>(&'a mut Sha256);
+    impl std::io::Write for Hashing<'_> {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
     let mut h = Sha256::new();
     h.update(method.as_bytes());
     h.update(b"\n");
-    h.update(serde_json::to_vec(identity).expect("JSON serialises"));
+    serde_json::to_writer(Hashing(&mut h), identity).expect("JSON serialises");
+    match principal {
+        None => h.update(b"\n-"),
+        Some(subject) => {
+            h.update(b"\n+");
+            h.update(subject.as_bytes());
+        }
+    }
     hex(&h.finalize())
 }
 
 impl Sealer {
     /// A sealer with `key` (a random one when `None`) whose states live `ttl`.
     pub(crate) fn new(key: Option<[u8; 32]>, ttl: Duration) -> Self {
+        let key = key.unwrap_or_else(random);
         Self {
-            key: key.unwrap_or_else(random),
+            keyed: <HmacSha256 as KeyInit>::new_from_slice(&key).expect("HMAC takes any key length"),
             ttl,
         }
     }
 
     fn mac(&self) -> HmacSha256 {
-        <HmacSha256 as KeyInit>::new_from_slice(&self.key).expect("HMAC takes any key length")
+        self.keyed.clone()
     }
 
     /// Seals a payload, filling in its version, expiry and nonce.
@@ -166,16 +188,25 @@ mod tests {
     #[test]
     fn a_sealed_state_opens_for_its_own_request_only() {
         let s = sealer();
-        let d = request_digest("tools/call", &json!({"name": "a"}));
+        let d = request_digest("tools/call", &json!({"name": "a"}), None);
         let token = s.seal(Payload {
             digest: d.clone(),
             answers: Map::from_iter([("k".into(), json!(1))]),
             ..Payload::default()
         });
         assert_eq!(
-            s.open(&token, &request_digest("tools/call", &json!({"name": "b"})))
+            s.open(&token, &request_digest("tools/call", &json!({"name": "b"}), None))
                 .unwrap_err(),
             Refusal::OtherRequest
+        );
+        assert_eq!(
+            s.open(
+                &token,
+                &request_digest("tools/call", &json!({"name": "a"}), Some("mallory"))
+            )
+            .unwrap_err(),
+            Refusal::OtherRequest,
+            "another principal's digest differs"
         );
         let p = s.open(&token, &d).unwrap();
         assert_eq!(p.answers["k"], 1);
@@ -189,7 +220,7 @@ mod tests {
     #[test]
     fn tampering_another_key_and_garbage_are_refused() {
         let s = sealer();
-        let d = request_digest("tools/call", &json!({}));
+        let d = request_digest("tools/call", &json!({}), None);
         let token = s.seal(Payload {
             digest: d.clone(),
             ..Payload::default()
@@ -207,7 +238,7 @@ mod tests {
     #[test]
     fn an_expired_state_is_refused() {
         let s = sealer();
-        let d = request_digest("tools/call", &json!({}));
+        let d = request_digest("tools/call", &json!({}), None);
         let p = Payload {
             version: 1,
             expires: now() - 1,

@@ -21,7 +21,7 @@ use crate::server::task::Tasks;
 use crate::server::task::peer::{TaskPeer, wait_for_result};
 use crate::server::task::start::TaskPlan;
 use crate::server::task::tasks::Running;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::Poll;
@@ -114,7 +114,7 @@ impl Connection {
         if needs_digest(&req, uses_context, &input) {
             // Bound to who asks: another principal's state does not open.
             let who = self.principal.as_ref().map(|p| p.subject.as_str());
-            digest = request_digest(method.as_str(), &json!({ "request": identity, "principal": who }));
+            digest = request_digest(method.as_str(), &identity, who);
         }
         let InputParams {
             input_responses,
