@@ -49,11 +49,13 @@ pub(crate) struct Core {
     /// Lists resources per request, beside the fixed ones.
     pub(crate) lister: Option<Lister>,
     pub(crate) events: tokio::sync::broadcast::Sender<Event>,
-    pub(crate) instructions: Option<String>,
     /// What the server advertised when it started (lists may change later).
     pub(crate) capabilities: ServerCapabilities,
     /// The `server/discover` result, serialised.
     pub(crate) discover: Vec<u8>,
+    /// The `initialize` result after its `protocolVersion`, serialised:
+    /// `"capabilities":…,"serverInfo":…` (and `"instructions":…`), then the closing brace.
+    pub(crate) initialize_rest: Vec<u8>,
     /// How stateless-era results close.
     pub(crate) framing: Framing,
     pub(crate) state: Arc<StateMap>,
@@ -139,6 +141,16 @@ impl Core {
         }
         let discover = framing.cacheable(serde_json::to_vec(&discover).expect("serialises"));
 
+        let mut initialize_rest = br#""capabilities":"#.to_vec();
+        serde_json::to_writer(&mut initialize_rest, &capabilities).expect("serialises");
+        initialize_rest.extend_from_slice(br#","serverInfo":"#);
+        serde_json::to_writer(&mut initialize_rest, &framing.server_info).expect("serialises");
+        if let Some(i) = &instructions {
+            initialize_rest.extend_from_slice(br#","instructions":"#);
+            serde_json::to_writer(&mut initialize_rest, i).expect("serialises");
+        }
+        initialize_rest.push(b'}');
+
         let events = tokio::sync::broadcast::channel(256).0;
         let tasks = Arc::new(Tasks::new(Arc::clone(&store), options.tasks));
         Ok(Self {
@@ -146,9 +158,9 @@ impl Core {
             registry: Mutex::new(registry),
             lister,
             events,
-            instructions,
             capabilities,
             discover,
+            initialize_rest,
             framing,
             state: Arc::new(state),
             sealer: Sealer::new(options.state_key, options.state_ttl),

@@ -1,11 +1,11 @@
 //! The handshake: `initialize` and `logging/setLevel` (`ping` and `server/discover` are answered
 //! from what is already serialised).
 
-use crate::protocol::jsonrpc::{encode_error, encode_result, encode_result_value};
+use crate::protocol::jsonrpc::{encode_error, encode_result};
 use crate::protocol::params::{FromParams, InitializeParams, SetLevelParams};
 use crate::protocol::{ErrorObject, ProtocolVersion, RequestId};
 use crate::server::connection::{Connection, Session};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::Arc;
 
 impl Connection {
@@ -29,16 +29,14 @@ impl Connection {
                 &ErrorObject::invalid_request("Invalid Request: the connection is already initialized"),
             );
         }
-        let core = &self.core;
-        let mut result = json!({
-            "protocolVersion": version,
-            "capabilities": core.capabilities,
-            "serverInfo": core.server_info(),
-        });
-        if let Some(i) = &core.instructions {
-            result["instructions"] = json!(i);
-        }
-        encode_result_value(id, &result)
+        // All but the version is serialised once per server.
+        let rest = &self.core.initialize_rest;
+        let mut result = Vec::with_capacity(40 + rest.len());
+        result.extend_from_slice(br#"{"protocolVersion":"#);
+        serde_json::to_writer(&mut result, &version).expect("a version serialises");
+        result.push(b',');
+        result.extend_from_slice(rest);
+        encode_result(id, &result)
     }
 
     pub(crate) fn set_level(&self, id: &RequestId, params: SetLevelParams) -> Vec<u8> {
