@@ -17,6 +17,32 @@ fn upstream(era: Era) -> Upstream {
     Upstream::command(support::example("quickstart"), std::iter::empty::<&str>()).era(era)
 }
 
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `example` started with `args`, once it listens on `port`; killed when dropped.
+async fn listening(example: &str, args: &[String], port: u16) -> tokio::process::Child {
+    let child = tokio::process::Command::new(support::example(example))
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    child
+}
+
 /// The front client's model: says what it was asked, and counts.
 fn model(asked: Arc<AtomicUsize>) -> ClientOptions {
     ClientOptions::default().on_sampling(move |params: Value| {
@@ -121,22 +147,8 @@ async fn many_calls_share_one_upstream_connection() {
 
 #[tokio::test]
 async fn the_proxy_forwards_to_an_upstream_over_streamable_http_in_both_eras() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = tokio::process::Command::new(support::example("quickstart"))
-        .args(["--http", &format!("127.0.0.1:{port}")])
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let port = free_port();
+    let mut child = listening("quickstart", &["--http".into(), format!("127.0.0.1:{port}")], port).await;
     for upstream_era in ERAS {
         let upstream = Upstream::url(format!("http://127.0.0.1:{port}/mcp")).era(upstream_era);
         let service = mcp::Server::proxy(upstream).await.unwrap().build().unwrap();
@@ -173,23 +185,8 @@ async fn the_proxy_forwards_to_an_upstream_over_streamable_http_in_both_eras() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_upstream_calls_last_progress_reaches_the_front_client_before_its_answer() {
     // The conformance example serves Streamable HTTP: its progress comes on each call's stream.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _child = tokio::process::Command::new(support::example("conformance"))
-        .args(["--port", &port.to_string()])
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let port = free_port();
+    let _child = listening("conformance", &["--port".into(), port.to_string()], port).await;
     for upstream_era in ERAS {
         let upstream = Upstream::url(format!("http://127.0.0.1:{port}/mcp")).era(upstream_era);
         let service = mcp::Server::proxy(upstream).await.unwrap().build().unwrap();

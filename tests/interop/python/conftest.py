@@ -35,12 +35,16 @@ def quickstart_http_without_sessions():
 
 
 def serve_quickstart_http(*flags):
+    yield from serve_http(example("quickstart"), *flags)
+
+
+def serve_http(command, *flags, env=None):
+    """`command --http 127.0.0.1:PORT *flags` on a free loopback port: yields its endpoint's URL
+    once it listens, and kills it afterwards."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [example("quickstart"), "--http", f"127.0.0.1:{port}", *flags], stderr=subprocess.DEVNULL
-    )
+    proc = subprocess.Popen([command, "--http", f"127.0.0.1:{port}", *flags], env=env, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
             try:

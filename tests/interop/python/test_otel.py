@@ -11,8 +11,6 @@ Streamable HTTP the spans carry the session's id, and a `traceparent` header is 
 import asyncio
 import json
 import os
-import socket
-import subprocess
 import threading
 import time
 import urllib.request
@@ -29,7 +27,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from conftest import example
+from conftest import example, serve_http
 
 MODES = ["auto", "legacy"]
 ERA = {"auto": "2026-07-28", "legacy": "2025-11-25"}
@@ -243,24 +241,8 @@ def test_server_span_is_the_child_of_the_clients(mode, receiver):
 @pytest.fixture
 def otel_http(receiver):
     """examples/otel serving Streamable HTTP on a free loopback port, exporting to `receiver`."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     params = server(receiver)
-    proc = subprocess.Popen(
-        [params.command, "--http", f"127.0.0.1:{port}"], env=params.env, stderr=subprocess.DEVNULL
-    )
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        proc.kill()
-        proc.wait()
+    yield from serve_http(params.command, env=params.env)
 
 
 def test_over_http_the_session_and_the_headers(otel_http, receiver):
