@@ -44,8 +44,7 @@ async fn main() -> mcp::Result<()> {
     let server = mcp::Server::new("echo", env!("CARGO_PKG_VERSION")).tools(mcp::tools![echo, ask, job]);
     let args: Vec<String> = std::env::args().collect();
     let value_of = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1));
-    // `--redis URL` (with `--features redis`): the store of a fleet, for the benchmark's Redis
-    // column.
+    // `--lookup URL`: the Redis that `lookup` reads (the session-per-call benchmark).
     let server = match value_of("--lookup") {
         Some(url) => {
             let config = |e: redis::RedisError| mcp::Error::Config(format!("--lookup {url}: {e}"));
@@ -55,6 +54,8 @@ async fn main() -> mcp::Result<()> {
         }
         None => server,
     };
+    // `--redis URL` (with `--features redis`): the store of a fleet, for the benchmark's Redis
+    // column.
     let server = match value_of("--redis") {
         #[cfg(feature = "redis")]
         Some(url) => server.store(mcp::store::RedisStore::open(url)?),

@@ -36,10 +36,9 @@ async fn summarize(ctx: Context, text: String) -> mcp::Result<String> {
 async fn main() -> mcp::Result<()> {
     // Kept to the end: dropping it exports the last spans and metrics.
     let _otel = mcp::otel::init()?;
-    let server = mcp::Server::new("otel", env!("CARGO_PKG_VERSION")).tools(mcp::tools![add, divide, summarize]);
-    let args: Vec<String> = std::env::args().collect();
-    match args.iter().position(|a| a == "--http").and_then(|i| args.get(i + 1)) {
-        Some(addr) => server.serve_http(addr.as_str()).await,
-        None => server.serve_stdio().await,
-    }
+    // stdio, or `--http ADDR` (see `mcp::RunMode`).
+    mcp::Server::new("otel", env!("CARGO_PKG_VERSION"))
+        .tools(mcp::tools![add, divide, summarize])
+        .run()
+        .await
 }

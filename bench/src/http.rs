@@ -62,21 +62,25 @@ impl Client {
     /// Connect, and in the handshake era open a session (`initialize`, `notifications/initialized`).
     pub async fn open(addr: SocketAddr, era: Era) -> io::Result<Client> {
         let mut client = Client::connect(addr, era).await?;
-        if era == Era::Handshake {
-            let answer = client.post(wire::initialize(0).into_bytes(), None).await?;
-            if answer.status != StatusCode::OK || answer.session.is_none() {
-                return Err(other(format!(
-                    "initialize: HTTP {} without a session id",
-                    answer.status
-                )));
-            }
-            client.session = answer.session;
-            let answer = client.post(wire::INITIALIZED.as_bytes().to_vec(), None).await?;
-            if !answer.status.is_success() {
-                return Err(other(format!("notifications/initialized: HTTP {}", answer.status)));
-            }
+        if era == Era::Handshake && client.handshake().await?.is_none() {
+            return Err(other("initialize: answered without a session id"));
         }
         Ok(client)
+    }
+
+    /// `initialize`, then `notifications/initialized`: the session the server opened, if any.
+    async fn handshake(&mut self) -> io::Result<Option<String>> {
+        self.session = None;
+        let answer = self.post(wire::initialize(0).into_bytes(), None).await?;
+        if answer.status != StatusCode::OK {
+            return Err(other(format!("initialize: HTTP {}", answer.status)));
+        }
+        self.session = answer.session;
+        let answer = self.post(wire::INITIALIZED.as_bytes().to_vec(), None).await?;
+        if !answer.status.is_success() {
+            return Err(other(format!("notifications/initialized: HTTP {}", answer.status)));
+        }
+        Ok(self.session.clone())
     }
 
     fn build(&self, body: Vec<u8>, call: Option<Call>) -> Request<Full<Bytes>> {
@@ -208,18 +212,10 @@ impl Client {
     }
 
     /// A whole session for one call: `initialize`, `notifications/initialized`, the `lookup`
-    /// call, then `DELETE` when the server opened a session; false unless all went well.
+    /// call, then `DELETE` when the server opened a session; false unless the call and the
+    /// `DELETE` went well (a failed handshake is an error).
     async fn session_per_call(&mut self) -> io::Result<bool> {
-        self.session = None;
-        let answer = self.post(wire::initialize(0).into_bytes(), None).await?;
-        if answer.status != StatusCode::OK {
-            return Ok(false);
-        }
-        self.session = answer.session;
-        let answer = self.post(wire::INITIALIZED.as_bytes().to_vec(), None).await?;
-        if !answer.status.is_success() {
-            return Ok(false);
-        }
+        self.handshake().await?;
         let id = self.next_id;
         self.next_id += 1;
         let mut body = Vec::with_capacity(256);
@@ -349,16 +345,9 @@ pub async fn open_sessions(addr: SocketAddr, n: usize, width: usize) -> io::Resu
                 let mut client = Client::open(addr, Era::Handshake).await?;
                 let mut ids = vec![client.session.clone().unwrap_or_default()];
                 while ids.len() < per {
-                    client.session = None;
-                    let answer = client.post(wire::initialize(0).into_bytes(), None).await?;
-                    client.session = answer.session;
-                    let Some(id) = client.session.clone() else {
+                    let Some(id) = client.handshake().await? else {
                         return Err(other("initialize gave no session id"));
                     };
-                    let answer = client.post(wire::INITIALIZED.as_bytes().to_vec(), None).await?;
-                    if !answer.status.is_success() {
-                        return Err(other(format!("notifications/initialized: HTTP {}", answer.status)));
-                    }
                     ids.push(id);
                 }
                 io::Result::Ok(ids)
