@@ -62,7 +62,8 @@ impl Shared {
         };
         let router = Arc::new(Router::default());
         let conn = self.connection(&router, owner.map(|p| Arc::new(p.clone())));
-        let _ = conn.binding.set(id.to_owned());
+        let id: Arc<str> = id.into();
+        let _ = conn.binding.set(Arc::clone(&id));
         let _ = conn.session.set(ConnSession {
             version,
             capabilities: Arc::new(record.capabilities()),
@@ -77,8 +78,8 @@ impl Shared {
         conn.link.set_log_level(record.log_level);
         let mut session = Session::new(record.owner, conn, router, events);
         session.saved = Some(std::sync::Mutex::new(std::time::Instant::now()));
-        session.replay = Arc::new(Replay::mirrored(fleet.mirror(id, self.options.session_idle)));
-        Ok(self.sessions.adopt(id.to_owned(), session))
+        session.mirror_replay(Replay::mirrored(fleet.mirror(&id, self.options.session_idle)));
+        Ok(self.sessions.adopt(id, session))
     }
 
     /// A connection whose messages go through `router`, for `principal`; in a fleet, it
@@ -281,7 +282,7 @@ async fn post(
             let conn = connection(&router);
             let events = tokio::spawn(Arc::clone(&conn).forward_events()).abort_handle();
             let id = session::new_id();
-            let _ = conn.binding.set(id.clone());
+            let _ = conn.binding.set(Arc::clone(&id));
             let mut response = request(Arc::clone(&conn), &router, message, false).await;
             if response.status() == StatusCode::OK {
                 let record = shared.fleet.as_ref().and_then(|_| Record::of(&conn, owner.clone()));
@@ -291,7 +292,7 @@ async fn post(
                     // session is still served here.
                     fleet.save(&id, &record, shared.options.session_idle).await;
                     session.saved = Some(std::sync::Mutex::new(std::time::Instant::now()));
-                    session.replay = Arc::new(Replay::mirrored(fleet.mirror(&id, shared.options.session_idle)));
+                    session.mirror_replay(Replay::mirrored(fleet.mirror(&id, shared.options.session_idle)));
                 }
                 shared.sessions.insert(id, session, &mut response);
             }
@@ -323,7 +324,7 @@ async fn post(
                         &session.router,
                         message,
                         false,
-                        Some(&session.replay),
+                        Some(session.replay()),
                     )
                     .await;
                     // The session changed (a subscription, the log level): every replica's copy
@@ -517,20 +518,20 @@ async fn get(
     };
     if let Some(last) = last_event_id {
         // Resumption: replay what the stream missed, then continue it live if it is not over.
-        return match session.replay.resume(last) {
-            Resumed::Local(key, live) => resumable_sse(&session.replay, key, live, None),
+        return match session.replay().resume(last) {
+            Resumed::Local(key, live) => resumable_sse(session.replay(), key, live, None),
             Resumed::Remote(remote) => match &shared.fleet {
                 // Another replica wrote it: its log is in the store. A GET stream then goes on
                 // as this replica's own.
                 Some(fleet) => {
                     let standalone = remote.standalone;
-                    let (key, live) = session.replay.open(standalone);
+                    let (key, live) = session.replay().open(standalone);
                     let then = standalone.then(|| {
                         let rx = open_standalone_stream(&session.router);
-                        drop(relay(Arc::clone(&session.replay), key, None, rx));
+                        drop(relay(Arc::clone(session.replay()), key, None, rx));
                         live
                     });
-                    resumable_sse(&session.replay, key, fleet.follow(remote, then), None)
+                    resumable_sse(session.replay(), key, fleet.follow(remote, then), None)
                 }
                 None => StatusCode::NOT_FOUND.into_response(),
             },
@@ -538,9 +539,9 @@ async fn get(
         };
     }
     let rx = open_standalone_stream(&session.router);
-    let (key, live) = session.replay.open(true);
-    drop(relay(Arc::clone(&session.replay), key, None, rx));
-    resumable_sse(&session.replay, key, live, None)
+    let (key, live) = session.replay().open(true);
+    drop(relay(Arc::clone(session.replay()), key, None, rx));
+    resumable_sse(session.replay(), key, live, None)
 }
 
 /// The id of a request; `None` for anything else.

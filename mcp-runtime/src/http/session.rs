@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::task::AbortHandle;
 
@@ -132,8 +132,9 @@ impl Record {
 pub(super) struct Session {
     /// Who opened it: only they may use it.
     owner: Option<String>,
-    /// The session's SSE events, kept for resumption with `Last-Event-ID`.
-    pub(super) replay: Arc<Replay>,
+    /// The session's SSE events, kept for resumption with `Last-Event-ID`: made by the first
+    /// stream that needs it (an idle session has none), or at once in a fleet (mirrored).
+    replay: OnceLock<Arc<Replay>>,
     pub(super) conn: Arc<Connection>,
     pub(super) router: Arc<Router>,
     last_used: Mutex<Instant>,
@@ -147,13 +148,23 @@ impl Session {
     pub(super) fn new(owner: Option<String>, conn: Arc<Connection>, router: Arc<Router>, events: AbortHandle) -> Self {
         Self {
             owner,
-            replay: Arc::new(Replay::default()),
+            replay: OnceLock::new(),
             conn,
             router,
             last_used: Mutex::new(Instant::now()),
             events,
             saved: None,
         }
+    }
+
+    /// The session's SSE log, made empty on first use.
+    pub(super) fn replay(&self) -> &Arc<Replay> {
+        self.replay.get_or_init(Arc::default)
+    }
+
+    /// Mirrors the session's SSE log to a fleet's store: set before the session is shared.
+    pub(super) fn mirror_replay(&mut self, replay: Replay) {
+        self.replay = OnceLock::from(Arc::new(replay));
     }
 
     /// The session's record as it stands, if the session is in a fleet and its record was
@@ -199,14 +210,15 @@ impl Drop for Session {
     }
 }
 
-/// A new session's id: 32 random bytes, in hex.
-pub(super) fn new_id() -> String {
-    hex(&random::<32>())
+/// A new session's id: 32 random bytes, in hex. One allocation serves the session table's key
+/// and the connection's task binding.
+pub(super) fn new_id() -> Arc<str> {
+    hex(&random::<32>()).into()
 }
 
 /// The open sessions, by id.
 pub(super) struct Sessions {
-    table: Mutex<HashMap<String, Arc<Session>>>,
+    table: Mutex<HashMap<Arc<str>, Arc<Session>>>,
     /// When idle sessions were last looked for.
     swept: Mutex<Instant>,
 }
@@ -233,17 +245,15 @@ impl Sessions {
     }
 
     /// Keeps `session` as `id`, and names it in `response`'s `Mcp-Session-Id` header.
-    pub(super) fn insert(&self, id: String, session: Session, response: &mut Response) {
-        self.lock().insert(id.clone(), Arc::new(session));
-        response.headers_mut().insert(
-            SESSION_HEADER,
-            HeaderValue::from_str(&id).expect("hex is a valid header"),
-        );
+    pub(super) fn insert(&self, id: Arc<str>, session: Session, response: &mut Response) {
+        let header = HeaderValue::from_str(&id).expect("hex is a valid header");
+        self.lock().insert(id, Arc::new(session));
+        response.headers_mut().insert(SESSION_HEADER, header);
     }
 
     /// Keeps `session`, opened on another replica of the fleet, as `id`.
     /// If two requests adopt it at once, the first copy stays and is returned to both.
-    pub(super) fn adopt(&self, id: String, session: Session) -> Arc<Session> {
+    pub(super) fn adopt(&self, id: Arc<str>, session: Session) -> Arc<Session> {
         Arc::clone(self.lock().entry(id).or_insert_with(|| Arc::new(session)))
     }
 
@@ -292,14 +302,14 @@ impl Sessions {
         shrink_when_sparse(&mut sessions);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Session>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Arc<Session>>> {
         self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 /// Gives back the table's room once most of it is empty: a burst of sessions must not keep
 /// its memory after the sessions ended. (Shrinking to twice the size keeps this rare.)
-fn shrink_when_sparse<V>(map: &mut HashMap<String, V>) {
+fn shrink_when_sparse<V>(map: &mut HashMap<Arc<str>, V>) {
     if map.capacity() > 64 && map.len() < map.capacity() / 8 {
         map.shrink_to(map.len() * 2);
     }

@@ -27,7 +27,7 @@ pub(super) fn claim_stream(router: &Router, id: &RequestId) -> Option<mpsc::Rece
 
 /// Closes request `id`'s stream: it was answered without one.
 pub(super) fn release_stream(router: &Router, id: &RequestId) {
-    router.streams.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
+    drop(router.forget_stream(id));
 }
 
 /// Opens request `id`'s stream again, after [`release_stream`], for messages that follow its

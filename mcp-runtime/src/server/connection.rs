@@ -48,7 +48,7 @@ pub(crate) struct Connection {
     pub(crate) tasks: Mutex<Vec<String>>,
     /// What handshake-era tasks are bound to besides the principal: the HTTP session's id
     /// (set by the HTTP front end), else a random name for this connection.
-    pub(crate) binding: OnceLock<String>,
+    pub(crate) binding: OnceLock<Arc<str>>,
     /// What this session's handlers hid from it.
     pub(crate) hidden: Arc<Hidden>,
     /// How long the session lasts, and over what (feature `otel`).
@@ -108,7 +108,7 @@ impl Connection {
     ) -> super::otel::Operation {
         let transport = self.clock.transport();
         let session_id = self.binding.get().filter(|_| transport == super::otel::Transport::Http);
-        super::otel::Operation::start(id, method, params, transport, session_id.map(String::as_str))
+        super::otel::Operation::start(id, method, params, transport, session_id.map(|id| &**id))
     }
 
     /// Whom a task of `era` created on this connection belongs to: the principal, and in the
@@ -121,8 +121,8 @@ impl Connection {
         }
         let binding = self
             .binding
-            .get_or_init(|| crate::server::engine::seal::hex(&crate::server::engine::seal::random::<16>()));
-        let digest = crate::server::engine::seal::request_digest("task-owner", &serde_json::json!(binding), None);
+            .get_or_init(|| crate::server::engine::seal::hex(&crate::server::engine::seal::random::<16>()).into());
+        let digest = crate::server::engine::seal::request_digest("task-owner", &serde_json::json!(&**binding), None);
         Some(format!(
             "{}#{}",
             subject.unwrap_or_default(),

@@ -37,13 +37,23 @@ pub(crate) struct Router {
 }
 
 impl Router {
+    /// Request `id`'s stream, taken out of the table. An emptied table gives its memory back: a
+    /// session between requests (most idle ones) holds no table at all.
+    pub(crate) fn forget_stream(&self, id: &RequestId) -> Option<mpsc::Sender<Routed>> {
+        let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        let found = streams.remove(id);
+        if streams.is_empty() {
+            *streams = HashMap::new();
+        }
+        found
+    }
+
     fn target(&self, related: Option<&RequestId>, last: bool) -> Option<mpsc::Sender<Routed>> {
         if let Some(id) = related {
-            let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
             let found = if last {
-                streams.remove(id)
+                self.forget_stream(id)
             } else {
-                streams.get(id).cloned()
+                self.streams.lock().unwrap_or_else(PoisonError::into_inner).get(id).cloned()
             };
             if found.is_some() {
                 return found;
