@@ -58,6 +58,8 @@ pub(crate) struct Core {
     pub(crate) initialize_rest: Vec<u8>,
     /// How stateless-era results close.
     pub(crate) framing: Framing,
+    /// The last stateless client's capabilities and info, as read from `_meta`.
+    pub(crate) clients: super::era::ClientCache,
     pub(crate) state: Arc<StateMap>,
     pub(crate) sealer: Sealer,
     pub(crate) parked: ParkedCalls,
@@ -162,6 +164,7 @@ impl Core {
             discover,
             initialize_rest,
             framing,
+            clients: super::era::ClientCache::default(),
             state: Arc::new(state),
             sealer: Sealer::new(options.state_key, options.state_ttl),
             parked: ParkedCalls::default(),

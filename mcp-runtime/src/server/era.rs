@@ -43,9 +43,52 @@ pub(crate) fn stateless_meta(params: Option<&Value>) -> Option<&Map<String, Valu
         .filter(|m| m.contains_key(meta_keys::PROTOCOL_VERSION))
 }
 
+/// The client a stateless request last described in its `_meta`, as read: a client sends the
+/// same capabilities and `clientInfo` with every request, and the next request that does reuses
+/// what was read (compared as JSON, which allocates nothing) instead of reading it again.
+#[derive(Default)]
+pub(crate) struct ClientCache {
+    last: std::sync::Mutex<Option<CachedClient>>,
+}
+
+struct CachedClient {
+    capabilities_json: Value,
+    client_info_json: Option<Value>,
+    capabilities: Arc<ClientCapabilities>,
+    client_info: Option<Arc<Implementation>>,
+}
+
+impl ClientCache {
+    /// The capabilities and client info `_meta` gives, read once per distinct client.
+    fn read(
+        &self,
+        capabilities: &Map<String, Value>,
+        client_info: Option<&Value>,
+    ) -> (Arc<ClientCapabilities>, Option<Arc<Implementation>>) {
+        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = &*last
+            && c.capabilities_json.as_object() == Some(capabilities)
+            && c.client_info_json.as_ref() == client_info
+        {
+            return (Arc::clone(&c.capabilities), c.client_info.clone());
+        }
+        let read_capabilities = Arc::new(ClientCapabilities::from(capabilities.clone()));
+        let read_info = client_info
+            .and_then(|v| serde_json::from_value::<Implementation>(v.clone()).ok())
+            .map(Arc::new);
+        *last = Some(CachedClient {
+            capabilities_json: Value::Object(capabilities.clone()),
+            client_info_json: client_info.cloned(),
+            capabilities: Arc::clone(&read_capabilities),
+            client_info: read_info.clone(),
+        });
+        (read_capabilities, read_info)
+    }
+}
+
 impl Requester {
     /// Reads and checks the stateless-era keys of a request's `_meta`.
-    pub(crate) fn from_meta(meta: &Map<String, Value>) -> Result<Self, ErrorObject> {
+    pub(crate) fn from_meta(meta: &Map<String, Value>, cache: &ClientCache) -> Result<Self, ErrorObject> {
         let Some(requested) = meta.get(meta_keys::PROTOCOL_VERSION).and_then(Value::as_str) else {
             return Err(ErrorObject::invalid_params(format!(
                 "`_meta.{}` must be a string",
@@ -66,10 +109,6 @@ impl Requester {
             )
             .with_data(json!({ "supported": supported, "requested": requested })));
         };
-        let client_info = meta
-            .get(meta_keys::CLIENT_INFO)
-            .and_then(|v| serde_json::from_value::<Implementation>(v.clone()).ok())
-            .map(Arc::new);
         let log_level = match meta.get(meta_keys::LOG_LEVEL) {
             None => None,
             Some(level) => match level.as_str().and_then(LogLevel::parse) {
@@ -83,9 +122,10 @@ impl Requester {
                 }
             },
         };
+        let (capabilities, client_info) = cache.read(capabilities, meta.get(meta_keys::CLIENT_INFO));
         Ok(Self {
             version,
-            capabilities: Arc::new(ClientCapabilities::from(capabilities.clone())),
+            capabilities,
             client_info,
             log_level,
         })
@@ -228,14 +268,14 @@ impl Framing {
     }
 
     /// `input_required` (stateless era only): what the client must answer, and the sealed state.
-    pub(crate) fn input_required(&self, id: &RequestId, requests: &Map<String, Value>, state: &str) -> Vec<u8> {
+    pub(crate) fn input_required(&self, id: &RequestId, requests: &impl Serialize, state: &str) -> Vec<u8> {
         /// Borrows what it says: no copy of the requests before they are written.
         #[derive(Serialize)]
-        struct InputRequired<'a> {
+        struct InputRequired<'a, R: Serialize> {
             #[serde(rename = "resultType")]
             result_type: &'static str,
             #[serde(rename = "inputRequests")]
-            input_requests: &'a Map<String, Value>,
+            input_requests: &'a R,
             #[serde(rename = "requestState")]
             request_state: &'a str,
             #[serde(rename = "_meta")]

@@ -130,7 +130,7 @@ impl Connection {
         collect: Collect,
     ) -> Option<Vec<u8>> {
         if let Some(meta) = era::stateless_meta(params.as_ref()) {
-            return match Requester::from_meta(meta) {
+            return match Requester::from_meta(meta, &self.core.clients) {
                 Ok(req) => self.route(id, method, params, req, collect),
                 Err(e) => Some(encode_error(Some(&id), &e)),
             };

@@ -14,7 +14,7 @@ use serde_json::Map;
 
 use std::sync::{Arc, OnceLock};
 use std::task::Poll;
-use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
 /// Runs the call until it ends (`Some`), or until it does nothing but wait for input (`None`,
@@ -108,7 +108,6 @@ pub(crate) async fn drive(
     let mrtr = Arc::clone(mrtr);
     // Named only when a round ends: a call that never asks the client costs no randomness.
     let mut continuation = String::new();
-    let (retry_tx, mut retry_rx) = mpsc::channel::<Retry>(1);
     loop {
         let ended = until_waiting(&mut call, Some(&mrtr)).await;
         if let Some(outcome) = ended {
@@ -132,11 +131,13 @@ pub(crate) async fn drive(
             },
             ..Payload::default()
         });
+        // Each round's retry comes through a channel of its own, used once.
+        let (retry_tx, mut retry_rx) = oneshot::channel::<Retry>();
         if let Some(abort) = own_abort.get() {
             core.parked.park(
                 continuation.clone(),
                 Parked {
-                    retry: retry_tx.clone(),
+                    retry: retry_tx,
                     mrtr: Arc::clone(&mrtr),
                     abort: abort.clone(),
                     cancel: Arc::clone(&parts.cancel),
@@ -145,17 +146,16 @@ pub(crate) async fn drive(
         }
         parts.round().finished = true;
         let id = responder.id.clone();
-        responder
-            .send(core.framing.input_required(&id, &mrtr.unanswered(), &state))
-            .await;
+        let reply = core.framing.input_required(&id, &mrtr.input_requests(), &state);
+        responder.send(reply).await;
 
         let expires = tokio::time::Instant::now() + core.options.state_ttl;
         let next = tokio::select! {
-            retry = retry_rx.recv() => retry,
+            retry = &mut retry_rx => retry.ok(),
             outcome = &mut call => {
                 // Done without the answers it asked for: give the result to the next retry.
                 let retry = tokio::select! {
-                    r = retry_rx.recv() => r,
+                    r = retry_rx => r.ok(),
                     () = tokio::time::sleep_until(expires) => None,
                 };
                 core.parked.take(&continuation);

@@ -9,14 +9,18 @@
 //! in the sealed `requestState`, and each earlier request is answered at once from them.
 
 use crate::protocol::{ErrorObject, Method};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use tokio::sync::oneshot;
 
 struct Waiting {
     key: String,
     method: String,
-    request: Value,
+    /// `{"method", "params"}`, serialised once when the handler asks: each `input_required`
+    /// writes it as it is.
+    request: Box<RawValue>,
     tx: oneshot::Sender<Value>,
 }
 
@@ -84,7 +88,16 @@ impl Mrtr {
                 crate::server::otel::inject(&mut params);
                 params
             };
-            let request = serde_json::json!({ "method": method, "params": params });
+            #[derive(serde::Serialize)]
+            struct Request<'a> {
+                method: &'a str,
+                params: &'a Value,
+            }
+            let request = serde_json::value::to_raw_value(&Request {
+                method,
+                params: &params,
+            })
+            .expect("JSON values serialise");
             g.waiting.push(Waiting {
                 key,
                 method: method.to_owned(),
@@ -119,14 +132,23 @@ impl Mrtr {
         !g.waiting.is_empty()
     }
 
-    /// The waiting requests, by key: the `inputRequests` of an `input_required` result.
+    /// The waiting requests, by key, as values (a task's `inputRequests`, kept in its record).
     pub(crate) fn unanswered(&self) -> Map<String, Value> {
         let g = self.lock();
         g.waiting
             .iter()
             .filter(|w| !w.tx.is_closed())
-            .map(|w| (w.key.clone(), w.request.clone()))
+            .map(|w| {
+                let request = serde_json::from_str(w.request.get()).expect("written as JSON");
+                (w.key.clone(), request)
+            })
             .collect()
+    }
+
+    /// The waiting requests, by key, written as they were serialised: the `inputRequests` of
+    /// an `input_required` result. (It holds the call's lock while it is written.)
+    pub(crate) fn input_requests(&self) -> InputRequests<'_> {
+        InputRequests(self.lock())
     }
 
     /// Every answer given so far: sealed into the next `requestState`, for replay.
@@ -136,19 +158,19 @@ impl Mrtr {
 
     /// Hands the retry's `inputResponses` to the requests waiting for them. Keys nobody waits
     /// for are ignored; an answer of the wrong shape is an invalid-params error.
-    pub(crate) fn deliver(&self, responses: &Map<String, Value>) -> Result<(), ErrorObject> {
+    pub(crate) fn deliver(&self, mut responses: Map<String, Value>) -> Result<(), ErrorObject> {
         let mut g = self.lock();
         for w in &g.waiting {
             if let Some(answer) = responses.get(&w.key) {
-                check_answer(&w.key, &w.request, answer)?;
+                check_answer(&w.key, &w.method, answer)?;
             }
         }
         let waiting = std::mem::take(&mut g.waiting);
         for w in waiting {
-            match responses.get(&w.key) {
+            match responses.remove(&w.key) {
                 Some(answer) => {
                     g.answers.insert(w.key, answer.clone());
-                    let _ = w.tx.send(answer.clone());
+                    let _ = w.tx.send(answer);
                 }
                 None => g.waiting.push(w),
             }
@@ -175,10 +197,21 @@ impl Mrtr {
     }
 }
 
-/// Checks the answer to input request `request` (`{"method", "params"}`): the error says what
-/// is wrong with it.
-pub(crate) fn check_answer(key: &str, request: &Value, answer: &Value) -> Result<(), ErrorObject> {
-    let method = request.get("method").and_then(Value::as_str).unwrap_or_default();
+/// The waiting requests of a call, by key, as `input_required` writes them.
+pub(crate) struct InputRequests<'a>(MutexGuard<'a, Inner>);
+
+impl Serialize for InputRequests<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for w in self.0.waiting.iter().filter(|w| !w.tx.is_closed()) {
+            map.serialize_entry(&w.key, &w.request)?;
+        }
+        map.end()
+    }
+}
+
+/// Checks the answer to input request `key`, of `method`: the error says what is wrong with it.
+pub(crate) fn check_answer(key: &str, method: &str, answer: &Value) -> Result<(), ErrorObject> {
     check_shape(method, answer).map_err(|why| {
         ErrorObject::invalid_params(format!("inputResponses[\"{key}\"] is not a {method} result: {why}"))
     })
@@ -220,11 +253,15 @@ mod tests {
             tokio::task::yield_now().await;
         }
         assert_eq!(m.unanswered()["b"], json!({"method": "roots/list", "params": {}}));
+        assert_eq!(
+            serde_json::to_value(m.input_requests()).unwrap(),
+            json!({"b": {"method": "roots/list", "params": {}}})
+        );
         assert!(
-            m.deliver(&Map::from_iter([("b".to_owned(), json!({"nope": 1}))]))
+            m.deliver(Map::from_iter([("b".to_owned(), json!({"nope": 1}))]))
                 .is_err()
         );
-        m.deliver(&Map::from_iter([
+        m.deliver(Map::from_iter([
             ("b".to_owned(), json!({"roots": [1]})),
             ("zzz".to_owned(), json!(0)),
         ]))

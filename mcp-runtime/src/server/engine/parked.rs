@@ -8,7 +8,7 @@ use crate::server::link::Link;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
 /// Where the answer to one request goes: its connection's link (which also forgets the request
@@ -57,7 +57,7 @@ pub(crate) struct Retry {
 
 /// A call parked between rounds, waiting for the client's retry.
 pub(crate) struct Parked {
-    pub(crate) retry: mpsc::Sender<Retry>,
+    pub(crate) retry: oneshot::Sender<Retry>,
     pub(crate) mrtr: Arc<Mrtr>,
     pub(crate) abort: AbortHandle,
     pub(crate) cancel: Arc<Cancel>,

@@ -104,7 +104,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// (never `inputResponses`, `requestState` or `_meta`) and who asks. The parameters are
 /// serialised straight into the hash: JSON holds no raw newline, so the parts cannot run into
 /// each other.
-pub(crate) fn request_digest(method: &str, identity: &Value, principal: Option<&str>) -> String {
+pub(crate) fn request_digest(method: &str, identity: &(impl Serialize + ?Sized), principal: Option<&str>) -> String {
     /// Feeds what serde_json writes to the hash, with no buffer between.
     struct Hashing<'a>(&'a mut Sha256);
     impl std::io::Write for Hashing<'_> {

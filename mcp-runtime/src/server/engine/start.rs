@@ -25,20 +25,16 @@ use serde_json::{Map, Value};
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::Poll;
-use tokio::sync::mpsc;
 
 /// A call of any kind, as its method's handler hands it to the engine.
 pub(crate) struct CallRequest {
     pub(crate) id: RequestId,
-    pub(crate) method: Method,
-    /// What the sealed state is bound to (the name and arguments, or the URI); `Null` when
+    /// The digest a sealed state is bound to ([`Connection::digest_if_needed`]); empty when
     /// [`needs_digest`] says no state will be sealed or opened.
-    pub(crate) identity: Value,
+    pub(crate) digest: String,
     pub(crate) input: InputParams,
     pub(crate) meta: Option<Map<String, Value>>,
     pub(crate) req: Requester,
-    /// Whether the handler takes a `Context`, and so may ask the client for input.
-    pub(crate) uses_context: bool,
     pub(crate) collect: Collect,
     /// Runs the handler again: for input it asks by hand outside a stateless round, and tasks.
     pub(crate) rerun: Option<Rerun>,
@@ -53,17 +49,37 @@ pub(crate) fn needs_digest(req: &Requester, uses_context: bool, input: &InputPar
     req.version.is_stateless() && (uses_context || input.request_state.is_some())
 }
 
-/// The request's identity as `identity` builds it, when [`needs_digest`]; else `Null`.
-pub(crate) fn identity_if_needed(
-    req: &Requester,
-    uses_context: bool,
-    input: &InputParams,
-    identity: impl FnOnce() -> Value,
-) -> Value {
-    if needs_digest(req, uses_context, input) {
-        identity()
-    } else {
-        Value::Null
+/// What a tool call or a prompt is bound to: its name and arguments, serialised as the JSON
+/// object `{"arguments": .., "name": ..}` would be, with nothing copied.
+#[derive(serde::Serialize)]
+pub(crate) struct NamedCall<'a, A: serde::Serialize> {
+    pub(crate) arguments: &'a A,
+    pub(crate) name: &'a str,
+}
+
+/// What a resource read is bound to: its URI (`{"uri": ..}`).
+#[derive(serde::Serialize)]
+pub(crate) struct UriRead<'a> {
+    pub(crate) uri: &'a str,
+}
+
+impl Connection {
+    /// The digest that binds a call's sealed state to its request (`identity`, the method and
+    /// who asks), when [`needs_digest`]; else empty. Hashed from borrowed parts.
+    pub(crate) fn digest_if_needed(
+        &self,
+        method: Method,
+        req: &Requester,
+        uses_context: bool,
+        input: &InputParams,
+        identity: &impl serde::Serialize,
+    ) -> String {
+        if !needs_digest(req, uses_context, input) {
+            return String::new();
+        }
+        // Bound to who asks: another principal's state does not open.
+        let who = self.principal.as_ref().map(|p| p.subject.as_str());
+        request_digest(method.as_str(), identity, who)
     }
 }
 
@@ -96,12 +112,10 @@ impl Connection {
     {
         let CallRequest {
             id,
-            method,
-            identity,
+            digest,
             input,
             meta,
             req,
-            uses_context,
             mut collect,
             rerun,
             task,
@@ -109,12 +123,6 @@ impl Connection {
         let progress_token = meta.as_ref().and_then(|m| m.get("progressToken")).cloned();
         if self.link.is_in_flight(&id) {
             return refuse(&id, &ErrorObject::id_in_use(&id));
-        }
-        let mut digest = String::new();
-        if needs_digest(&req, uses_context, &input) {
-            // Bound to who asks: another principal's state does not open.
-            let who = self.principal.as_ref().map(|p| p.subject.as_str());
-            digest = request_digest(method.as_str(), &identity, who);
         }
         let InputParams {
             input_responses,
@@ -199,18 +207,22 @@ impl Connection {
             mut task,
         } = opened;
         let req_stateless = req.version.is_stateless();
+        // A retry whose call is parked here goes on where it stopped: nothing else to build.
+        if req_stateless
+            && let Some(continuation) = payload.as_ref().and_then(|p| p.continuation.as_deref())
+            && let Some(parked) = self.core.parked.take(continuation)
+        {
+            let responses = input_responses.unwrap_or_default();
+            return self.resume(id, parked, responses, progress_token, &req, collect.take());
+        }
         let cancel = Arc::new(Cancel::default());
         let running = task.as_ref().map(|_| Arc::new(Running::new(Tasks::new_id())));
-        let exchange = if req.version.is_stateless() {
+        let exchange = if req_stateless {
             let mut answers = input_responses.clone().unwrap_or_default();
             let mut user_state = None;
             let mut replay = false;
             if let Some(payload) = payload {
-                if let Some(continuation) = &payload.continuation {
-                    if let Some(parked) = self.core.parked.take(continuation) {
-                        let responses = input_responses.unwrap_or_default();
-                        return self.resume(id, parked, &responses, progress_token, &req, collect.take());
-                    }
+                if payload.continuation.is_some() {
                     if !self.core.options.replay {
                         return refuse(
                             &id,
@@ -309,7 +321,7 @@ impl Connection {
         self: &Arc<Self>,
         id: RequestId,
         parked: Parked,
-        input_responses: &Map<String, Value>,
+        input_responses: Map<String, Value>,
         progress_token: Option<Value>,
         req: &Requester,
         collect: Collect,
@@ -323,9 +335,7 @@ impl Connection {
             log_level: req.log_level,
         };
         self.link.track(id.clone(), parked.abort.clone(), parked.cancel);
-        if let Err(mpsc::error::TrySendError::Closed(retry) | mpsc::error::TrySendError::Full(retry)) =
-            parked.retry.try_send(retry)
-        {
+        if let Err(retry) = parked.retry.send(retry) {
             // The parked call ended in the meantime.
             self.link.finish(&id);
             let error = ErrorObject::invalid_params(

@@ -11,7 +11,7 @@ use crate::server::engine::outcome::Outcome;
 use crate::server::engine::outcome::OutcomeFuture;
 use crate::server::engine::panic::{catch, panicked, run_tool};
 use crate::server::engine::rerun::Rerun;
-use crate::server::engine::start::{CallRequest, identity_if_needed};
+use crate::server::engine::start::{CallRequest, NamedCall, UriRead};
 use crate::server::era::{self, Requester};
 use crate::server::incoming::Collect;
 use crate::server::prompt::PromptOutput;
@@ -21,7 +21,7 @@ use crate::server::tool::Handler;
 use crate::server::tool::ToolOutput;
 use crate::server::uri_template::Refused;
 use crate::server::visibility::{Component, Seen, insufficient_scope};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -101,12 +101,11 @@ impl Connection {
             Ok(plan) => plan,
             Err(e) => return Some(encode_error(Some(&id), &e)),
         };
-        let identity = identity_if_needed(
-            &req,
-            uses_context,
-            &input,
-            || json!({ "name": name, "arguments": arguments }),
-        );
+        let identity = NamedCall {
+            arguments: &arguments,
+            name: &name,
+        };
+        let digest = self.digest_if_needed(Method::ToolsCall, &req, uses_context, &input, &identity);
         let make = tool_maker(
             Arc::clone(&entry.def.handler),
             Arc::clone(&entry.name),
@@ -122,12 +121,10 @@ impl Connection {
         let task = task.map(|era_ttl| TaskPlan::new(era_ttl, &name, &arguments, &req, meta.as_ref(), &input));
         let call = CallRequest {
             id,
-            method: Method::ToolsCall,
-            identity,
+            digest,
             input,
             meta,
             req,
-            uses_context,
             collect,
             rerun,
             task,
@@ -163,12 +160,11 @@ impl Connection {
             return Some(encode_error(Some(&id), &e));
         };
         let def = &catalog.prompts[index];
-        let identity = identity_if_needed(
-            &req,
-            def.uses_context,
-            &input,
-            || json!({ "name": name, "arguments": arguments }),
-        );
+        let identity = NamedCall {
+            arguments: &arguments,
+            name: &name,
+        };
+        let digest = self.digest_if_needed(Method::PromptsGet, &req, def.uses_context, &input, &identity);
         let handler = Arc::clone(&def.handler);
         let prompt_name: Arc<str> = Arc::from(name.as_str());
         let make = move |parts: Arc<RequestParts>, arguments: Map<String, Value>| -> OutcomeFuture {
@@ -181,12 +177,10 @@ impl Connection {
         let rerun = rerun_by_hand(&req, def.uses_context, &make, &arguments);
         let call = CallRequest {
             id,
-            method: Method::PromptsGet,
-            identity,
+            digest,
             input,
             meta,
             req,
-            uses_context: def.uses_context,
             collect,
             rerun,
             task: None,
@@ -251,7 +245,13 @@ impl Connection {
         let mime = def.mime_type.clone();
         let name: Arc<str> = Arc::from(def.name());
         let uri_for_outcome: Arc<str> = Arc::from(uri.as_str());
-        let identity = json!({ "uri": uri });
+        let digest = self.digest_if_needed(
+            Method::ResourcesRead,
+            &req,
+            def.uses_context,
+            &input,
+            &UriRead { uri: &uri },
+        );
         let make = move |parts: Arc<RequestParts>, vars: Map<String, Value>| -> OutcomeFuture {
             let mut call = ToolCall::new(Arc::clone(&name), vars, parts, false);
             call.uri = Some(uri_for_outcome.to_string());
@@ -265,12 +265,10 @@ impl Connection {
         let rerun = rerun_by_hand(&req, def.uses_context, &make, &vars);
         let call = CallRequest {
             id,
-            method: Method::ResourcesRead,
-            identity,
+            digest,
             input,
             meta,
             req,
-            uses_context: def.uses_context,
             collect,
             rerun,
             task: None,

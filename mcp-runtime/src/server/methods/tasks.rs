@@ -147,7 +147,8 @@ impl Connection {
         if !record.status.is_terminal() && !params.input_responses.is_empty() {
             for (key, answer) in &params.input_responses {
                 if let Some(request) = record.input_requests.get(key) {
-                    check_answer(key, request, answer)?;
+                    let method = request.get("method").and_then(Value::as_str).unwrap_or_default();
+                    check_answer(key, method, answer)?;
                 }
             }
             self.core
