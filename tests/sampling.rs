@@ -241,6 +241,35 @@ async fn concurrent_samples_are_one_round_of_two_input_requests() {
     }
 }
 
+/// A sample side by side with a timer, then a wait of its own: when the client's retry comes,
+/// the call is still busy.
+#[mcp::tool]
+async fn patient(ctx: Context) -> mcp::Result<String> {
+    let (reply, ()) = tokio::join!(ctx.sample("now"), tokio::time::sleep(Duration::from_millis(150)));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    Ok(format!(
+        "{}{}",
+        reply?.text(),
+        if ctx.is_replay() { " (replayed)" } else { "" }
+    ))
+}
+
+#[tokio::test]
+async fn a_call_still_busy_when_its_retry_comes_finishes_on_its_own() {
+    // Stateless: the round ends while the timer runs (the call waits for its input too), and
+    // the retry finds it still waiting for the timer; it must go on, once, to its answer.
+    for era in ERAS {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let server = mcp::Server::new("s", "1").tools(mcp::tools![patient]);
+        let c = connect(server, era, echo_sampler(calls.clone())).await;
+        let started = std::time::Instant::now();
+        let r = c.call_tool("patient", json!({})).await.unwrap();
+        assert_eq!(r.text_content(), "echo: now", "{era:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "{era:?}");
+        assert!(started.elapsed() >= Duration::from_millis(170), "{era:?}: both waits ran");
+    }
+}
+
 #[tokio::test]
 async fn several_rounds_resume_the_same_parked_call() {
     for era in ERAS {

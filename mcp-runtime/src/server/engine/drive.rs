@@ -87,6 +87,21 @@ async fn by_hand(
     (parts, Outcome::Failed(e))
 }
 
+/// The sealed state of a round that ends: bound to the request's `digest`, naming the parked
+/// `continuation`, and carrying every answer so far when the server replays lost calls.
+pub(crate) fn seal_round(core: &Core, digest: &str, continuation: &str, mrtr: &Mrtr) -> String {
+    core.sealer.seal(Payload {
+        digest: digest.to_owned(),
+        continuation: Some(continuation.to_owned()),
+        answers: if core.options.replay {
+            mrtr.answers()
+        } else {
+            Map::new()
+        },
+        ..Payload::default()
+    })
+}
+
 /// Runs one call to its end: at once in the handshake era; in rounds in the stateless era.
 pub(crate) async fn drive(
     core: Arc<Core>,
@@ -121,22 +136,13 @@ pub(crate) async fn drive(
         if continuation.is_empty() {
             continuation = hex(&random::<16>());
         }
-        let state = core.sealer.seal(Payload {
-            digest: digest.clone(),
-            continuation: Some(continuation.clone()),
-            answers: if core.options.replay {
-                mrtr.answers()
-            } else {
-                Map::new()
-            },
-            ..Payload::default()
-        });
+        let state = seal_round(&core, &digest, &continuation, &mrtr);
         // Each round's retry comes through a channel of its own, used once.
         let (retry_tx, mut retry_rx) = oneshot::channel::<Retry>();
         if let Some(abort) = own_abort.get() {
             core.parked.park(
                 continuation.clone(),
-                Parked {
+                Parked::Task {
                     retry: retry_tx,
                     mrtr: Arc::clone(&mrtr),
                     abort: abort.clone(),

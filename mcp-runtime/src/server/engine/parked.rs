@@ -2,12 +2,15 @@
 //! round's answer goes.
 
 use super::mrtr::Mrtr;
+use super::outcome::OutcomeFuture;
+use super::rerun::Rerun;
 use crate::protocol::RequestId;
-use crate::server::context::Cancel;
+use crate::server::context::{Cancel, RequestParts};
 use crate::server::link::Link;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
@@ -56,30 +59,68 @@ pub(crate) struct Retry {
 }
 
 /// A call parked between rounds, waiting for the client's retry.
-pub(crate) struct Parked {
-    pub(crate) retry: oneshot::Sender<Retry>,
+pub(crate) enum Parked {
+    /// A call with a task of its own, which the retry wakes.
+    Task {
+        retry: oneshot::Sender<Retry>,
+        mrtr: Arc<Mrtr>,
+        abort: AbortHandle,
+        cancel: Arc<Cancel>,
+    },
+    /// A call that waited for nothing but its input requests when its round ended, kept as a
+    /// future with no task: the retry polls it where it is read (most calls then end at once).
+    Suspended(Box<Suspended>),
+}
+
+/// A call's future, parked with no task between rounds, and what its next round needs.
+pub(crate) struct Suspended {
+    pub(crate) call: OutcomeFuture,
+    pub(crate) parts: Arc<RequestParts>,
     pub(crate) mrtr: Arc<Mrtr>,
-    pub(crate) abort: AbortHandle,
-    pub(crate) cancel: Arc<Cancel>,
+    pub(crate) digest: String,
+    pub(crate) rerun: Option<Rerun>,
+    /// When its state expires: a suspended call has no task to drop it then, so the table does.
+    pub(crate) expires: Instant,
 }
 
 /// The parked calls of a server, by continuation name.
 #[derive(Default)]
-pub(crate) struct ParkedCalls(Mutex<HashMap<String, Parked>>);
+pub(crate) struct ParkedCalls(Mutex<Table>);
+
+#[derive(Default)]
+struct Table {
+    calls: HashMap<String, Parked>,
+    /// When suspended calls were last looked at for expiry.
+    swept: Option<Instant>,
+}
 
 impl ParkedCalls {
     pub(crate) fn park(&self, continuation: String, parked: Parked) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(continuation, parked);
+        let mut table = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        // Suspended calls whose state expired are dropped here, at most once a second: each
+        // look is over the whole table, so parking stays O(1) however many calls wait.
+        let now = Instant::now();
+        if table.swept.is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1)) {
+            table.swept = Some(now);
+            table
+                .calls
+                .retain(|_, p| !matches!(p, Parked::Suspended(s) if s.expires <= now));
+        }
+        table.calls.insert(continuation, parked);
     }
 
-    /// Takes a parked call out: only one retry resumes it.
+    /// Takes a parked call out: only one retry resumes it. A suspended call whose state has
+    /// expired is dropped instead.
     pub(crate) fn take(&self, continuation: &str) -> Option<Parked> {
-        self.0
+        let parked = self
+            .0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(continuation)
+            .calls
+            .remove(continuation)?;
+        match parked {
+            Parked::Suspended(s) if s.expires <= Instant::now() => None,
+            parked => Some(parked),
+        }
     }
 }

@@ -1,12 +1,12 @@
 //! Starting a call: its exchange with the client (resuming a parked call, or replaying one, when
 //! a stateless retry says so), then its first run.
 
-use super::drive::drive;
+use super::drive::{drive, seal_round};
 use super::mrtr::Mrtr;
 use super::outcome::{self, OutcomeFuture};
-use super::parked::{Parked, Responder, Retry};
+use super::parked::{Parked, Responder, Retry, Suspended};
 use super::rerun::Rerun;
-use super::seal::{Payload, Refusal, request_digest};
+use super::seal::{Payload, Refusal, hex, random, request_digest};
 use crate::protocol::jsonrpc::encode_error;
 use crate::protocol::params::InputParams;
 use crate::protocol::{ErrorObject, Method, RequestId};
@@ -24,6 +24,7 @@ use crate::server::task::tasks::Running;
 use serde_json::{Map, Value};
 
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 use std::task::Poll;
 
 /// A call of any kind, as its method's handler hands it to the engine.
@@ -213,7 +214,7 @@ impl Connection {
             && let Some(parked) = self.core.parked.take(continuation)
         {
             let responses = input_responses.unwrap_or_default();
-            return self.resume(id, parked, responses, progress_token, &req, collect.take());
+            return self.resume(id, parked, responses, progress_token, &req, collect);
         }
         let cancel = Arc::new(Cancel::default());
         let running = task.as_ref().map(|_| Arc::new(Running::new(Tasks::new_id())));
@@ -287,16 +288,44 @@ impl Connection {
         });
         let scoped = Context::new(Arc::clone(&parts));
         let inner = make(Arc::clone(&parts));
-        let mut future: OutcomeFuture = Box::pin(log_layer::scope(scoped, inner));
+        let future: OutcomeFuture = Box::pin(log_layer::scope(scoped, inner));
         if let (Some(plan), Some(running)) = (task, running) {
             return self.begin_task(plan, running, parts, future, rerun, id, collect, &digest);
         }
-        // Most calls have nothing to wait for and end on their first poll: answer those here,
-        // with no task spawned and no thread woken. The rest move to a task of their own, which
-        // polls them again at once (registering its own waker in place of this no-op one).
+        self.run_here(id, parts, future, digest, rerun, collect)
+    }
+
+    /// Polls a call where its request was read. Most calls have nothing to wait for and end on
+    /// their first poll: those are answered here, with no task spawned and no thread woken. So
+    /// is a stateless call that then waits for nothing but its input requests: its round ends
+    /// here, and it is parked as a future until the retry polls it again. The rest move to a
+    /// task of their own, which polls them again at once (registering its own waker in place
+    /// of this no-op one).
+    fn run_here(
+        self: &Arc<Self>,
+        id: RequestId,
+        parts: Arc<RequestParts>,
+        mut future: OutcomeFuture,
+        digest: String,
+        rerun: Option<Rerun>,
+        collect: &mut Collect,
+    ) -> Option<Vec<u8>> {
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        if let Poll::Ready(done) = future.as_mut().poll(&mut cx) {
-            let ask_by_hand = rerun.is_some() && !req_stateless && done.is_input_required();
+        let mut polled = future.as_mut().poll(&mut cx);
+        if let Exchange::Stateless { mrtr, .. } = &parts.exchange {
+            // A few more polls let requests made side by side (`join!`) land in the same round.
+            let mut settle = 0u8;
+            while polled.is_pending() && mrtr.has_unanswered() {
+                if settle == 3 {
+                    let mrtr = Arc::clone(mrtr);
+                    return Some(self.suspend(id, parts, future, digest, rerun, mrtr));
+                }
+                settle += 1;
+                polled = future.as_mut().poll(&mut cx);
+            }
+        }
+        if let Poll::Ready(done) = polled {
+            let ask_by_hand = rerun.is_some() && !parts.version.is_stateless() && done.is_input_required();
             if !ask_by_hand {
                 let reply = outcome::encode(&self.core, &parts, &id, done, &digest);
                 parts.round().finished = true;
@@ -308,6 +337,7 @@ impl Connection {
         let responder = Responder::new(id.clone(), Arc::clone(&self.link), collect.take());
         let core = Arc::clone(&self.core);
         let own_abort = Arc::new(OnceLock::new());
+        let cancel = Arc::clone(&parts.cancel);
         let task = drive(core, parts, future, responder, digest, Arc::clone(&own_abort), rerun);
         // The call goes on in the request's trace context: its requests to the client carry it.
         #[cfg(feature = "otel")]
@@ -316,7 +346,38 @@ impl Connection {
         None
     }
 
-    /// A retry for a parked call: hand it the answers and the new request to answer.
+    /// Ends a stateless round where the call was polled: answers `input_required` and parks
+    /// the call's future, with no task, for the retry.
+    fn suspend(
+        &self,
+        id: RequestId,
+        parts: Arc<RequestParts>,
+        call: OutcomeFuture,
+        digest: String,
+        rerun: Option<Rerun>,
+        mrtr: Arc<Mrtr>,
+    ) -> Vec<u8> {
+        let continuation = hex(&random::<16>());
+        let state = seal_round(&self.core, &digest, &continuation, &mrtr);
+        parts.round().finished = true;
+        let reply = self.core.framing.input_required(&id, &mrtr.input_requests(), &state);
+        let expires = Instant::now() + self.core.options.state_ttl;
+        self.core.parked.park(
+            continuation,
+            Parked::Suspended(Box::new(Suspended {
+                call,
+                parts,
+                mrtr,
+                digest,
+                rerun,
+                expires,
+            })),
+        );
+        reply
+    }
+
+    /// A retry for a parked call: hand it the answers and the new request to answer. A call
+    /// parked as a future is polled here; a call with a task is handed the retry.
     fn resume(
         self: &Arc<Self>,
         id: RequestId,
@@ -324,27 +385,59 @@ impl Connection {
         input_responses: Map<String, Value>,
         progress_token: Option<Value>,
         req: &Requester,
-        collect: Collect,
+        collect: &mut Collect,
     ) -> Option<Vec<u8>> {
-        if let Err(e) = parked.mrtr.deliver(input_responses) {
-            return Some(encode_error(Some(&id), &e));
+        match parked {
+            Parked::Suspended(suspended) => {
+                let Suspended {
+                    call,
+                    parts,
+                    mrtr,
+                    digest,
+                    rerun,
+                    ..
+                } = *suspended;
+                if let Err(e) = mrtr.deliver(input_responses) {
+                    return Some(encode_error(Some(&id), &e));
+                }
+                {
+                    let mut round = parts.round();
+                    round.peer = Arc::clone(&self.link) as Arc<dyn Peer>;
+                    round.request_id = id.clone();
+                    round.progress_token = progress_token;
+                    round.log_level = req.log_level;
+                    round.last_progress = None;
+                    round.finished = false;
+                }
+                self.run_here(id, parts, call, digest, rerun, collect)
+            }
+            Parked::Task {
+                retry,
+                mrtr,
+                abort,
+                cancel,
+            } => {
+                if let Err(e) = mrtr.deliver(input_responses) {
+                    return Some(encode_error(Some(&id), &e));
+                }
+                let next = Retry {
+                    responder: Responder::new(id.clone(), Arc::clone(&self.link), collect.take()),
+                    progress_token,
+                    log_level: req.log_level,
+                };
+                self.link.track(id.clone(), abort, cancel);
+                if let Err(next) = retry.send(next) {
+                    // The parked call ended in the meantime.
+                    self.link.finish(&id);
+                    let error = ErrorObject::invalid_params(
+                        "the call this requestState continues has ended; call again without requestState",
+                    );
+                    drop(next);
+                    return Some(encode_error(Some(&id), &error));
+                }
+                None
+            }
         }
-        let retry = Retry {
-            responder: Responder::new(id.clone(), Arc::clone(&self.link), collect),
-            progress_token,
-            log_level: req.log_level,
-        };
-        self.link.track(id.clone(), parked.abort.clone(), parked.cancel);
-        if let Err(retry) = parked.retry.send(retry) {
-            // The parked call ended in the meantime.
-            self.link.finish(&id);
-            let error = ErrorObject::invalid_params(
-                "the call this requestState continues has ended; call again without requestState",
-            );
-            drop(retry);
-            return Some(encode_error(Some(&id), &error));
-        }
-        None
     }
 }
 
