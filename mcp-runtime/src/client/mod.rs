@@ -755,7 +755,14 @@ async fn handle(inner: &Inner, message: Incoming) {
                 let _ = tx.send(Err(error));
             }
         }
-        Incoming::Request { id, method, params } => {
+        Incoming::Request {
+            id,
+            method,
+            mut params,
+            stateless,
+        } => {
+            // A handler sees the params as the server sent them.
+            stateless.restore_into(&mut params);
             if method == Ok(Method::Ping) {
                 let _ = inner.out.send(jsonrpc::encode_result(&id, b"{}")).await;
                 return;

@@ -16,7 +16,6 @@ use crate::protocol::{ErrorObject, Frame, Incoming, ProtocolVersion, RequestId};
 use crate::server::connection::{Connection, Session as ConnSession};
 use crate::server::context::ServiceHandle;
 use crate::server::core::Core;
-use crate::server::era;
 use crate::server::incoming::batches_refused;
 use crate::server::link::{Out, Routed, Router};
 use crate::server::principal::Principal;
@@ -232,7 +231,7 @@ async fn post(
         Frame::Batch(items) => return batch(shared, session, owner.as_deref(), items).await,
     };
     let stateless =
-        matches!(&message, Incoming::Request { params, .. } if era::stateless_meta(params.as_ref()).is_some());
+        matches!(&message, Incoming::Request { stateless, .. } if stateless.is_stateless());
     if stateless {
         if let Err(error) = check_headers(&shared.core, headers, &message) {
             let id = request_id(&message);

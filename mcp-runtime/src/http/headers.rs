@@ -6,7 +6,6 @@ use super::options::HttpOptions;
 use super::response::json_response;
 use crate::protocol::jsonrpc::encode_error;
 use crate::protocol::method::wire_name;
-use crate::protocol::types::meta_keys;
 use crate::protocol::{ErrorCode, ErrorObject, Incoming, Method};
 use crate::server::core::Core;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -57,7 +56,13 @@ pub(super) fn check_headers(
     headers: &HeaderMap,
     message: &Incoming,
 ) -> std::result::Result<(), ErrorObject> {
-    let Incoming::Request { method, params, .. } = message else {
+    let Incoming::Request {
+        method,
+        params,
+        stateless,
+        ..
+    } = message
+    else {
         return Ok(());
     };
     let params = params.as_ref().unwrap_or(&Value::Null);
@@ -74,7 +79,11 @@ pub(super) fn check_headers(
             format!("Header mismatch: {what} is required"),
         )
     };
-    let version = params["_meta"][meta_keys::PROTOCOL_VERSION].as_str();
+    let version: Option<String> = stateless
+        .protocol_version
+        .as_deref()
+        .and_then(|v| serde_json::from_str(v.get()).ok());
+    let version = version.as_deref();
     match header(VERSION_HEADER) {
         Some(Some(v)) if Some(v.as_str()) == version => {}
         Some(_) => return Err(mismatch("MCP-Protocol-Version")),

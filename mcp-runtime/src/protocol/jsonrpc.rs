@@ -4,8 +4,9 @@
 //! and an already-serialised result, so a result cached at registration (such as `tools/list`)
 //! is never serialised again.
 
+use super::era_meta::{self, StatelessMeta, Text};
 use super::error::{ErrorCode, ErrorObject};
-use super::method::{WireMethod, parse_wire};
+use super::method::{Method, WireMethod, parse_wire};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -66,8 +67,10 @@ pub enum Incoming {
         id: RequestId,
         /// The method, or the name of one MCP does not define.
         method: WireMethod,
-        /// The parameters, if any.
+        /// The parameters, if any, without the stateless era's keys of their `_meta`.
         params: Option<Value>,
+        /// The stateless era's keys of `params._meta`, as sent ([`StatelessMeta`]).
+        stateless: StatelessMeta,
     },
     /// A notification: never answered.
     Notification {
@@ -117,6 +120,79 @@ struct RawMessage {
     error: Option<Value>,
 }
 
+/// A well-formed message, read in one pass with no copy of what it need not own: the
+/// version and method are borrowed, and the stateless era's keys of `_meta` are kept as text.
+/// Anything this does not take (a field of the wrong type, a duplicate key) goes through
+/// [`RawMessage`] instead.
+#[derive(Deserialize)]
+struct FastMessage<'a> {
+    #[serde(borrow)]
+    jsonrpc: Text<'a>,
+    #[serde(default, deserialize_with = "present")]
+    id: Option<Value>,
+    #[serde(default, borrow)]
+    method: Option<Text<'a>>,
+    #[serde(default, deserialize_with = "era_meta::deserialize_params")]
+    params: Option<(Value, StatelessMeta)>,
+    #[serde(default, deserialize_with = "present")]
+    result: Option<Value>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+/// The fields of one message object, whichever way it was read.
+struct Fields {
+    /// `jsonrpc` is `"2.0"`.
+    jsonrpc: bool,
+    id: Option<Value>,
+    /// The method; `Err` when it is not a string.
+    method: Option<Result<WireMethod, ()>>,
+    params: Option<Value>,
+    stateless: StatelessMeta,
+    result: Option<Value>,
+    error: Option<Value>,
+}
+
+impl From<RawMessage> for Fields {
+    fn from(raw: RawMessage) -> Self {
+        let mut params = raw.params;
+        let stateless = StatelessMeta::take_from(params.as_mut());
+        Self {
+            jsonrpc: raw.jsonrpc.as_ref().and_then(Value::as_str) == Some("2.0"),
+            id: raw.id,
+            method: raw.method.map(|m| match m {
+                Value::String(name) => Ok(parse_wire(name)),
+                _ => Err(()),
+            }),
+            params,
+            stateless,
+            result: raw.result,
+            error: raw.error,
+        }
+    }
+}
+
+impl From<FastMessage<'_>> for Fields {
+    fn from(raw: FastMessage<'_>) -> Self {
+        let (params, stateless) = match raw.params {
+            Some((params, stateless)) => (Some(params), stateless),
+            None => (None, StatelessMeta::default()),
+        };
+        Self {
+            jsonrpc: raw.jsonrpc.0 == "2.0",
+            id: raw.id,
+            // A method MCP defines is named without a copy of its name.
+            method: raw
+                .method
+                .map(|Text(name)| Ok(Method::parse(&name).ok_or_else(|| name.into_owned()))),
+            params,
+            stateless,
+            result: raw.result,
+            error: raw.error,
+        }
+    }
+}
+
 /// Keeps `null` apart from absent: `"id": null` is `Some(Value::Null)`.
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     Value::deserialize(d).map(Some)
@@ -133,9 +209,9 @@ pub fn parse_frame(bytes: &[u8]) -> Frame {
     // (UTF-8 is checked first: skipping an unknown field does not check it.)
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
         && let Ok(text) = std::str::from_utf8(bytes)
-        && let Ok(raw) = serde_json::from_str::<RawMessage>(text)
+        && let Ok(raw) = serde_json::from_str::<FastMessage<'_>>(text)
     {
-        return Frame::Single(from_raw(raw));
+        return Frame::Single(from_fields(raw.into()));
     }
     let value: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
@@ -170,14 +246,14 @@ pub fn classify(value: Value) -> Incoming {
     if !value.is_object() {
         return invalid(None, "Invalid Request: a message must be a JSON object");
     }
-    match serde_json::from_value(value) {
-        Ok(raw) => from_raw(raw),
+    match serde_json::from_value::<RawMessage>(value) {
+        Ok(raw) => from_fields(raw.into()),
         Err(e) => invalid(None, format!("Invalid Request: {e}")),
     }
 }
 
 /// Checks the fields of one message object.
-fn from_raw(raw: RawMessage) -> Incoming {
+fn from_fields(raw: Fields) -> Incoming {
     let id = match &raw.id {
         None => None,
         Some(v) => match RequestId::from_value(v) {
@@ -187,11 +263,11 @@ fn from_raw(raw: RawMessage) -> Incoming {
             }
         },
     };
-    if raw.jsonrpc.as_ref().and_then(Value::as_str) != Some("2.0") {
+    if !raw.jsonrpc {
         return invalid(id, "Invalid Request: `jsonrpc` must be \"2.0\"");
     }
     if let Some(method) = raw.method {
-        let Value::String(method) = method else {
+        let Ok(method) = method else {
             return invalid(id, "Invalid Request: `method` must be a string");
         };
         if let Some(p) = &raw.params
@@ -200,17 +276,19 @@ fn from_raw(raw: RawMessage) -> Incoming {
         {
             return invalid(id, "Invalid Request: `params` must be an object or an array");
         }
-        let method = parse_wire(method);
         return match id {
             Some(id) => Incoming::Request {
                 id,
                 method,
                 params: raw.params,
+                stateless: raw.stateless,
             },
-            None => Incoming::Notification {
-                method,
-                params: raw.params,
-            },
+            None => {
+                // A notification's params stay as sent.
+                let mut params = raw.params;
+                raw.stateless.restore_into(&mut params);
+                Incoming::Notification { method, params }
+            }
         };
     }
     let Some(id) = id else {
@@ -352,6 +430,39 @@ mod tests {
             Frame::Single(m) => m,
             Frame::Batch(_) => panic!("expected one message"),
         }
+    }
+
+    #[test]
+    fn the_one_pass_reading_and_the_value_reading_agree() {
+        for text in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"e","arguments":{"t":"x"},"_meta":{"progressToken":3,"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"sampling":{}},"io.modelcontextprotocol/clientInfo":{"name":"c","version":"1"},"io.modelcontextprotocol/logLevel":"info"}}}"#,
+            r#"{"jsonrpc":"2.0","id":"a","method":"no/such","params":[1,{"b":null}]}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#,
+            r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":3,"result":{"ok":true}}"#,
+            r#"{"jsonrpc":"1.0","id":4,"method":"ping"}"#,
+        ] {
+            let fast = format!("{:?}", one(text));
+            let slow = format!("{:?}", classify(serde_json::from_str(text).unwrap()));
+            assert_eq!(fast, slow, "{text}");
+        }
+        // The era's keys are read apart; a notification keeps them.
+        let Incoming::Request { params, stateless, .. } = one(
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#,
+        ) else {
+            panic!("a request")
+        };
+        assert_eq!(params, Some(serde_json::json!({"_meta": {}})));
+        assert!(stateless.is_stateless());
+        let Incoming::Notification { params, .. } = one(
+            r#"{"jsonrpc":"2.0","method":"x","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#,
+        ) else {
+            panic!("a notification")
+        };
+        assert_eq!(
+            params,
+            Some(serde_json::json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}))
+        );
     }
 
     fn code(m: &Incoming) -> (Option<RequestId>, i32) {

@@ -5,6 +5,7 @@
 
 pub mod base64;
 pub mod capabilities;
+pub mod era_meta;
 pub mod error;
 pub mod jsonrpc;
 pub mod method;
@@ -14,6 +15,7 @@ pub mod types;
 pub mod version;
 
 pub use capabilities::{ClientCapabilities, ServerCapabilities};
+pub use era_meta::StatelessMeta;
 pub use error::{ErrorCode, ErrorObject};
 pub use jsonrpc::{Frame, Incoming, RequestId};
 pub use method::Method;

@@ -170,7 +170,10 @@ impl Context {
         self.parts.client_info.as_deref()
     }
 
-    /// The request's `params._meta`, if any.
+    /// The request's `params._meta`, if any, without the stateless era's own keys (its
+    /// protocol version, client capabilities, client info and log level), which
+    /// [`protocol_version`](Self::protocol_version), [`client_capabilities`](Self::client_capabilities)
+    /// and [`client_info`](Self::client_info) give read.
     pub fn meta(&self) -> Option<&Map<String, Value>> {
         self.parts.meta.as_ref()
     }

@@ -16,6 +16,9 @@ use crate::protocol::jsonrpc::{encode_error, encode_result, encode_result_closed
 use crate::protocol::method::{Capability, Kind, WireMethod, wire_name};
 use crate::protocol::params::ListParams;
 use crate::protocol::types::meta_keys;
+use crate::protocol::StatelessMeta;
+use crate::protocol::era_meta::Text;
+use serde_json::value::RawValue;
 use crate::protocol::{
     CallToolResult, ClientCapabilities, ErrorCode, ErrorObject, Implementation, LogLevel, Method, ProtocolVersion,
     RequestId,
@@ -35,73 +38,82 @@ pub(crate) struct Requester {
     pub(crate) log_level: Option<usize>,
 }
 
-/// The stateless `_meta` of a request, if it has one: the mark of the stateless era.
-pub(crate) fn stateless_meta(params: Option<&Value>) -> Option<&Map<String, Value>> {
-    params?
-        .get("_meta")?
-        .as_object()
-        .filter(|m| m.contains_key(meta_keys::PROTOCOL_VERSION))
-}
-
 /// The client a stateless request last described in its `_meta`, as read: a client sends the
-/// same capabilities and `clientInfo` with every request, and the next request that does reuses
-/// what was read (compared as JSON, which allocates nothing) instead of reading it again.
+/// same capabilities and `clientInfo` with every request, and the next request that sends the
+/// same text reuses what was read (a comparison of bytes) instead of reading it again.
 #[derive(Default)]
 pub(crate) struct ClientCache {
     last: std::sync::Mutex<Option<CachedClient>>,
 }
 
 struct CachedClient {
-    capabilities_json: Value,
-    client_info_json: Option<Value>,
+    capabilities_text: Box<str>,
+    client_info_text: Option<Box<str>>,
     capabilities: Arc<ClientCapabilities>,
     client_info: Option<Arc<Implementation>>,
 }
 
 impl ClientCache {
-    /// The capabilities and client info `_meta` gives, read once per distinct client.
-    fn read(
-        &self,
-        capabilities: &Map<String, Value>,
-        client_info: Option<&Value>,
-    ) -> (Arc<ClientCapabilities>, Option<Arc<Implementation>>) {
-        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(c) = &*last
-            && c.capabilities_json.as_object() == Some(capabilities)
-            && c.client_info_json.as_ref() == client_info
+    /// The capabilities (an object's JSON text) and client info `_meta` gives, read once per
+    /// distinct client.
+    fn read(&self, capabilities: &RawValue, client_info: Option<&RawValue>) -> Option<Client> {
+        let info_text = client_info.map(RawValue::get);
         {
-            return (Arc::clone(&c.capabilities), c.client_info.clone());
+            let last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(c) = &*last
+                && *c.capabilities_text == *capabilities.get()
+                && c.client_info_text.as_deref() == info_text
+            {
+                return Some((Arc::clone(&c.capabilities), c.client_info.clone()));
+            }
         }
-        let read_capabilities = Arc::new(ClientCapabilities::from(capabilities.clone()));
-        let read_info = client_info
-            .and_then(|v| serde_json::from_value::<Implementation>(v.clone()).ok())
+        let map: Map<String, Value> = serde_json::from_str(capabilities.get()).ok()?;
+        let read_capabilities = Arc::new(ClientCapabilities::from(map));
+        let read_info = info_text
+            .and_then(|text| serde_json::from_str::<Implementation>(text).ok())
             .map(Arc::new);
-        *last = Some(CachedClient {
-            capabilities_json: Value::Object(capabilities.clone()),
-            client_info_json: client_info.cloned(),
+        *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(CachedClient {
+            capabilities_text: capabilities.get().into(),
+            client_info_text: info_text.map(Into::into),
             capabilities: Arc::clone(&read_capabilities),
             client_info: read_info.clone(),
         });
-        (read_capabilities, read_info)
+        Some((read_capabilities, read_info))
     }
+}
+
+/// A client's capabilities and info, as read.
+type Client = (Arc<ClientCapabilities>, Option<Arc<Implementation>>);
+
+/// A JSON string's value, from its text (`None` when it is not a string).
+fn string_of(raw: Option<&RawValue>) -> Option<std::borrow::Cow<'_, str>> {
+    raw.and_then(|r| serde_json::from_str::<Text<'_>>(r.get()).ok())
+        .map(|Text(text)| text)
 }
 
 impl Requester {
     /// Reads and checks the stateless-era keys of a request's `_meta`.
-    pub(crate) fn from_meta(meta: &Map<String, Value>, cache: &ClientCache) -> Result<Self, ErrorObject> {
-        let Some(requested) = meta.get(meta_keys::PROTOCOL_VERSION).and_then(Value::as_str) else {
+    pub(crate) fn from_meta(meta: &StatelessMeta, cache: &ClientCache) -> Result<Self, ErrorObject> {
+        let Some(requested) = string_of(meta.protocol_version.as_deref()) else {
             return Err(ErrorObject::invalid_params(format!(
                 "`_meta.{}` must be a string",
                 meta_keys::PROTOCOL_VERSION
             )));
         };
-        let Some(capabilities) = meta.get(meta_keys::CLIENT_CAPABILITIES).and_then(Value::as_object) else {
-            return Err(ErrorObject::invalid_params(format!(
+        let capabilities_required = || {
+            ErrorObject::invalid_params(format!(
                 "`_meta.{}` is required (an object; `{{}}` declares no optional capability)",
                 meta_keys::CLIENT_CAPABILITIES
-            )));
+            ))
         };
-        let Some(version) = ProtocolVersion::parse(requested).filter(|v| v.is_stateless()) else {
+        let Some(capabilities) = meta
+            .client_capabilities
+            .as_deref()
+            .filter(|c| c.get().starts_with('{'))
+        else {
+            return Err(capabilities_required());
+        };
+        let Some(version) = ProtocolVersion::parse(&requested).filter(|v| v.is_stateless()) else {
             let supported: Vec<&str> = ProtocolVersion::STATELESS.iter().map(|v| v.as_str()).collect();
             return Err(ErrorObject::new(
                 ErrorCode::UNSUPPORTED_PROTOCOL_VERSION,
@@ -109,9 +121,9 @@ impl Requester {
             )
             .with_data(json!({ "supported": supported, "requested": requested })));
         };
-        let log_level = match meta.get(meta_keys::LOG_LEVEL) {
+        let log_level = match meta.log_level.as_deref() {
             None => None,
-            Some(level) => match level.as_str().and_then(LogLevel::parse) {
+            Some(level) => match string_of(Some(level)).as_deref().and_then(LogLevel::parse) {
                 Some(l) => Some(l as usize),
                 None => {
                     return Err(ErrorObject::invalid_params(format!(
@@ -122,7 +134,9 @@ impl Requester {
                 }
             },
         };
-        let (capabilities, client_info) = cache.read(capabilities, meta.get(meta_keys::CLIENT_INFO));
+        let (capabilities, client_info) = cache
+            .read(capabilities, meta.client_info.as_deref())
+            .ok_or_else(capabilities_required)?;
         Ok(Self {
             version,
             capabilities,

@@ -14,7 +14,7 @@ use super::middleware::{self, McpService, Request, Route};
 use crate::protocol::jsonrpc::{self, encode_error, encode_result};
 use crate::protocol::method::{Capability, WireMethod, wire_name};
 use crate::protocol::params::{CancelledParams, FromParams};
-use crate::protocol::{ErrorObject, Frame, Incoming, Method, RequestId};
+use crate::protocol::{ErrorObject, Frame, Incoming, Method, RequestId, StatelessMeta};
 use serde_json::Value;
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -99,11 +99,21 @@ impl Connection {
     pub(crate) fn handle(self: &Arc<Self>, message: Incoming, collect: Collect) -> Option<Vec<u8>> {
         match message {
             #[cfg(not(feature = "otel"))]
-            Incoming::Request { id, method, params } => self.request(id, &method, params, collect),
+            Incoming::Request {
+                id,
+                method,
+                params,
+                stateless,
+            } => self.request(id, &method, params, &stateless, collect),
             #[cfg(feature = "otel")]
-            Incoming::Request { id, method, params } => {
+            Incoming::Request {
+                id,
+                method,
+                params,
+                stateless,
+            } => {
                 let operation = self.operation(Some(&id), &method, params.as_ref());
-                super::otel::routing(operation, || self.request(id, &method, params, collect))
+                super::otel::routing(operation, || self.request(id, &method, params, &stateless, collect))
             }
             Incoming::Notification { method, params } => {
                 #[cfg(feature = "otel")]
@@ -127,10 +137,11 @@ impl Connection {
         id: RequestId,
         method: &WireMethod,
         params: Option<Value>,
+        stateless: &StatelessMeta,
         collect: Collect,
     ) -> Option<Vec<u8>> {
-        if let Some(meta) = era::stateless_meta(params.as_ref()) {
-            return match Requester::from_meta(meta, &self.core.clients) {
+        if stateless.is_stateless() {
+            return match Requester::from_meta(stateless, &self.core.clients) {
                 Ok(req) => self.route(id, method, params, req, collect),
                 Err(e) => Some(encode_error(Some(&id), &e)),
             };

@@ -158,7 +158,9 @@ impl Request {
         self.method
     }
 
-    /// The params, as sent.
+    /// The params, as sent, except the stateless era's own keys of `_meta` (its protocol
+    /// version, client capabilities, client info and log level), which the server has read:
+    /// see [`protocol_version`](Self::protocol_version).
     pub fn params(&self) -> Option<&Value> {
         self.params.as_ref()
     }

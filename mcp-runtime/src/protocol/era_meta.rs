@@ -1,0 +1,266 @@
+//! The stateless era's keys of a request's `params._meta`, read apart from the rest of the
+//! params.
+//!
+//! A 2026-07-28 client sends its protocol version, capabilities and `clientInfo` in the `_meta`
+//! of every request. Read into a `serde_json::Value`, they cost a `String` per key and a map per
+//! object, on every request, for values that are almost always the same as the last request's.
+//! So [`parse_frame`](super::jsonrpc::parse_frame) takes them out of `_meta` as they are read,
+//! each kept as its raw JSON text ([`StatelessMeta`]); the server compares that text with the
+//! client it read last, and reads it again only when it differs. The rest of `_meta`
+//! (`progressToken`, trace context, anything a client adds) stays in the params.
+
+use super::types::meta_keys;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// The stateless-era keys of a request's `_meta`, each as the JSON text the client sent.
+#[derive(Debug, Default)]
+pub struct StatelessMeta {
+    /// `io.modelcontextprotocol/protocolVersion`.
+    pub protocol_version: Option<Box<RawValue>>,
+    /// `io.modelcontextprotocol/clientCapabilities`.
+    pub client_capabilities: Option<Box<RawValue>>,
+    /// `io.modelcontextprotocol/clientInfo`.
+    pub client_info: Option<Box<RawValue>>,
+    /// `io.modelcontextprotocol/logLevel`.
+    pub log_level: Option<Box<RawValue>>,
+}
+
+impl StatelessMeta {
+    /// Whether the request marks itself as of the stateless era: its `_meta` names a protocol
+    /// version.
+    pub fn is_stateless(&self) -> bool {
+        self.protocol_version.is_some()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.protocol_version.is_none()
+            && self.client_capabilities.is_none()
+            && self.client_info.is_none()
+            && self.log_level.is_none()
+    }
+
+    /// The slot of `key`, when it is one of the stateless era's.
+    fn slot(&mut self, key: &str) -> Option<&mut Option<Box<RawValue>>> {
+        match key {
+            meta_keys::PROTOCOL_VERSION => Some(&mut self.protocol_version),
+            meta_keys::CLIENT_CAPABILITIES => Some(&mut self.client_capabilities),
+            meta_keys::CLIENT_INFO => Some(&mut self.client_info),
+            meta_keys::LOG_LEVEL => Some(&mut self.log_level),
+            _ => None,
+        }
+    }
+
+    /// Takes the stateless-era keys out of `params._meta`, already read as a value (a message
+    /// that took the slow path of parsing).
+    pub(crate) fn take_from(params: Option<&mut Value>) -> Self {
+        let mut found = Self::default();
+        let Some(Value::Object(meta)) = params.and_then(|p| p.get_mut("_meta")) else {
+            return found;
+        };
+        for key in [
+            meta_keys::PROTOCOL_VERSION,
+            meta_keys::CLIENT_CAPABILITIES,
+            meta_keys::CLIENT_INFO,
+            meta_keys::LOG_LEVEL,
+        ] {
+            if let Some(value) = meta.remove(key)
+                && let Some(slot) = found.slot(key)
+            {
+                *slot = serde_json::value::to_raw_value(&value).ok();
+            }
+        }
+        found
+    }
+
+    /// Puts the keys back into `params._meta` (a notification's params stay as sent).
+    pub(crate) fn restore_into(self, params: &mut Option<Value>) {
+        if self.is_empty() {
+            return;
+        }
+        let params = params.get_or_insert_with(|| Value::Object(Map::new()));
+        let Value::Object(params) = params else {
+            return;
+        };
+        let meta = params
+            .entry("_meta")
+            .or_insert_with(|| Value::Object(Map::new()));
+        let Value::Object(meta) = meta else {
+            return;
+        };
+        for (key, raw) in [
+            (meta_keys::PROTOCOL_VERSION, self.protocol_version),
+            (meta_keys::CLIENT_CAPABILITIES, self.client_capabilities),
+            (meta_keys::CLIENT_INFO, self.client_info),
+            (meta_keys::LOG_LEVEL, self.log_level),
+        ] {
+            if let Some(value) = raw.and_then(|r| serde_json::from_str(r.get()).ok()) {
+                meta.insert(key.to_owned(), value);
+            }
+        }
+    }
+}
+
+/// A JSON string, borrowed from the text read when it has no escapes (`Cow<str>`'s own
+/// `Deserialize` always copies).
+pub(crate) struct Text<'de>(pub(crate) std::borrow::Cow<'de, str>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct TextVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'a>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'a>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(TextVisitor(std::marker::PhantomData))
+    }
+}
+
+/// Deserialises `params` (an object or an array) as a value, with the stateless-era keys of
+/// its `_meta` taken out into a [`StatelessMeta`]. Anything else is an error, and the message
+/// then takes the slow path of parsing, whose errors say precisely what is wrong.
+pub(crate) fn deserialize_params<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<(Value, StatelessMeta)>, D::Error> {
+    d.deserialize_any(ParamsVisitor).map(Some)
+}
+
+struct ParamsVisitor;
+
+impl<'de> Visitor<'de> for ParamsVisitor {
+    type Value = (Value, StatelessMeta);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object or an array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Value>()? {
+            items.push(item);
+        }
+        Ok((Value::Array(items), StatelessMeta::default()))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut params = Map::new();
+        let mut era = StatelessMeta::default();
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+            if params.contains_key(&*key) {
+                return Err(de::Error::custom("duplicate key"));
+            }
+            let value = if key == "_meta" {
+                map.next_value_seed(MetaSeed(&mut era))?
+            } else {
+                map.next_value::<Value>()?
+            };
+            params.insert(key.into_owned(), value);
+        }
+        Ok((Value::Object(params), era))
+    }
+}
+
+/// `_meta`: an object, whose stateless-era keys go to the [`StatelessMeta`].
+struct MetaSeed<'a>(&'a mut StatelessMeta);
+
+impl<'de> DeserializeSeed<'de> for MetaSeed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_map(MetaVisitor(self.0))
+    }
+}
+
+struct MetaVisitor<'a>(&'a mut StatelessMeta);
+
+impl<'de> Visitor<'de> for MetaVisitor<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut rest = Map::new();
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+            if let Some(slot) = self.0.slot(&key) {
+                if slot.is_some() {
+                    return Err(de::Error::custom("duplicate key"));
+                }
+                *slot = Some(map.next_value::<Box<RawValue>>()?);
+                continue;
+            }
+            if rest.contains_key(&*key) {
+                return Err(de::Error::custom("duplicate key"));
+            }
+            let value = map.next_value::<Value>()?;
+            rest.insert(key.into_owned(), value);
+        }
+        Ok(Value::Object(rest))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn read(text: &str) -> (Value, StatelessMeta) {
+        let mut d = serde_json::Deserializer::from_str(text);
+        deserialize_params(&mut d).unwrap().unwrap()
+    }
+
+    #[test]
+    fn the_eras_keys_are_taken_out_and_the_rest_stays() {
+        let (params, era) = read(
+            r#"{"name":"echo","_meta":{"progressToken":7,
+                "io.modelcontextprotocol/protocolVersion":"2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities":{"sampling":{}},
+                "io.modelcontextprotocol/clientInfo":{"name":"c","version":"1"}}}"#,
+        );
+        assert_eq!(params, json!({"name": "echo", "_meta": {"progressToken": 7}}));
+        assert!(era.is_stateless());
+        assert_eq!(era.protocol_version.unwrap().get(), r#""2026-07-28""#);
+        assert_eq!(era.client_capabilities.unwrap().get(), r#"{"sampling":{}}"#);
+        assert!(era.log_level.is_none());
+    }
+
+    #[test]
+    fn a_value_read_the_slow_way_gives_the_same_and_a_notification_gets_them_back() {
+        let sent = json!({"x": 1, "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "k": true}});
+        let mut params = Some(sent.clone());
+        let era = StatelessMeta::take_from(params.as_mut());
+        assert_eq!(params, Some(json!({"x": 1, "_meta": {"k": true}})));
+        assert!(era.is_stateless());
+        era.restore_into(&mut params);
+        assert_eq!(params, Some(sent));
+    }
+
+    #[test]
+    fn arrays_pass_and_duplicates_or_odd_meta_go_the_slow_way() {
+        assert_eq!(read("[1,2]").0, json!([1, 2]));
+        for text in [
+            r#"{"a":1,"a":2}"#,
+            r#"{"_meta":{"k":1,"k":2}}"#,
+            r#"{"_meta":{"io.modelcontextprotocol/protocolVersion":"a","io.modelcontextprotocol/protocolVersion":"b"}}"#,
+            r#"{"_meta":[1]}"#,
+            "3",
+        ] {
+            let mut d = serde_json::Deserializer::from_str(text);
+            assert!(deserialize_params(&mut d).is_err(), "{text}");
+        }
+    }
+}
