@@ -114,12 +114,10 @@ impl Shared {
 }
 
 /// The endpoint's one handler, for every method.
-pub(super) async fn endpoint(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub(super) async fn endpoint(State(shared): State<Arc<Shared>>, request: axum::extract::Request) -> Response {
+    // Taken apart, not extracted one by one: a `HeaderMap` extractor copies every header.
+    let (parts, body) = request.into_parts();
+    let (method, headers) = (parts.method, parts.headers);
     if let Err(refused) = check_host_and_origin(&shared.options, &headers) {
         return refused;
     }

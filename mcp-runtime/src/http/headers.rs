@@ -17,14 +17,14 @@ pub(super) const VERSION_HEADER: &str = "mcp-protocol-version";
 /// `403` for a `Host` or `Origin` that is not allowed (DNS rebinding).
 #[allow(clippy::result_large_err)]
 pub(super) fn check_host_and_origin(options: &HttpOptions, headers: &HeaderMap) -> std::result::Result<(), Response> {
+    // The name without its port, compared with no copy (the allowed names are lowercase).
     let allowed = |host: &str| {
-        let host = host.to_ascii_lowercase();
         let name = if host.starts_with('[') {
-            host.split_once(']').map_or(host.clone(), |(h, _)| format!("{h}]"))
+            host.find(']').map_or(host, |end| &host[..=end])
         } else {
-            host.split(':').next().unwrap_or("").to_owned()
+            host.split(':').next().unwrap_or("")
         };
-        options.allowed_hosts.contains(&name)
+        options.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(name))
     };
     let forbidden = |what: &str| {
         let error = ErrorObject::new(ErrorCode::INVALID_REQUEST, format!("Forbidden: {what} is not allowed"));
