@@ -193,6 +193,7 @@ enum Metric {
     Cpu,
     Millis,
     KiB,
+    AnonKiB,
     Bytes,
     Seconds,
 }
@@ -206,6 +207,7 @@ impl Metric {
             Metric::Cpu => "server CPU/call",
             Metric::Millis => "ms",
             Metric::KiB => "RSS",
+            Metric::AnonKiB => "anonymous RSS",
             Metric::Bytes => "bytes/session",
             Metric::Seconds => "seconds",
         }
@@ -222,7 +224,7 @@ impl Metric {
                 }
             }
             Metric::Millis => format!("{v:.1} ms"),
-            Metric::KiB => format!("{:.1} MiB", v / 1024.0),
+            Metric::KiB | Metric::AnonKiB => format!("{:.1} MiB", v / 1024.0),
             Metric::Bytes => group(v),
             Metric::Seconds => format!("{v:.1} s"),
         }
@@ -365,9 +367,9 @@ async fn measure(o: &Options, scenario: Scenario, fw: Fw) -> std::io::Result<Fig
             server.handshake().await?;
             server.call_once(Call::Echo, Era::Handshake).await?;
             tokio::time::sleep(Duration::from_millis(300)).await;
-            let rss = procfs::rss_kib(server.pid);
+            let (rss, anon) = (procfs::rss_kib(server.pid), procfs::rss_anon_kib(server.pid));
             server.stop().await;
-            Ok(vec![(Metric::KiB, rss as f64)])
+            Ok(vec![(Metric::KiB, rss as f64), (Metric::AnonKiB, anon as f64)])
         }
         Scenario::SessionRss => {
             let addr = free_addr();

@@ -2,7 +2,8 @@
 //! the stateless era, parked between them until the client's retry (or the state's expiry).
 
 use super::mrtr::Mrtr;
-use super::outcome::{self, Outcome, OutcomeFuture};
+use super::answer;
+use super::outcome::{Outcome, OutcomeFuture};
 use super::parked::{Parked, Responder, Retry};
 use super::rerun::{Rerun, ask_all};
 use super::seal::{Payload, hex, random};
@@ -115,7 +116,7 @@ pub(crate) async fn drive(
     let mut call = call;
     let Exchange::Stateless { mrtr, .. } = &parts.exchange else {
         let (parts, outcome) = by_hand(parts, call.await, rerun).await;
-        let reply = outcome::encode(&core, &parts, &responder.id, outcome, &digest);
+        let reply = answer::encode(&core, &parts, &responder.id, outcome, &digest);
         parts.round().finished = true;
         responder.send(reply).await;
         return;
@@ -126,7 +127,7 @@ pub(crate) async fn drive(
     loop {
         let ended = until_waiting(&mut call, Some(&mrtr)).await;
         if let Some(outcome) = ended {
-            let reply = outcome::encode(&core, &parts, &responder.id, outcome, &digest);
+            let reply = answer::encode(&core, &parts, &responder.id, outcome, &digest);
             parts.round().finished = true;
             responder.send(reply).await;
             return;
@@ -166,7 +167,7 @@ pub(crate) async fn drive(
                 };
                 core.parked.take(&continuation);
                 if let Some(retry) = retry {
-                    let reply = outcome::encode(&core, &parts, &retry.responder.id, outcome, &digest);
+                    let reply = answer::encode(&core, &parts, &retry.responder.id, outcome, &digest);
                     retry.responder.send(reply).await;
                 }
                 return;

@@ -8,10 +8,12 @@
 //! - [`parked`]: calls parked between rounds, and where each round's answer goes;
 //! - [`mrtr`]: the input requests of one call and their answers;
 //! - [`seal`]: sealing and opening `requestState`;
-//! - [`outcome`]: the answer that ends a call, in the request's era;
+//! - [`outcome`]: what a call ends with;
+//! - [`answer`]: the answer that ends a call, in the request's era;
 //! - [`panic`]: a handler that panics harms nothing else;
 //! - [`rerun`]: input requests a handler writes by hand, outside a stateless round.
 
+pub(crate) mod answer;
 pub(crate) mod drive;
 pub(crate) mod mrtr;
 pub(crate) mod outcome;

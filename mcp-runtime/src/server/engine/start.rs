@@ -3,7 +3,8 @@
 
 use super::drive::{drive, seal_round};
 use super::mrtr::Mrtr;
-use super::outcome::{self, OutcomeFuture};
+use super::answer;
+use super::outcome::OutcomeFuture;
 use super::parked::{Parked, Responder, Retry, Suspended};
 use super::rerun::Rerun;
 use super::seal::{Payload, Refusal, hex, random, request_digest};
@@ -327,7 +328,7 @@ impl Connection {
         if let Poll::Ready(done) = polled {
             let ask_by_hand = rerun.is_some() && !parts.version.is_stateless() && done.is_input_required();
             if !ask_by_hand {
-                let reply = outcome::encode(&self.core, &parts, &id, done, &digest);
+                let reply = answer::encode(&self.core, &parts, &id, done, &digest);
                 parts.round().finished = true;
                 return Some(reply);
             }

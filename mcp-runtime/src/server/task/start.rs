@@ -11,7 +11,8 @@ use crate::protocol::{ErrorCode, ErrorObject, RequestId, TaskSupport};
 use crate::server::connection::Connection;
 use crate::server::context::RequestParts;
 use crate::server::core::Core;
-use crate::server::engine::outcome::{self, OutcomeFuture};
+use crate::server::engine::answer;
+use crate::server::engine::outcome::OutcomeFuture;
 use crate::server::engine::parked::Responder;
 use crate::server::engine::rerun::Rerun;
 use crate::server::era::Requester;
@@ -127,7 +128,7 @@ impl Connection {
         if plan.era == Era::Stateless {
             let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
             if let Poll::Ready(done) = future.as_mut().poll(&mut cx) {
-                let reply = outcome::encode(&self.core, &parts, &id, done, digest);
+                let reply = answer::encode(&self.core, &parts, &id, done, digest);
                 parts.round().finished = true;
                 return Some(reply);
             }
