@@ -266,7 +266,10 @@ async fn a_call_still_busy_when_its_retry_comes_finishes_on_its_own() {
         let r = c.call_tool("patient", json!({})).await.unwrap();
         assert_eq!(r.text_content(), "echo: now", "{era:?}");
         assert_eq!(calls.load(Ordering::SeqCst), 1, "{era:?}");
-        assert!(started.elapsed() >= Duration::from_millis(170), "{era:?}: both waits ran");
+        assert!(
+            started.elapsed() >= Duration::from_millis(170),
+            "{era:?}: both waits ran"
+        );
     }
 }
 

@@ -228,8 +228,7 @@ async fn post(
         Frame::Single(m) => m,
         Frame::Batch(items) => return batch(shared, session, owner.as_deref(), items).await,
     };
-    let stateless =
-        matches!(&message, Incoming::Request { stateless, .. } if stateless.is_stateless());
+    let stateless = matches!(&message, Incoming::Request { stateless, .. } if stateless.is_stateless());
     if stateless {
         if let Err(error) = check_headers(&shared.core, headers, &message) {
             let id = request_id(&message);

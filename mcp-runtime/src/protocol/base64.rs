@@ -43,7 +43,12 @@ pub fn decode(input: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(input.len() * 3 / 4);
     let mut chunks = input.chunks_exact(4);
     for c in &mut chunks {
-        let v = [DECODE[usize::from(c[0])], DECODE[usize::from(c[1])], DECODE[usize::from(c[2])], DECODE[usize::from(c[3])]];
+        let v = [
+            DECODE[usize::from(c[0])],
+            DECODE[usize::from(c[1])],
+            DECODE[usize::from(c[2])],
+            DECODE[usize::from(c[3])],
+        ];
         // A value of the alphabet is below 64: any high bit marks a byte outside it.
         if (v[0] | v[1] | v[2] | v[3]) & 0xC0 != 0 {
             return None;
@@ -111,7 +116,11 @@ mod tests {
             assert_eq!(super::decode(coded).unwrap(), plain.as_bytes());
         }
         assert_eq!(super::decode("a$b"), None);
-        assert_eq!(super::decode("ab$dabcd"), None, "outside the alphabet in a whole quantum");
+        assert_eq!(
+            super::decode("ab$dabcd"),
+            None,
+            "outside the alphabet in a whole quantum"
+        );
         // Every length round-trips, whole quanta and remainders alike.
         let bytes: Vec<u8> = (0..=255u8).rev().collect();
         for n in 0..70 {

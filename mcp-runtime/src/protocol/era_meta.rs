@@ -84,9 +84,7 @@ impl StatelessMeta {
         let Value::Object(params) = params else {
             return;
         };
-        let meta = params
-            .entry("_meta")
-            .or_insert_with(|| Value::Object(Map::new()));
+        let meta = params.entry("_meta").or_insert_with(|| Value::Object(Map::new()));
         let Value::Object(meta) = meta else {
             return;
         };
@@ -132,9 +130,7 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
 /// Deserialises `params` (an object or an array) as a value, with the stateless-era keys of
 /// its `_meta` taken out into a [`StatelessMeta`]. Anything else is an error, and the message
 /// then takes the slow path of parsing, whose errors say precisely what is wrong.
-pub(crate) fn deserialize_params<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<(Value, StatelessMeta)>, D::Error> {
+pub(crate) fn deserialize_params<'de, D: Deserializer<'de>>(d: D) -> Result<Option<(Value, StatelessMeta)>, D::Error> {
     d.deserialize_any(ParamsVisitor).map(Some)
 }
 

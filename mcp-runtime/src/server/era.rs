@@ -12,18 +12,18 @@
 //!
 //! A third era, or an extension such as tasks, changes this module.
 
+use crate::protocol::StatelessMeta;
+use crate::protocol::era_meta::Text;
 use crate::protocol::jsonrpc::{encode_error, encode_result, encode_result_closed, encode_result_value};
 use crate::protocol::method::{Capability, Kind, WireMethod, wire_name};
 use crate::protocol::params::ListParams;
 use crate::protocol::types::meta_keys;
-use crate::protocol::StatelessMeta;
-use crate::protocol::era_meta::Text;
-use serde_json::value::RawValue;
 use crate::protocol::{
     CallToolResult, ClientCapabilities, ErrorCode, ErrorObject, Implementation, LogLevel, Method, ProtocolVersion,
     RequestId,
 };
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,11 +106,7 @@ impl Requester {
                 meta_keys::CLIENT_CAPABILITIES
             ))
         };
-        let Some(capabilities) = meta
-            .client_capabilities
-            .as_deref()
-            .filter(|c| c.get().starts_with('{'))
-        else {
+        let Some(capabilities) = meta.client_capabilities.as_deref().filter(|c| c.get().starts_with('{')) else {
             return Err(capabilities_required());
         };
         let Some(version) = ProtocolVersion::parse(&requested).filter(|v| v.is_stateless()) else {

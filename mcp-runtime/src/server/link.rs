@@ -53,7 +53,11 @@ impl Router {
             let found = if last {
                 self.forget_stream(id)
             } else {
-                self.streams.lock().unwrap_or_else(PoisonError::into_inner).get(id).cloned()
+                self.streams
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(id)
+                    .cloned()
             };
             if found.is_some() {
                 return found;

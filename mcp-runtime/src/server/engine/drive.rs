@@ -1,8 +1,8 @@
 //! Running a call that waits: to its end in the handshake era; in `input_required` rounds in
 //! the stateless era, parked between them until the client's retry (or the state's expiry).
 
-use super::mrtr::Mrtr;
 use super::answer;
+use super::mrtr::Mrtr;
 use super::outcome::{Outcome, OutcomeFuture};
 use super::parked::{Parked, Responder, Retry};
 use super::rerun::{Rerun, ask_all};

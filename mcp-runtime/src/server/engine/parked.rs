@@ -100,7 +100,10 @@ impl ParkedCalls {
         // Suspended calls whose state expired are dropped here, at most once a second: each
         // look is over the whole table, so parking stays O(1) however many calls wait.
         let now = Instant::now();
-        if table.swept.is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1)) {
+        if table
+            .swept
+            .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1))
+        {
             table.swept = Some(now);
             table
                 .calls

@@ -1,9 +1,9 @@
 //! Starting a call: its exchange with the client (resuming a parked call, or replaying one, when
 //! a stateless retry says so), then its first run.
 
+use super::answer;
 use super::drive::{drive, seal_round};
 use super::mrtr::Mrtr;
-use super::answer;
 use super::outcome::OutcomeFuture;
 use super::parked::{Parked, Responder, Retry, Suspended};
 use super::rerun::Rerun;
@@ -25,8 +25,8 @@ use crate::server::task::tasks::Running;
 use serde_json::{Map, Value};
 
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
 use std::task::Poll;
+use std::time::Instant;
 
 /// A call of any kind, as its method's handler hands it to the engine.
 pub(crate) struct CallRequest {
