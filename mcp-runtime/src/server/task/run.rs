@@ -13,6 +13,7 @@ use crate::server::tool::ToolOutput;
 use serde_json::{Map, Value, json};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
+use std::task::Poll;
 use std::time::Duration;
 
 /// How long a cancelled task's tool may go on to clean up (it sees `ctx.cancelled()`).
@@ -81,6 +82,16 @@ impl Runner {
                         mrtr.deliver_known(&inbox.answers);
                         waiting = false;
                         if !mrtr.has_unanswered() && self.record.status == Status::InputRequired {
+                            // The answers often end the call at once: it goes straight to its end
+                            // then, and a poll never sees it working again on the way.
+                            let polled = std::future::poll_fn(|cx| Poll::Ready(self.call.as_mut().poll(cx))).await;
+                            if let Poll::Ready(outcome) = polled {
+                                if let Some(next) = self.finish(outcome).await {
+                                    self.call = next;
+                                    continue;
+                                }
+                                return;
+                            }
                             self.record.status = Status::Working;
                             self.record.input_requests.clear();
                             self.save().await;
