@@ -57,7 +57,10 @@ impl StatelessMeta {
     /// that took the slow path of parsing).
     pub(crate) fn take_from(params: Option<&mut Value>) -> Self {
         let mut found = Self::default();
-        let Some(Value::Object(meta)) = params.and_then(|p| p.get_mut("_meta")) else {
+        let Some(Value::Object(params)) = params else {
+            return found;
+        };
+        let Some(Value::Object(meta)) = params.get_mut("_meta") else {
             return found;
         };
         for key in [
@@ -71,6 +74,10 @@ impl StatelessMeta {
             {
                 *slot = serde_json::value::to_raw_value(&value).ok();
             }
+        }
+        // A `_meta` that held nothing but the era's keys is gone with them.
+        if meta.is_empty() && !found.is_empty() {
+            params.remove("_meta");
         }
         found
     }
@@ -159,7 +166,12 @@ impl<'de> Visitor<'de> for ParamsVisitor {
                 return Err(de::Error::custom("duplicate key"));
             }
             let value = if key == "_meta" {
-                map.next_value_seed(MetaSeed(&mut era))?
+                let rest = map.next_value_seed(MetaSeed(&mut era))?;
+                // A `_meta` that held nothing but the era's keys is gone with them.
+                if rest.as_object().is_some_and(Map::is_empty) && !era.is_empty() {
+                    continue;
+                }
+                rest
             } else {
                 map.next_value::<Value>()?
             };
@@ -243,6 +255,18 @@ mod tests {
         assert!(era.is_stateless());
         era.restore_into(&mut params);
         assert_eq!(params, Some(sent));
+        // A `_meta` of nothing but the era's keys goes with them; an empty one sent stays.
+        let sent = json!({"x": 1, "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}});
+        let mut params = Some(sent.clone());
+        let era = StatelessMeta::take_from(params.as_mut());
+        assert_eq!(params, Some(json!({"x": 1})));
+        era.restore_into(&mut params);
+        assert_eq!(params, Some(sent));
+        assert_eq!(read(r#"{"_meta":{}}"#).0, json!({"_meta": {}}));
+        assert_eq!(
+            read(r#"{"_meta":{"io.modelcontextprotocol/protocolVersion":"v"}}"#).0,
+            json!({})
+        );
     }
 
     #[test]

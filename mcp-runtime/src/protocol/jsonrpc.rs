@@ -452,7 +452,7 @@ mod tests {
         ) else {
             panic!("a request")
         };
-        assert_eq!(params, Some(serde_json::json!({"_meta": {}})));
+        assert_eq!(params, Some(serde_json::json!({})));
         assert!(stateless.is_stateless());
         let Incoming::Notification { params, .. } = one(
             r#"{"jsonrpc":"2.0","method":"x","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#,
