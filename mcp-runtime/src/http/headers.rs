@@ -79,10 +79,7 @@ pub(super) fn check_headers(
             format!("Header mismatch: {what} is required"),
         )
     };
-    let version: Option<String> = stateless
-        .protocol_version
-        .as_deref()
-        .and_then(|v| serde_json::from_str(v.get()).ok());
+    let version = stateless.protocol_version();
     let version = version.as_deref();
     match header(VERSION_HEADER) {
         Some(Some(v)) if Some(v.as_str()) == version => {}

@@ -35,6 +35,11 @@ impl StatelessMeta {
         self.protocol_version.is_some()
     }
 
+    /// The protocol version the request names, when it is a JSON string.
+    pub fn protocol_version(&self) -> Option<std::borrow::Cow<'_, str>> {
+        string_of(self.protocol_version.as_deref())
+    }
+
     fn is_empty(&self) -> bool {
         self.protocol_version.is_none()
             && self.client_capabilities.is_none()
@@ -132,6 +137,13 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
         }
         d.deserialize_str(TextVisitor(std::marker::PhantomData))
     }
+}
+
+/// A JSON string's value, from its text (`None` when it is not a string); borrowed when it has
+/// no escapes.
+pub(crate) fn string_of(raw: Option<&RawValue>) -> Option<std::borrow::Cow<'_, str>> {
+    raw.and_then(|r| serde_json::from_str::<Text<'_>>(r.get()).ok())
+        .map(|Text(text)| text)
 }
 
 /// Deserialises `params` (an object or an array) as a value, with the stateless-era keys of

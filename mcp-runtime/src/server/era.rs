@@ -13,7 +13,7 @@
 //! A third era, or an extension such as tasks, changes this module.
 
 use crate::protocol::StatelessMeta;
-use crate::protocol::era_meta::Text;
+use crate::protocol::era_meta::string_of;
 use crate::protocol::jsonrpc::{encode_error, encode_result, encode_result_closed, encode_result_value};
 use crate::protocol::method::{Capability, Kind, WireMethod, wire_name};
 use crate::protocol::params::ListParams;
@@ -85,16 +85,10 @@ impl ClientCache {
 /// A client's capabilities and info, as read.
 type Client = (Arc<ClientCapabilities>, Option<Arc<Implementation>>);
 
-/// A JSON string's value, from its text (`None` when it is not a string).
-fn string_of(raw: Option<&RawValue>) -> Option<std::borrow::Cow<'_, str>> {
-    raw.and_then(|r| serde_json::from_str::<Text<'_>>(r.get()).ok())
-        .map(|Text(text)| text)
-}
-
 impl Requester {
     /// Reads and checks the stateless-era keys of a request's `_meta`.
     pub(crate) fn from_meta(meta: &StatelessMeta, cache: &ClientCache) -> Result<Self, ErrorObject> {
-        let Some(requested) = string_of(meta.protocol_version.as_deref()) else {
+        let Some(requested) = meta.protocol_version() else {
             return Err(ErrorObject::invalid_params(format!(
                 "`_meta.{}` must be a string",
                 meta_keys::PROTOCOL_VERSION

@@ -7,6 +7,7 @@ use super::outcome::{Outcome, OutcomeFuture};
 use super::parked::{Parked, Responder, Retry};
 use super::rerun::{Rerun, ask_all};
 use super::seal::{Payload, hex, random};
+use crate::protocol::RequestId;
 use crate::server::context::{Exchange, RequestParts};
 use crate::server::core::Core;
 use crate::server::peer::Peer;
@@ -88,10 +89,18 @@ async fn by_hand(
     (parts, Outcome::Failed(e))
 }
 
-/// The sealed state of a round that ends: bound to the request's `digest`, naming the parked
-/// `continuation`, and carrying every answer so far when the server replays lost calls.
-pub(crate) fn seal_round(core: &Core, digest: &str, continuation: &str, mrtr: &Mrtr) -> String {
-    core.sealer.seal(Payload {
+/// The answer that ends a stateless round: `input_required`, with the requests still waiting
+/// and a sealed state bound to the request's `digest`, naming the parked `continuation`, and
+/// carrying every answer so far when the server replays lost calls. The round is finished.
+pub(crate) fn end_round(
+    core: &Core,
+    parts: &RequestParts,
+    id: &RequestId,
+    digest: &str,
+    continuation: &str,
+    mrtr: &Mrtr,
+) -> Vec<u8> {
+    let state = core.sealer.seal(Payload {
         digest: digest.to_owned(),
         continuation: Some(continuation.to_owned()),
         answers: if core.options.replay {
@@ -100,7 +109,9 @@ pub(crate) fn seal_round(core: &Core, digest: &str, continuation: &str, mrtr: &M
             Map::new()
         },
         ..Payload::default()
-    })
+    });
+    parts.round().finished = true;
+    core.framing.input_required(id, &mrtr.input_requests(), &state)
 }
 
 /// Runs one call to its end: at once in the handshake era; in rounds in the stateless era.
@@ -137,7 +148,7 @@ pub(crate) async fn drive(
         if continuation.is_empty() {
             continuation = hex(&random::<16>());
         }
-        let state = seal_round(&core, &digest, &continuation, &mrtr);
+        let reply = end_round(&core, &parts, &responder.id, &digest, &continuation, &mrtr);
         // Each round's retry comes through a channel of its own, used once.
         let (retry_tx, mut retry_rx) = oneshot::channel::<Retry>();
         if let Some(abort) = own_abort.get() {
@@ -151,9 +162,6 @@ pub(crate) async fn drive(
                 },
             );
         }
-        parts.round().finished = true;
-        let id = responder.id.clone();
-        let reply = core.framing.input_required(&id, &mrtr.input_requests(), &state);
         responder.send(reply).await;
 
         let expires = tokio::time::Instant::now() + core.options.state_ttl;

@@ -2,7 +2,7 @@
 //! a stateless retry says so), then its first run.
 
 use super::answer;
-use super::drive::{drive, seal_round};
+use super::drive::{drive, end_round};
 use super::mrtr::Mrtr;
 use super::outcome::OutcomeFuture;
 use super::parked::{Parked, Responder, Retry, Suspended};
@@ -359,9 +359,7 @@ impl Connection {
         mrtr: Arc<Mrtr>,
     ) -> Vec<u8> {
         let continuation = hex(&random::<16>());
-        let state = seal_round(&self.core, &digest, &continuation, &mrtr);
-        parts.round().finished = true;
-        let reply = self.core.framing.input_required(&id, &mrtr.input_requests(), &state);
+        let reply = end_round(&self.core, &parts, &id, &digest, &continuation, &mrtr);
         let expires = Instant::now() + self.core.options.state_ttl;
         self.core.parked.park(
             continuation,
@@ -388,19 +386,22 @@ impl Connection {
         req: &Requester,
         collect: &mut Collect,
     ) -> Option<Vec<u8>> {
+        let mrtr = match &parked {
+            Parked::Suspended(suspended) => &suspended.mrtr,
+            Parked::Task { mrtr, .. } => mrtr,
+        };
+        if let Err(e) = mrtr.deliver(input_responses) {
+            return Some(encode_error(Some(&id), &e));
+        }
         match parked {
             Parked::Suspended(suspended) => {
                 let Suspended {
                     call,
                     parts,
-                    mrtr,
                     digest,
                     rerun,
                     ..
                 } = *suspended;
-                if let Err(e) = mrtr.deliver(input_responses) {
-                    return Some(encode_error(Some(&id), &e));
-                }
                 {
                     let mut round = parts.round();
                     round.peer = Arc::clone(&self.link) as Arc<dyn Peer>;
@@ -413,14 +414,8 @@ impl Connection {
                 self.run_here(id, parts, call, digest, rerun, collect)
             }
             Parked::Task {
-                retry,
-                mrtr,
-                abort,
-                cancel,
+                retry, abort, cancel, ..
             } => {
-                if let Err(e) = mrtr.deliver(input_responses) {
-                    return Some(encode_error(Some(&id), &e));
-                }
                 let next = Retry {
                     responder: Responder::new(id.clone(), Arc::clone(&self.link), collect.take()),
                     progress_token,
