@@ -745,7 +745,7 @@ async fn handle(inner: &Inner, message: Incoming) {
         Incoming::Response { id, outcome } => {
             let waiter = inner.pending.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
             if let Some(tx) = waiter {
-                let _ = tx.send(outcome);
+                let _ = tx.send(outcome.and_then(|raw| jsonrpc::raw_to_value(&raw)));
             }
         }
         Incoming::Invalid { id: Some(id), error } => {

@@ -83,8 +83,8 @@ pub enum Incoming {
     Response {
         /// The id of the request it answers.
         id: RequestId,
-        /// The result, or the error object.
-        outcome: Result<Value, ErrorObject>,
+        /// The result, as sent (read into its type by whoever waits for it), or the error object.
+        outcome: Result<Box<RawValue>, ErrorObject>,
     },
     /// Not a valid JSON-RPC message: answer with this error (and the id, when it was readable).
     Invalid {
@@ -134,8 +134,8 @@ struct FastMessage<'a> {
     method: Option<Text<'a>>,
     #[serde(default, deserialize_with = "era_meta::deserialize_params")]
     params: Option<(Value, StatelessMeta)>,
-    #[serde(default, deserialize_with = "present")]
-    result: Option<Value>,
+    #[serde(default, deserialize_with = "present_raw")]
+    result: Option<Box<RawValue>>,
     #[serde(default)]
     error: Option<Value>,
 }
@@ -149,7 +149,7 @@ struct Fields {
     method: Option<Result<WireMethod, ()>>,
     params: Option<Value>,
     stateless: StatelessMeta,
-    result: Option<Value>,
+    result: Option<Box<RawValue>>,
     error: Option<Value>,
 }
 
@@ -166,7 +166,9 @@ impl From<RawMessage> for Fields {
             }),
             params,
             stateless,
-            result: raw.result,
+            result: raw
+                .result
+                .map(|v| serde_json::value::to_raw_value(&v).expect("a JSON value serialises")),
             error: raw.error,
         }
     }
@@ -196,6 +198,18 @@ impl From<FastMessage<'_>> for Fields {
 /// Keeps `null` apart from absent: `"id": null` is `Some(Value::Null)`.
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     Value::deserialize(d).map(Some)
+}
+
+/// [`present`], keeping the text as sent: a response's result is read once, into the type its
+/// waiter expects, with no `Value` between.
+fn present_raw<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
+    Box::<RawValue>::deserialize(d).map(Some)
+}
+
+/// The [`Value`] of a response's result. It fails only where the text holds what a `Value`
+/// cannot (a number out of range), which the raw text does not check.
+pub fn raw_to_value(raw: &RawValue) -> Result<Value, ErrorObject> {
+    serde_json::from_str(raw.get()).map_err(|e| ErrorObject::new(ErrorCode::PARSE_ERROR, format!("Parse error: {e}")))
 }
 
 /// Parses one frame of bytes (one line on stdio, one body on HTTP).

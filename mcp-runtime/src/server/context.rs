@@ -1,7 +1,7 @@
 //! What a handler can know about the request it serves, and ask of the client behind it.
 
 use super::engine::mrtr::Mrtr;
-use super::peer::{Peer, cannot_ask};
+use super::peer::{Peer, Reply, cannot_ask};
 pub use super::principal::Principal;
 use super::state::StateMap;
 use super::task::tasks::Running;
@@ -12,6 +12,7 @@ use crate::protocol::jsonrpc::encode_notification;
 use crate::protocol::method::MethodName;
 use crate::protocol::{ClientCapabilities, Implementation, Method, ProtocolVersion, RequestId};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use std::any::Any;
 use std::fmt;
@@ -365,11 +366,7 @@ impl Context {
     /// path such as `sampling`, `sampling.tools`, `elicitation.url` or `roots`. Returned from a
     /// tool with `?`, it becomes `-32021` (stateless era) or an error result (handshake era).
     pub fn require_capability(&self, capability: &str) -> Result<()> {
-        let present = self.client_capabilities().declares(capability);
-        let required = capability
-            .rsplit('.')
-            .fold(json!({}), |inner, key| json!({ key: inner }));
-        self.require(present, capability, required)
+        self.require(self.client_capabilities().declares(capability), capability)
     }
 
     /// Sends the client a request of the protocol's own kinds (`sampling/createMessage`,
@@ -378,16 +375,20 @@ impl Context {
     /// [`roots`](Context::roots) do not cover. `key` names it among the call's input requests
     /// (stateless era); the caller checks the client's capabilities.
     pub async fn request(&self, method: impl MethodName, params: Value, key: Option<&str>) -> Result<Value> {
-        self.ask(method.method_name(), params, key.map(str::to_owned), "request")
-            .await
+        let params = serde_json::value::to_raw_value(&params)?;
+        self.ask(method.method_name(), &params, key.map(str::to_owned), "request")
+            .await?
+            .into_value()
     }
 
     /// Fails with [`Error::MissingCapability`] unless the client declared `name`; the failure
     /// is remembered, so that a tool which does not handle it gets `-32021` (stateless era).
-    pub(crate) fn require(&self, present: bool, name: &str, required: Value) -> Result<()> {
+    /// `name` is a dotted path, such as `sampling.tools`.
+    pub(crate) fn require(&self, present: bool, name: &str) -> Result<()> {
         if present {
             return Ok(());
         }
+        let required = name.rsplit('.').fold(json!({}), |inner, key| json!({ key: inner }));
         if let Exchange::Handshake(peer) = &self.parts.exchange
             && !peer.can_ask()
         {
@@ -402,11 +403,18 @@ impl Context {
     }
 
     /// Asks the client: a request now (handshake era) or an input request (stateless era).
-    pub(crate) async fn ask(&self, method: &str, params: Value, key: Option<String>, prefix: &str) -> Result<Value> {
+    pub(crate) async fn ask(
+        &self,
+        method: &str,
+        params: &RawValue,
+        key: Option<String>,
+        prefix: &str,
+    ) -> Result<Reply> {
         match &self.parts.exchange {
             Exchange::Handshake(peer) => {
                 let related = self.parts.round().request_id.clone();
-                peer.request(method, &params, self.parts.client_timeout, related).await
+                let answer = peer.request(method, params, self.parts.client_timeout, related).await?;
+                Ok(Reply::Raw(answer))
             }
             Exchange::Stateless { mrtr, .. } => {
                 let key = key.unwrap_or_else(|| mrtr.auto_key(prefix));

@@ -7,7 +7,8 @@ use super::peer::{Answer, Peer, cannot_ask};
 use crate::error::{Error, Result};
 use crate::protocol::jsonrpc::{self, encode_request};
 use crate::protocol::{ErrorObject, Method, RequestId};
-use serde_json::{Value, json};
+use serde_json::json;
+use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
@@ -95,7 +96,7 @@ impl Out {
     }
 }
 
-type PendingOut = HashMap<RequestId, oneshot::Sender<Result<Value, ErrorObject>>>;
+type PendingOut = HashMap<RequestId, oneshot::Sender<Result<Box<RawValue>, ErrorObject>>>;
 
 /// The outbound side of one connection.
 pub(crate) struct Link {
@@ -281,7 +282,7 @@ impl Link {
     }
 
     /// Hands the client's answer to the request waiting for it.
-    pub(crate) fn answered(&self, id: &RequestId, outcome: Result<Value, ErrorObject>) {
+    pub(crate) fn answered(&self, id: &RequestId, outcome: Result<Box<RawValue>, ErrorObject>) {
         let waiter = self
             .pending_out
             .lock()
@@ -298,10 +299,10 @@ impl Link {
     async fn client_request(
         &self,
         method: &str,
-        params: &Value,
+        params: &RawValue,
         timeout: Duration,
         related: RequestId,
-    ) -> Result<Value> {
+    ) -> Result<Box<RawValue>> {
         if !self.can_ask {
             return Err(Error::Message(cannot_ask(method)));
         }
@@ -316,11 +317,9 @@ impl Link {
         #[cfg(feature = "otel")]
         let outgoing = super::otel::Outgoing::start(method, &id);
         #[cfg(feature = "otel")]
-        let params = &{
-            let mut params = params.clone();
-            outgoing.inject(&mut params);
-            params
-        };
+        let traced = outgoing.inject_raw(params);
+        #[cfg(feature = "otel")]
+        let params = traced.as_deref().unwrap_or(params);
         let message = encode_request(&id, method, params);
         let _guard = OutGuard {
             link: self,
@@ -349,7 +348,13 @@ impl Link {
 }
 
 impl Peer for Link {
-    fn request<'a>(&'a self, method: &'a str, params: &'a Value, timeout: Duration, related: RequestId) -> Answer<'a> {
+    fn request<'a>(
+        &'a self,
+        method: &'a str,
+        params: &'a RawValue,
+        timeout: Duration,
+        related: RequestId,
+    ) -> Answer<'a> {
         Box::pin(self.client_request(method, params, timeout, related))
     }
 

@@ -19,6 +19,7 @@ use opentelemetry::propagation::{Extractor, Injector, TextMapCompositePropagator
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::sync::{LazyLock, OnceLock};
@@ -345,10 +346,21 @@ impl Injector for MetaMut<'_> {
     }
 }
 
-/// Writes the current span's trace context into `params._meta` (made if missing), so that the
-/// client's work on an input request (sampling, elicitation, roots) joins the trace.
-pub(crate) fn inject(params: &mut Value) {
-    inject_context(&current_context(), params);
+/// `params` with the current span's trace context written into its `_meta` (made if missing),
+/// so that the client's work on an input request (sampling, elicitation, roots) joins the
+/// trace; `None` when there is no span to add.
+pub(crate) fn inject_raw(params: &RawValue) -> Option<Box<RawValue>> {
+    inject_context_raw(&current_context(), params)
+}
+
+/// [`inject_context`] for params kept as text: `None` when `cx` names no span.
+fn inject_context_raw(cx: &Context, params: &RawValue) -> Option<Box<RawValue>> {
+    if !cx.span().span_context().is_valid() {
+        return None;
+    }
+    let mut value: Value = serde_json::from_str(params.get()).ok()?;
+    inject_context(cx, &mut value);
+    serde_json::value::to_raw_value(&value).ok()
 }
 
 /// Writes `cx` into `params._meta`, when it names a span.
@@ -391,8 +403,9 @@ impl Outgoing {
     }
 
     /// Writes this span's context into the request's `params._meta`.
-    pub(crate) fn inject(&self, params: &mut Value) {
-        inject_context(&self.span.context(), params);
+    /// [`Outgoing::inject`] for params kept as text: `None` when there is no span to add.
+    pub(crate) fn inject_raw(&self, params: &RawValue) -> Option<Box<RawValue>> {
+        inject_context_raw(&self.span.context(), params)
     }
 
     /// Ends the span with the client's answer: `error.type` when it failed.

@@ -6,19 +6,57 @@
 
 use crate::error::Result;
 use crate::protocol::RequestId;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// What answers a request the server sent the client.
-pub(crate) type Answer<'a> = Pin<Box<dyn Future<Output = Result<Value>> + Send + 'a>>;
+/// What answers a request the server sent the client: its result as the client wrote it.
+pub(crate) type Answer<'a> = Pin<Box<dyn Future<Output = Result<Box<RawValue>>> + Send + 'a>>;
+
+/// The client's answer to something a handler asked, in either era: read from the wire
+/// (handshake era), or delivered with a retry's `inputResponses` and kept among the call's
+/// answers (stateless era). Either is read straight into the type the handler wants.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// A response's result, as sent.
+    Raw(Box<RawValue>),
+    /// An answer the call also keeps, for a later round's sealed state.
+    Shared(Arc<Value>),
+}
+
+impl Reply {
+    /// The answer as a `T`.
+    pub(crate) fn parse<T: DeserializeOwned>(&self) -> serde_json::Result<T> {
+        match self {
+            Self::Raw(raw) => serde_json::from_str(raw.get()),
+            Self::Shared(value) => T::deserialize(&**value),
+        }
+    }
+
+    /// The answer as a [`Value`].
+    pub(crate) fn into_value(self) -> Result<Value> {
+        match self {
+            Self::Raw(raw) => crate::protocol::jsonrpc::raw_to_value(&raw).map_err(crate::error::Error::Protocol),
+            Self::Shared(value) => Ok(Arc::unwrap_or_clone(value)),
+        }
+    }
+}
 
 /// Outbound messages to one client.
 pub(crate) trait Peer: Send + Sync + 'static {
     /// Sends the client a request (handshake era) about request `related`, and waits for its
     /// answer up to `timeout`. Dropping the future withdraws the request (the client is told).
-    fn request<'a>(&'a self, method: &'a str, params: &'a Value, timeout: Duration, related: RequestId) -> Answer<'a>;
+    fn request<'a>(
+        &'a self,
+        method: &'a str,
+        params: &'a RawValue,
+        timeout: Duration,
+        related: RequestId,
+    ) -> Answer<'a>;
 
     /// Queues a notification without waiting, on `related`'s stream when it has one; dropped
     /// (and logged) when the client is not reading.

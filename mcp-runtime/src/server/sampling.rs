@@ -10,7 +10,9 @@ use crate::protocol::{
     CreateMessageResult, ElicitAction, ElicitResult, Method, Role, Root, SamplingContent, SamplingMessage,
 };
 use schemars::JsonSchema;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
@@ -31,6 +33,39 @@ pub enum IncludeContext {
     ThisServer,
     /// Context from every server (needs the client's `sampling.context`).
     AllServers,
+}
+
+/// The params of `sampling/createMessage`, written straight from a [`Sample`].
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateMessageParams<'a> {
+    messages: &'a [SamplingMessage],
+    max_tokens: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system_prompt: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stop_sequences: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model_preferences: Option<ModelPreferences<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    include_context: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<&'a [Value]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<&'a Value>,
+}
+
+/// `modelPreferences`: the priorities given, and the model hints.
+#[derive(Serialize)]
+struct ModelPreferences<'a> {
+    #[serde(flatten)]
+    preferences: &'a Map<String, Value>,
+    #[serde(skip_serializing_if = "<[Value]>::is_empty")]
+    hints: &'a [Value],
 }
 
 /// A sampling request to the client's model, built step by step and sent by `.await`.
@@ -216,20 +251,15 @@ impl Sample {
             });
         }
         let mut last_error = String::new();
+        let final_answer = [json!({
+            "name": "final_answer",
+            "description": "Give the final answer. Call this exactly once.",
+            "inputSchema": output_schema,
+        })];
+        let required = json!({"mode": "required"});
         for attempt in 0..ATTEMPTS {
-            let params = self.params(
-                if with_tools {
-                    Some(vec![json!({
-                        "name": "final_answer",
-                        "description": "Give the final answer. Call this exactly once.",
-                        "inputSchema": output_schema,
-                    })])
-                } else {
-                    None
-                },
-                with_tools.then(|| json!({"mode": "required"})),
-            )?;
-            let reply = self.send(params, attempt).await?;
+            let params = self.params(with_tools.then_some(&final_answer[..]), with_tools.then_some(&required))?;
+            let reply = self.send(&params, attempt).await?;
             let (candidate, tool_use_id) = if with_tools {
                 match reply.content.iter().find_map(|c| match c {
                     SamplingContent::ToolUse { id, name, input } if name == "final_answer" => {
@@ -283,62 +313,47 @@ impl Sample {
         )))
     }
 
-    fn params(&self, tools: Option<Vec<Value>>, tool_choice: Option<Value>) -> Result<Value> {
+    /// The request's params, written once as JSON.
+    fn params(&self, tools: Option<&[Value]>, tool_choice: Option<&Value>) -> Result<Box<RawValue>> {
         let caps = self.ctx.client_capabilities();
-        self.ctx.require(caps.sampling(), "sampling", json!({"sampling": {}}))?;
+        self.ctx.require(caps.sampling(), "sampling")?;
         if tools.is_some() {
-            self.ctx.require(
-                caps.sampling_tools(),
-                "sampling.tools",
-                json!({"sampling": {"tools": {}}}),
-            )?;
+            self.ctx.require(caps.sampling_tools(), "sampling.tools")?;
         }
-        let mut p = Map::new();
-        p.insert("messages".into(), serde_json::to_value(&self.messages)?);
-        p.insert("maxTokens".into(), json!(self.max_tokens));
-        if let Some(s) = &self.system {
-            p.insert("systemPrompt".into(), json!(s));
-        }
-        if let Some(t) = self.temperature {
-            p.insert("temperature".into(), json!(t));
-        }
-        if !self.stop.is_empty() {
-            p.insert("stopSequences".into(), json!(self.stop));
-        }
-        if !self.preferences.is_empty() || !self.hints.is_empty() {
-            let mut prefs = self.preferences.clone();
-            if !self.hints.is_empty() {
-                prefs.insert("hints".into(), json!(self.hints));
+        let include_context = match self.include_context {
+            None => None,
+            Some(ic) => {
+                if ic != IncludeContext::None {
+                    let has_context = caps.sampling.is_some_and(|s| s.context);
+                    self.ctx.require(has_context, "sampling.context")?;
+                }
+                Some(match ic {
+                    IncludeContext::None => "none",
+                    IncludeContext::ThisServer => "thisServer",
+                    IncludeContext::AllServers => "allServers",
+                })
             }
-            p.insert("modelPreferences".into(), Value::Object(prefs));
-        }
-        if let Some(m) = &self.metadata {
-            p.insert("metadata".into(), m.clone());
-        }
-        if let Some(ic) = self.include_context {
-            let wants_context = ic != IncludeContext::None;
-            let has_context = caps.sampling.is_some_and(|s| s.context);
-            if wants_context {
-                self.ctx
-                    .require(has_context, "sampling.context", json!({"sampling": {"context": {}}}))?;
-            }
-            let name = match ic {
-                IncludeContext::None => "none",
-                IncludeContext::ThisServer => "thisServer",
-                IncludeContext::AllServers => "allServers",
-            };
-            p.insert("includeContext".into(), json!(name));
-        }
-        if let Some(t) = tools {
-            p.insert("tools".into(), Value::Array(t));
-        }
-        if let Some(c) = tool_choice {
-            p.insert("toolChoice".into(), c);
-        }
-        Ok(Value::Object(p))
+        };
+        let model_preferences = (!self.preferences.is_empty() || !self.hints.is_empty()).then_some(ModelPreferences {
+            preferences: &self.preferences,
+            hints: &self.hints,
+        });
+        let params = CreateMessageParams {
+            messages: &self.messages,
+            max_tokens: self.max_tokens,
+            system_prompt: self.system.as_deref(),
+            temperature: self.temperature,
+            stop_sequences: &self.stop,
+            model_preferences,
+            metadata: self.metadata.as_ref(),
+            include_context,
+            tools,
+            tool_choice,
+        };
+        Ok(serde_json::value::to_raw_value(&params)?)
     }
 
-    async fn send(&self, params: Value, round: usize) -> Result<CreateMessageResult> {
+    async fn send(&self, params: &RawValue, round: usize) -> Result<CreateMessageResult> {
         let key = self.key.as_ref().map(|k| {
             if round == 0 {
                 k.clone()
@@ -350,14 +365,15 @@ impl Sample {
             .ctx
             .ask(Method::SamplingCreateMessage.as_str(), params, key, "sample")
             .await?;
-        serde_json::from_value(answer)
+        answer
+            .parse()
             .map_err(|e| Error::Message(format!("the client's sampling answer is malformed: {e}")))
     }
 
     async fn run(mut self) -> Result<CreateMessageResult> {
         if self.tools.is_empty() {
             let params = self.params(None, None)?;
-            return self.send(params, 0).await;
+            return self.send(&params, 0).await;
         }
         let definitions: Vec<Value> = self
             .tools
@@ -370,8 +386,8 @@ impl Sample {
         for round in 0..self.max_rounds {
             let last = round + 1 == self.max_rounds;
             let choice = last.then(|| json!({"mode": "none"}));
-            let params = self.params(Some(definitions.clone()), choice)?;
-            let reply = self.send(params, round).await?;
+            let params = self.params(Some(&definitions), choice.as_ref())?;
+            let reply = self.send(&params, round).await?;
             let calls: Vec<(String, String, Value)> = reply
                 .content
                 .iter()
@@ -508,15 +524,17 @@ impl Context {
     /// payment). Needs the client's `elicitation.url` capability.
     pub async fn elicit_url(&self, message: impl Into<String>, url: impl Into<String>) -> Result<UrlElicitation> {
         let has_url = self.client_capabilities().elicitation.is_some_and(|e| e.url);
-        self.require(has_url, "elicitation.url", json!({"elicitation": {"url": {}}}))?;
+        self.require(has_url, "elicitation.url")?;
         let mut params = json!({ "mode": "url", "message": message.into(), "url": url.into() });
         if !self.is_stateless() {
             params["elicitationId"] = json!(seal::hex(&seal::random::<16>()));
         }
+        let params = serde_json::value::to_raw_value(&params)?;
         let answer = self
-            .ask(Method::ElicitationCreate.as_str(), params, None, "elicit")
+            .ask(Method::ElicitationCreate.as_str(), &params, None, "elicit")
             .await?;
-        let result: ElicitResult = serde_json::from_value(answer)
+        let result: ElicitResult = answer
+            .parse()
             .map_err(|e| Error::Message(format!("the client's elicitation answer is malformed: {e}")))?;
         Ok(match result.action {
             ElicitAction::Accept => UrlElicitation::Accept,
@@ -527,10 +545,21 @@ impl Context {
 
     /// The client's roots (`file://` URIs it exposes). Needs the client's `roots` capability.
     pub async fn roots(&self) -> Result<Vec<Root>> {
-        self.require(self.client_capabilities().roots(), "roots", json!({"roots": {}}))?;
-        let answer = self.ask(Method::RootsList.as_str(), json!({}), None, "roots").await?;
-        let roots = answer.get("roots").cloned().unwrap_or(Value::Null);
-        serde_json::from_value(roots).map_err(|e| Error::Message(format!("the client's roots are malformed: {e}")))
+        self.require(self.client_capabilities().roots(), "roots")?;
+        let params = serde_json::value::to_raw_value(&json!({}))?;
+        let answer = self.ask(Method::RootsList.as_str(), &params, None, "roots").await?;
+        /// `roots/list`'s result.
+        #[derive(serde::Deserialize)]
+        struct Roots {
+            #[serde(default)]
+            roots: Option<Vec<Root>>,
+        }
+        let roots: Roots = answer
+            .parse()
+            .map_err(|e| Error::Message(format!("the client's roots are malformed: {e}")))?;
+        roots
+            .roots
+            .ok_or_else(|| Error::Message("the client's roots are malformed: no `roots`".to_owned()))
     }
 }
 
@@ -544,13 +573,15 @@ impl<T: DeserializeOwned + JsonSchema> Elicit<T> {
     async fn run(self) -> Result<Elicitation<T>> {
         let schema = form_schema::<T>().map_err(Error::Message)?;
         let form = self.ctx.client_capabilities().elicitation.is_some_and(|e| e.form);
-        self.ctx.require(form, "elicitation", json!({"elicitation": {}}))?;
+        self.ctx.require(form, "elicitation")?;
         let params = json!({ "mode": "form", "message": self.message, "requestedSchema": schema });
+        let params = serde_json::value::to_raw_value(&params)?;
         let answer = self
             .ctx
-            .ask(Method::ElicitationCreate.as_str(), params, self.key, "elicit")
+            .ask(Method::ElicitationCreate.as_str(), &params, self.key, "elicit")
             .await?;
-        let result: ElicitResult = serde_json::from_value(answer)
+        let result: ElicitResult = answer
+            .parse()
             .map_err(|e| Error::Message(format!("the client's elicitation answer is malformed: {e}")))?;
         Ok(match result.action {
             ElicitAction::Accept => {

@@ -6,7 +6,7 @@ use super::mrtr::Mrtr;
 use super::outcome::{Outcome, OutcomeFuture};
 use super::parked::{Parked, Responder, Retry};
 use super::rerun::{Rerun, ask_all};
-use super::seal::{Payload, hex, random};
+use super::seal::{Payload, unique_id};
 use crate::protocol::RequestId;
 use crate::server::context::{Exchange, RequestParts};
 use crate::server::core::Core;
@@ -146,7 +146,7 @@ pub(crate) async fn drive(
 
         // End of a round: answer `input_required`, park, and wait for the retry.
         if continuation.is_empty() {
-            continuation = hex(&random::<16>());
+            continuation = unique_id();
         }
         let reply = end_round(&core, &parts, &responder.id, &digest, &continuation, &mrtr);
         // Each round's retry comes through a channel of its own, used once.

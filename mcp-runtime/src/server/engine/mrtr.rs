@@ -9,10 +9,12 @@
 //! in the sealed `requestState`, and each earlier request is answered at once from them.
 
 use crate::protocol::{ErrorObject, Method};
+use crate::server::peer::Reply;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::oneshot;
 
 struct Waiting {
@@ -21,12 +23,13 @@ struct Waiting {
     /// `{"method", "params"}`, serialised once when the handler asks: each `input_required`
     /// writes it as it is.
     request: Box<RawValue>,
-    tx: oneshot::Sender<Value>,
+    tx: oneshot::Sender<Arc<Value>>,
 }
 
 #[derive(Default)]
 struct Inner {
-    answers: Map<String, Value>,
+    /// Shared with the handler that asked: an answer is kept for later rounds with no copy.
+    answers: BTreeMap<String, Arc<Value>>,
     waiting: Vec<Waiting>,
     next: u32,
     /// Wakes the driver of the call when a request is made from outside the call's own future
@@ -55,7 +58,7 @@ impl Mrtr {
     pub(crate) fn new(answers: Map<String, Value>) -> Self {
         Self {
             inner: Mutex::new(Inner {
-                answers,
+                answers: answers.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
                 ..Inner::default()
             }),
         }
@@ -74,30 +77,24 @@ impl Mrtr {
     }
 
     /// The answer to `method` under `key`: at once if it is known, else when a retry brings it.
-    pub(crate) async fn request(&self, key: String, method: &str, params: Value) -> Value {
+    pub(crate) async fn request(&self, key: String, method: &str, params: &RawValue) -> Reply {
         let rx = {
             let mut g = self.lock();
             if let Some(answer) = g.answers.get(&key) {
-                return answer.clone();
+                return Reply::Shared(Arc::clone(answer));
             }
             let (tx, rx) = oneshot::channel();
             // The client's work on this input request joins the call's trace.
             #[cfg(feature = "otel")]
-            let params = {
-                let mut params = params;
-                crate::server::otel::inject(&mut params);
-                params
-            };
+            let traced = crate::server::otel::inject_raw(params);
+            #[cfg(feature = "otel")]
+            let params = traced.as_deref().unwrap_or(params);
             #[derive(serde::Serialize)]
             struct Request<'a> {
                 method: &'a str,
-                params: &'a Value,
+                params: &'a RawValue,
             }
-            let request = serde_json::value::to_raw_value(&Request {
-                method,
-                params: &params,
-            })
-            .expect("JSON values serialise");
+            let request = serde_json::value::to_raw_value(&Request { method, params }).expect("JSON text serialises");
             g.waiting.push(Waiting {
                 key,
                 method: method.to_owned(),
@@ -110,7 +107,7 @@ impl Mrtr {
             rx
         };
         match rx.await {
-            Ok(v) => v,
+            Ok(v) => Reply::Shared(v),
             // The call ended without this answer: nothing will ever come.
             Err(_) => std::future::pending().await,
         }
@@ -153,7 +150,8 @@ impl Mrtr {
 
     /// Every answer given so far: sealed into the next `requestState`, for replay.
     pub(crate) fn answers(&self) -> Map<String, Value> {
-        self.lock().answers.clone()
+        let g = self.lock();
+        g.answers.iter().map(|(k, v)| (k.clone(), Value::clone(v))).collect()
     }
 
     /// Hands the retry's `inputResponses` to the requests waiting for them. Keys nobody waits
@@ -169,7 +167,8 @@ impl Mrtr {
         for w in waiting {
             match responses.remove(&w.key) {
                 Some(answer) => {
-                    g.answers.insert(w.key, answer.clone());
+                    let answer = Arc::new(answer);
+                    g.answers.insert(w.key, Arc::clone(&answer));
                     let _ = w.tx.send(answer);
                 }
                 None => g.waiting.push(w),
@@ -188,8 +187,9 @@ impl Mrtr {
         for w in waiting {
             match responses.get(&w.key).filter(|a| check_shape(&w.method, a).is_ok()) {
                 Some(answer) => {
-                    g.answers.insert(w.key, answer.clone());
-                    let _ = w.tx.send(answer.clone());
+                    let answer = Arc::new(answer.clone());
+                    g.answers.insert(w.key, Arc::clone(&answer));
+                    let _ = w.tx.send(answer);
                 }
                 None => g.waiting.push(w),
             }
@@ -241,13 +241,14 @@ mod tests {
     #[tokio::test]
     async fn known_answers_return_at_once_and_others_wait_for_delivery() {
         let m = std::sync::Arc::new(Mrtr::new(Map::from_iter([("a".to_owned(), json!({"roots": []}))])));
+        let empty = serde_json::value::to_raw_value(&json!({})).unwrap();
         assert_eq!(
-            m.request("a".into(), "roots/list", json!({})).await,
+            m.request("a".into(), "roots/list", &empty).await.into_value().unwrap(),
             json!({"roots": []})
         );
         let waiter = tokio::spawn({
             let m = m.clone();
-            async move { m.request("b".into(), "roots/list", json!({})).await }
+            async move { m.request("b".into(), "roots/list", &empty).await.into_value().unwrap() }
         });
         while !m.has_unanswered() {
             tokio::task::yield_now().await;

@@ -30,15 +30,14 @@ pub(crate) async fn ask_all(
                 "the handler's input request `{key}` has no method"
             )));
         };
-        let params = request
-            .get("params")
-            .cloned()
-            .unwrap_or_else(|| Value::Object(Map::new()));
+        let empty = Value::Object(Map::new());
+        let params = serde_json::value::to_raw_value(request.get("params").unwrap_or(&empty))
+            .map_err(|e| ErrorObject::internal(format!("the handler's input request `{key}`: {e}")))?;
         let answer = peer
             .request(method, &params, timeout, related.clone())
             .await
             .map_err(|e| ErrorObject::internal(format!("the client did not answer `{key}` ({method}): {e}")))?;
-        answers.insert(key.clone(), answer);
+        answers.insert(key.clone(), crate::protocol::jsonrpc::raw_to_value(&answer)?);
     }
     Ok(answers)
 }

@@ -7,7 +7,7 @@ use super::mrtr::Mrtr;
 use super::outcome::OutcomeFuture;
 use super::parked::{Parked, Responder, Retry, Suspended};
 use super::rerun::Rerun;
-use super::seal::{Payload, Refusal, hex, random, request_digest};
+use super::seal::{Payload, Refusal, request_digest, unique_id};
 use crate::protocol::jsonrpc::encode_error;
 use crate::protocol::params::InputParams;
 use crate::protocol::{ErrorObject, Method, RequestId};
@@ -358,7 +358,7 @@ impl Connection {
         rerun: Option<Rerun>,
         mrtr: Arc<Mrtr>,
     ) -> Vec<u8> {
-        let continuation = hex(&random::<16>());
+        let continuation = unique_id();
         let reply = end_round(&self.core, &parts, &id, &digest, &continuation, &mrtr);
         let expires = Instant::now() + self.core.options.state_ttl;
         self.core.parked.park(

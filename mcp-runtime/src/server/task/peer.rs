@@ -7,6 +7,7 @@ use super::tasks::Running;
 use crate::protocol::RequestId;
 use crate::protocol::types::meta_keys;
 use crate::server::peer::{Answer, Peer};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
@@ -36,9 +37,15 @@ impl Drop for Asking<'_> {
 }
 
 impl Peer for TaskPeer {
-    fn request<'a>(&'a self, method: &'a str, params: &'a Value, timeout: Duration, related: RequestId) -> Answer<'a> {
+    fn request<'a>(
+        &'a self,
+        method: &'a str,
+        params: &'a RawValue,
+        timeout: Duration,
+        related: RequestId,
+    ) -> Answer<'a> {
         Box::pin(async move {
-            let mut params = params.clone();
+            let mut params: Value = serde_json::from_str(params.get())?;
             if let Value::Object(p) = &mut params {
                 let meta = p.entry("_meta").or_insert_with(|| json!({}));
                 if let Value::Object(meta) = meta {
@@ -63,6 +70,7 @@ impl Peer for TaskPeer {
                 let _ = tokio::time::timeout(self.wait_for_result, waiter).await;
             }
             let related = related_request(&self.running, &related);
+            let params = serde_json::value::to_raw_value(&params)?;
             self.inner.request(method, &params, timeout, related).await
         })
     }
