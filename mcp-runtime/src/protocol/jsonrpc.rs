@@ -370,7 +370,13 @@ pub fn encode_result_closed<T: Serialize + ?Sized>(id: &RequestId, result: &T, s
 
 /// Encodes a success response, serialising `result`.
 pub fn encode_result_value<T: Serialize + ?Sized>(id: &RequestId, result: &T) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
+    encode_result_sized(id, result, 256)
+}
+
+/// [`encode_result_value`] into a buffer made for `capacity` bytes: one allocation when the
+/// caller knows about how long the answer is.
+pub fn encode_result_sized<T: Serialize + ?Sized>(id: &RequestId, result: &T, capacity: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(capacity);
     out.extend_from_slice(HEAD);
     id.write_json(&mut out);
     out.extend_from_slice(br#","result":"#);

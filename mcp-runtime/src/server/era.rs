@@ -14,7 +14,9 @@
 
 use crate::protocol::StatelessMeta;
 use crate::protocol::era_meta::string_of;
-use crate::protocol::jsonrpc::{encode_error, encode_result, encode_result_closed, encode_result_value};
+use crate::protocol::jsonrpc::{
+    encode_error, encode_result, encode_result_closed, encode_result_sized, encode_result_value,
+};
 use crate::protocol::method::{Capability, Kind, WireMethod, wire_name};
 use crate::protocol::params::ListParams;
 use crate::protocol::types::meta_keys;
@@ -298,7 +300,8 @@ impl Framing {
                 server_info: &self.server_info,
             },
         };
-        encode_result_value(id, &body)
+        // The state, the requests (a few hundred bytes each, often) and the server's info.
+        encode_result_sized(id, &body, 512 + state.len())
     }
 }
 

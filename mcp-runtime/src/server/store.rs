@@ -116,12 +116,71 @@ impl<V> Expiring<V> {
 /// long its key is.
 #[derive(Default)]
 struct Claimed {
+    /// This process's own nonces, a bit each.
+    own: OwnClaims,
     keys: HashMap<u128, u64>,
     /// The size at which expired keys are next pruned.
     prune_at: usize,
 }
 
 const PRUNE_AT_LEAST: usize = 4096;
+
+/// Seconds a claim is kept past its expiry: the state it guards is refused as expired when it
+/// is opened, a moment before it is claimed, by a clock read apart from this one.
+const CLAIM_SLACK: u64 = 2;
+
+/// Whether a claim that expires at `expires` still holds at `now`.
+fn holds(expires: u64, now: u64) -> bool {
+    expires.saturating_add(CLAIM_SLACK) >= now
+}
+
+/// The claims of nonces this process made ([`unique_id`](crate::server::engine::seal::unique_id)):
+/// one bit each, by the nonce's counter, in a window of 64-bit words that moves on as their
+/// claims expire. A busy stateless server claims tens of thousands of nonces a second, each
+/// kept until its state expires (ten minutes by default): a bit each, not an entry of a map.
+#[derive(Default)]
+struct OwnClaims {
+    /// The counter of the first bit of `words[0]` (a multiple of 64).
+    base: u64,
+    /// The claimed bits, and the latest expiry of a claim among them.
+    words: VecDeque<(u64, u64)>,
+}
+
+/// The most words the window spans (64 Mi nonces, 16 MiB); a claim beyond goes to the map.
+const OWN_WORDS_AT_MOST: u64 = 1 << 20;
+
+impl OwnClaims {
+    /// Claims nonce `counter`: `None` when it is outside the window (the caller keeps it in
+    /// the map instead).
+    fn claim(&mut self, counter: u64, expires_at: u64, now: u64) -> Option<bool> {
+        // A word whose claims have all expired is forgotten: a state holding one of its
+        // nonces is refused as expired before it is claimed, and a nonce of it that was never
+        // claimed now falls below the window, to the map.
+        while self.words.front().is_some_and(|&(_, latest)| !holds(latest, now)) {
+            self.words.pop_front();
+            self.base += 64;
+        }
+        if self.words.is_empty() {
+            self.base = counter & !63;
+        }
+        let index = counter.checked_sub(self.base)? / 64;
+        if index >= OWN_WORDS_AT_MOST {
+            return None;
+        }
+        let index = usize::try_from(index).ok()?;
+        if index >= self.words.len() {
+            self.words.resize(index + 1, (0, 0));
+        }
+        let (bits, latest) = &mut self.words[index];
+        let bit = 1u64 << (counter % 64);
+        if *bits & bit != 0 {
+            return Some(false);
+        }
+        *bits |= bit;
+        *latest = (*latest).max(expires_at);
+        Some(true)
+    }
+}
 
 impl fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -141,17 +200,23 @@ impl MemoryStore {
         if claimed.keys.len() >= claimed.prune_at.max(PRUNE_AT_LEAST) {
             // Forget the expired ones. Pruning again only once the map has doubled keeps this
             // O(1) per claim, however many claims are live.
-            claimed.keys.retain(|_, expires| *expires > now);
+            claimed.keys.retain(|_, expires| holds(*expires, now));
             claimed.prune_at = claimed.keys.len() * 2;
         }
-        match claimed.keys.get_mut(&key_bits(key)) {
-            Some(expires) if *expires > now => false,
+        let bits = key_bits(key);
+        if let Some(counter) = crate::server::engine::seal::own_counter(bits)
+            && let Some(claimed) = claimed.own.claim(counter, expires_at, now)
+        {
+            return claimed;
+        }
+        match claimed.keys.get_mut(&bits) {
+            Some(expires) if holds(*expires, now) => false,
             Some(expires) => {
                 *expires = expires_at;
                 true
             }
             None => {
-                claimed.keys.insert(key_bits(key), expires_at);
+                claimed.keys.insert(bits, expires_at);
                 true
             }
         }
@@ -267,7 +332,7 @@ mod tests {
         assert!(!claim("a", now() + 60).await.unwrap());
         assert!(claim("b", now() + 60).await.unwrap());
         // An expired claim no longer holds.
-        assert!(claim("old", now() - 1).await.unwrap());
+        assert!(claim("old", now() - 10).await.unwrap());
         assert!(claim("old", now() + 60).await.unwrap());
     }
 
@@ -275,8 +340,40 @@ mod tests {
     async fn expired_claims_are_pruned() {
         let store = MemoryStore::new();
         for i in 0..PRUNE_AT_LEAST * 3 {
-            store.claim_once(i.to_string(), now() - 1).await.unwrap();
+            store.claim_once(i.to_string(), now() - 10).await.unwrap();
         }
         assert!(store.claimed.lock().unwrap().keys.len() <= PRUNE_AT_LEAST * 2);
+    }
+
+    #[tokio::test]
+    async fn this_processs_nonces_are_claimed_once_a_bit_each() {
+        use crate::server::engine::seal::unique_id;
+        let store = MemoryStore::new();
+        let claim = |key: &str, expires| store.claim_once(key.to_owned(), expires);
+        let ids: Vec<String> = (0..10_000).map(|_| unique_id()).collect();
+        for id in &ids {
+            assert!(claim(id, now() + 60).await.unwrap(), "a fresh nonce was refused");
+        }
+        for id in ids.iter().step_by(7) {
+            assert!(!claim(id, now() + 60).await.unwrap(), "a nonce was claimed twice");
+        }
+        {
+            let claimed = store.claimed.lock().unwrap();
+            assert!(claimed.keys.is_empty(), "the nonces went to the map");
+            assert!(claimed.own.words.len() <= 10_000 / 64 + 2);
+        }
+        // Claims that expired are forgotten as the window moves on.
+        let store = MemoryStore::new();
+        let old: Vec<String> = (0..1_000).map(|_| unique_id()).collect();
+        for id in &old {
+            assert!(store.claim_once(id.clone(), now() - 10).await.unwrap());
+        }
+        let fresh = unique_id();
+        assert!(store.claim_once(fresh.clone(), now() + 60).await.unwrap());
+        assert!(store.claimed.lock().unwrap().own.words.len() <= 2);
+        assert!(!store.claim_once(fresh, now() + 60).await.unwrap());
+        // A nonce below the window, never claimed, is claimed once, through the map.
+        assert!(store.claim_once(old[0].clone(), now() + 60).await.unwrap());
+        assert!(!store.claim_once(old[0].clone(), now() + 60).await.unwrap());
     }
 }

@@ -154,7 +154,8 @@ impl Store for RedisStore {
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
             // A relative expiry, so that a replica whose clock differs from Redis's still keeps
-            // the claim for as long as the state is valid.
+            // the claim for as long as the state is valid; and half a minute more, for a
+            // replica whose clock is behind this one's and so finds the state valid longer.
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
@@ -163,7 +164,7 @@ impl Store for RedisStore {
                 .arg(1)
                 .arg("NX")
                 .arg("EX")
-                .arg(expires_at.saturating_sub(now).max(1));
+                .arg(expires_at.saturating_sub(now).max(1) + 30);
             let set: Option<String> = inner.run(cmd).await?;
             Ok(set.is_some())
         })

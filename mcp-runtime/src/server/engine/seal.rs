@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::fmt;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 type HmacSha256 = hmac::Hmac<Sha256>;
@@ -95,14 +97,25 @@ pub(crate) fn random<const N: usize>() -> [u8; N] {
 /// state carries both in the clear, under its MAC, and one can be used only through a state
 /// this server sealed. So a counter serves, with no system call (unlike [`random`]).
 pub(crate) fn unique_id() -> String {
-    use std::sync::OnceLock;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static PREFIX: OnceLock<[u8; 8]> = OnceLock::new();
-    static NEXT: AtomicU64 = AtomicU64::new(0);
     let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(PREFIX.get_or_init(random));
-    bytes[8..].copy_from_slice(&NEXT.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+    bytes[..8].copy_from_slice(&unique_prefix().to_be_bytes());
+    bytes[8..].copy_from_slice(&NEXT_ID.fetch_add(1, Ordering::Relaxed).to_be_bytes());
     hex(&bytes)
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// The random first half of this process's [`unique_id`]s.
+fn unique_prefix() -> u64 {
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    *PREFIX.get_or_init(|| u64::from_be_bytes(random()))
+}
+
+/// The counter of `id` (its 128 bits), when it is one of this process's [`unique_id`]s.
+pub(crate) fn own_counter(id: u128) -> Option<u64> {
+    #[allow(clippy::cast_possible_truncation)] // the halves of 128 bits
+    let (high, low) = ((id >> 64) as u64, id as u64);
+    (high == unique_prefix()).then_some(low)
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
