@@ -16,8 +16,15 @@ const INVALID: u8 = 0xFF;
 
 /// Encodes bytes as standard, padded base64.
 pub fn encode(input: &[u8]) -> String {
-    let sextet = |n: u32, shift: u32| ALPHABET[(n >> shift) as usize & 63];
     let mut out = Vec::with_capacity(input.len().div_ceil(3) * 4);
+    encode_into(input, &mut out);
+    String::from_utf8(out).expect("the alphabet is ASCII")
+}
+
+/// [`encode`], appended to `out`.
+pub(crate) fn encode_into(input: &[u8], out: &mut Vec<u8>) {
+    let sextet = |n: u32, shift: u32| ALPHABET[(n >> shift) as usize & 63];
+    out.reserve(input.len().div_ceil(3) * 4);
     let mut chunks = input.chunks_exact(3);
     for c in &mut chunks {
         let n = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
@@ -34,7 +41,6 @@ pub fn encode(input: &[u8]) -> String {
         }
         _ => {}
     }
-    String::from_utf8(out).expect("the alphabet is ASCII")
 }
 
 /// Decodes standard base64, padded or not; `None` on any character outside the alphabet.
