@@ -1,4 +1,5 @@
-//! The stdio transport: the quickstart example as a child process, and line framing limits.
+//! The stdio transport: the quickstart example as a child process, and line framing limits; and
+//! `run()`'s stop on SIGTERM, over stdio and over HTTP.
 
 mod support;
 
@@ -209,4 +210,82 @@ async fn sigterm_stops_a_stdio_server_cleanly() {
         .unwrap();
     assert!(status.success(), "{status:?}");
     drop(stdin);
+}
+
+/// Sends the process SIGTERM.
+fn terminate(child: &tokio::process::Child) {
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+/// Writes an HTTP/1.1 request on `tcp` and reads its status line and headers.
+async fn http_request(tcp: &mut tokio::net::TcpStream, head: &str, body: &str) -> String {
+    tcp.write_all(format!("{head}Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes())
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !seen.ends_with(b"\r\n\r\n") {
+        tokio::io::AsyncReadExt::read_exact(tcp, &mut byte).await.unwrap();
+        seen.push(byte[0]);
+    }
+    String::from_utf8(seen).unwrap()
+}
+
+#[tokio::test]
+async fn sigterm_stops_an_http_server_even_with_a_stream_left_open() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(quickstart())
+        .args(["--http", &format!("127.0.0.1:{port}")])
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut tcp = loop {
+        match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            Ok(tcp) => break tcp,
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    let host = format!("Host: 127.0.0.1:{port}\r\n");
+    let initialize = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    let head = http_request(
+        &mut tcp,
+        &format!("POST /mcp HTTP/1.1\r\n{host}Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"),
+        initialize,
+    )
+    .await;
+    let session = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("mcp-session-id: ")
+                .map(str::to_owned)
+        })
+        .expect("a session id");
+    // The session's GET stream, held open: it does not keep the server from stopping.
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let head = http_request(
+        &mut stream,
+        &format!("GET /mcp HTTP/1.1\r\n{host}Accept: text/event-stream\r\nMcp-Session-Id: {session}\r\nMcp-Protocol-Version: 2025-11-25\r\n"),
+        "",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    terminate(&child);
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("exits on SIGTERM, after the drain timeout at most")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
 }

@@ -75,7 +75,8 @@ impl Server {
     ///
     /// Serving stdio with a terminal on stdin (a person started the server by hand, not a
     /// client), it says on stderr how to connect a client. Serving HTTP, it prints the URL it
-    /// listens on to stderr. Without the `http` feature, asking for HTTP is an error.
+    /// listens on to stderr. Either way it stops on SIGTERM or Ctrl-C, after the calls in flight
+    /// finish, up to the drain timeout. Without the `http` feature, asking for HTTP is an error.
     pub async fn run(self) -> Result<()> {
         let mode = RunMode::from_env()?;
         self.run_as(mode).await

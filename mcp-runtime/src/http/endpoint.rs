@@ -9,7 +9,7 @@ use super::response::{json_response, status_of};
 use super::resume::{Replay, Resumed};
 use super::session::{self, Change, Record, SESSION_HEADER, Session, Sessions, session_not_found, sessions_full};
 use super::sse::{resumable_sse, sse};
-use super::stream::{Guard, claim_stream, open_standalone_stream, relay, release_stream, reopen_stream};
+use super::stream::{Guard, claim_stream, open_standalone_stream, open_stream, relay, release_stream, reopen_stream};
 use crate::protocol::Method as McpMethod;
 use crate::protocol::jsonrpc::{self, encode_error};
 use crate::protocol::{ErrorObject, Frame, Incoming, ProtocolVersion, RequestId};
@@ -51,6 +51,13 @@ impl Shared {
         let Some(fleet) = &self.fleet else {
             return Err(session_not_found());
         };
+        // Boxed: the common case above keeps every request's future small.
+        Box::pin(self.adopt(fleet, id, owner)).await
+    }
+
+    /// Session `id`, made here from the record another replica kept.
+    async fn adopt(&self, fleet: &Fleet, id: &str, owner: Option<&Principal>) -> Result<Arc<Session>, Response> {
+        let subject = owner.map(|p| p.subject.as_str());
         let record = match fleet.load(id).await {
             Ok(Some(record)) if record.owner.as_deref() == subject => record,
             Ok(_) => return Err(session_not_found()),
@@ -125,7 +132,7 @@ pub(super) async fn endpoint(State(shared): State<Arc<Shared>>, request: axum::e
         fleet.listen(&shared.sessions, &shared.core);
     }
     let principal = match &shared.options.authorization {
-        Some(auth) => match auth.check(&headers).await {
+        Some(auth) => match Box::pin(auth.check(&headers)).await {
             Ok(p) => Some(p),
             Err(refused) => return refused,
         },
@@ -151,10 +158,10 @@ pub(super) async fn endpoint(State(shared): State<Arc<Shared>>, request: axum::e
         },
         Method::GET => {
             let last = headers.get("last-event-id").and_then(|v| v.to_str().ok());
-            get(&shared, session.as_deref(), principal.as_deref(), last).await
+            Box::pin(get(&shared, session.as_deref(), principal.as_deref(), last)).await
         }
         Method::DELETE => match session {
-            Some(id) => shared.end(&id, principal.as_deref()).await,
+            Some(id) => Box::pin(shared.end(&id, principal.as_deref())).await,
             None => StatusCode::METHOD_NOT_ALLOWED.into_response(),
         },
         _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
@@ -226,7 +233,7 @@ async fn post(
             return json_response(StatusCode::BAD_REQUEST, encode_error(id.as_ref(), &error));
         }
         Frame::Single(m) => m,
-        Frame::Batch(items) => return batch(shared, session, owner.as_deref(), items).await,
+        Frame::Batch(items) => return Box::pin(batch(shared, session, owner.as_deref(), items)).await,
     };
     let stateless = matches!(&message, Incoming::Request { stateless, .. } if stateless.is_stateless());
     if stateless {
@@ -286,7 +293,7 @@ async fn post(
                 if let (Some(fleet), Some(record)) = (&shared.fleet, record) {
                     // Every replica can serve it once the record is kept; if it cannot be, the
                     // session is still served here.
-                    fleet.save(&id, &record, shared.options.session_idle).await;
+                    Box::pin(fleet.save(&id, &record, shared.options.session_idle)).await;
                     session.saved = Some(std::sync::Mutex::new(std::time::Instant::now()));
                     session.mirror_replay(Replay::mirrored(fleet.mirror(&id, shared.options.session_idle)));
                 }
@@ -308,7 +315,7 @@ async fn post(
                 if let Incoming::Response { id: answered, .. } = &message
                     && !session.conn.link.is_waiting_for(answered)
                 {
-                    fleet.forward(&id, body).await;
+                    Box::pin(fleet.forward(&id, body)).await;
                     return StatusCode::ACCEPTED.into_response();
                 }
             }
@@ -328,8 +335,8 @@ async fn post(
                     if let (Some(fleet), Some(change)) = (&shared.fleet, change)
                         && let Some(record) = session.record_due(shared.options.session_idle, true)
                     {
-                        fleet.save(&id, &record, shared.options.session_idle).await;
-                        fleet.changed(&id, &change).await;
+                        Box::pin(fleet.save(&id, &record, shared.options.session_idle)).await;
+                        Box::pin(fleet.changed(&id, &change)).await;
                     }
                     response
                 }
@@ -391,32 +398,28 @@ async fn request_in(
             ..
         }
     );
-    let Some(mut rx) = claim_stream(router, &id) else {
+    if !claim_stream(router, &id) {
         let reply = encode_error(Some(&id), &ErrorObject::id_in_use(&id));
         return json_response(status_of(&reply, stateless), reply);
-    };
+    }
     if let Some(reply) = conn.handle(message, None) {
-        release_stream(router, &id);
+        let before = release_stream(router, &id);
         // A listen's acknowledgement starts its stream rather than answering it.
         if !listen {
             // A call that ended at once may have logged or reported progress first: then those
             // go out before its answer, as SSE.
-            let mut before = Vec::new();
-            while let Ok((bytes, _)) = rx.try_recv() {
-                before.push(bytes);
-            }
             if before.is_empty() {
                 return json_response(status_of(&reply, stateless), reply);
             }
             let (tx, queued) = mpsc::channel(before.len() + 1);
-            for bytes in before {
-                let _ = tx.try_send((bytes, false));
+            for message in before {
+                let _ = tx.try_send(message);
             }
             let _ = tx.try_send((reply, true));
-            return stream_answer(conn, id, queued, stateless, replay).await;
+            return Box::pin(stream_answer(conn, id, queued, stateless, replay)).await;
         }
         let events = tokio::spawn(Arc::clone(&conn).forward_events()).abort_handle();
-        rx = reopen_stream(router, &id);
+        let rx = reopen_stream(router, &id);
         let guard = Guard {
             conn,
             id,
@@ -425,7 +428,9 @@ async fn request_in(
         };
         return sse(Some(reply), rx, guard);
     }
-    stream_answer(conn, id, rx, stateless, replay).await
+    let rx = open_stream(router, &id);
+    // Boxed: a request answered where it was read (most) keeps a small future.
+    Box::pin(stream_answer(conn, id, rx, stateless, replay)).await
 }
 
 /// Answers request `id` from its stream: as JSON when the answer comes first, else as SSE.
@@ -475,15 +480,16 @@ async fn batch(shared: &Arc<Shared>, session: Option<String>, owner: Option<&str
             let _ = session.conn.handle(item, None);
             continue;
         };
-        let Some(mut rx) = claim_stream(&session.router, &id) else {
+        if !claim_stream(&session.router, &id) {
             replies.push(encode_error(Some(&id), &ErrorObject::id_in_use(&id)));
             continue;
-        };
+        }
         if let Some(reply) = session.conn.handle(item, None) {
             release_stream(&session.router, &id);
             replies.push(reply);
             continue;
         }
+        let mut rx = open_stream(&session.router, &id);
         while let Some((bytes, last)) = rx.recv().await {
             if last {
                 replies.push(bytes);

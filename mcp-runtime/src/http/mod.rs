@@ -121,7 +121,9 @@ impl Service {
         serve_router(listener, app, shutdown).await
     }
 
-    /// `serve_http_with`, saying on stderr where it listens (for `Server::run`).
+    /// `serve_http_with`, saying on stderr where it listens, until SIGTERM or Ctrl-C (for
+    /// `Server::run`): requests in flight then finish, up to the drain timeout, after which
+    /// what is still open (a client's GET stream, say) is dropped.
     pub(crate) async fn serve_http_announced(
         self,
         addr: impl tokio::net::ToSocketAddrs,
@@ -130,10 +132,25 @@ impl Service {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let url = format!("http://{}{}", listener.local_addr()?, options.path);
         let name = crate::server::hint::server_name(&self);
+        let drain = self.core.options.drain_timeout;
         let app = self.into_router_with(options);
         eprintln!("`{name}` serves MCP over Streamable HTTP at {url}");
         tracing::info!(%url, "serving MCP over Streamable HTTP");
-        serve_router(listener, app, std::future::pending()).await
+        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = async move {
+            crate::server::driver::terminated().await;
+            let _ = stopping.send(());
+        };
+        let drained = async move {
+            match stopped.await {
+                Ok(()) => tokio::time::sleep(drain).await,
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            served = serve_router(listener, app, shutdown) => served,
+            () = drained => Ok(()),
+        }
     }
 }
 

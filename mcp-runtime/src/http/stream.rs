@@ -6,39 +6,65 @@
 use super::resume::Replay;
 use crate::protocol::RequestId;
 use crate::server::connection::Connection;
-use crate::server::link::{Routed, Router};
+use crate::server::link::{HELD_AT_MOST, Routed, Router, Slot};
 use std::sync::{Arc, PoisonError};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
-/// Opens the stream of request `id`'s messages; `None` when a request with that id is in flight
-/// on this session already, whose stream must not be taken from it.
-pub(super) fn claim_stream(router: &Router, id: &RequestId) -> Option<mpsc::Receiver<Routed>> {
+/// Claims the stream of request `id`'s messages, held until [`open_stream`] or
+/// [`release_stream`]; `false` when a request with that id is in flight on this session
+/// already, whose stream must not be taken from it. (No channel is made until the request
+/// needs one: most are answered where they are read.)
+pub(super) fn claim_stream(router: &Router, id: &RequestId) -> bool {
     let mut streams = router.streams.lock().unwrap_or_else(PoisonError::into_inner);
     match streams.entry(id.clone()) {
-        std::collections::hash_map::Entry::Occupied(_) => None,
+        std::collections::hash_map::Entry::Occupied(_) => false,
         std::collections::hash_map::Entry::Vacant(slot) => {
-            let (tx, rx) = mpsc::channel::<Routed>(256);
-            slot.insert(tx);
-            Some(rx)
+            slot.insert(Slot::Held(Vec::new()));
+            true
         }
     }
 }
 
-/// Closes request `id`'s stream: it was answered without one.
-pub(super) fn release_stream(router: &Router, id: &RequestId) {
-    drop(router.forget_stream(id));
+/// Closes request `id`'s stream, as it was answered at once: what it sent first, to go out
+/// before that answer.
+pub(super) fn release_stream(router: &Router, id: &RequestId) -> Vec<Routed> {
+    match router.forget_stream(id) {
+        Some(Slot::Held(held)) => held,
+        _ => Vec::new(),
+    }
+}
+
+/// Request `id`'s stream as a channel, for a request that goes on after it was read: what was
+/// held for it comes first. The channel is closed once the request's answer is in it.
+pub(super) fn open_stream(router: &Router, id: &RequestId) -> mpsc::Receiver<Routed> {
+    let mut streams = router.streams.lock().unwrap_or_else(PoisonError::into_inner);
+    let held = match streams.remove(id) {
+        Some(Slot::Held(held)) => held,
+        _ => Vec::new(),
+    };
+    let (tx, rx) = mpsc::channel::<Routed>(HELD_AT_MOST.max(held.len() + 1));
+    let answered = held.iter().any(|(_, last)| *last);
+    for message in held {
+        let _ = tx.try_send(message);
+    }
+    if !answered {
+        streams.insert(id.clone(), Slot::Open(tx));
+    } else if streams.is_empty() {
+        *streams = std::collections::HashMap::new();
+    }
+    rx
 }
 
 /// Opens request `id`'s stream again, after [`release_stream`], for messages that follow its
 /// answer (a `subscriptions/listen`).
 pub(super) fn reopen_stream(router: &Router, id: &RequestId) -> mpsc::Receiver<Routed> {
-    let (tx, rx) = mpsc::channel::<Routed>(256);
+    let (tx, rx) = mpsc::channel::<Routed>(HELD_AT_MOST);
     router
         .streams
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .insert(id.clone(), tx);
+        .insert(id.clone(), Slot::Open(tx));
     rx
 }
 

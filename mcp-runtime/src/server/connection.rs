@@ -122,12 +122,9 @@ impl Connection {
         let binding = self
             .binding
             .get_or_init(|| crate::server::engine::seal::hex(&crate::server::engine::seal::random::<16>()).into());
-        let digest = crate::server::engine::seal::request_digest("task-owner", &serde_json::json!(&**binding), None);
-        Some(format!(
-            "{}#{}",
-            subject.unwrap_or_default(),
-            &digest[..32.min(digest.len())]
-        ))
+        let digest =
+            crate::server::engine::seal::request_digest("task-owner", &serde_json::json!(&**binding), None).to_hex();
+        Some(format!("{}#{}", subject.unwrap_or_default(), &digest[..32]))
     }
 
     /// What this client may do with `component`, which requires `scopes`.

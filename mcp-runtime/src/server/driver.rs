@@ -148,7 +148,7 @@ impl Drop for AbortOnDrop {
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
-async fn terminated() {
+pub(crate) async fn terminated() {
     #[cfg(unix)]
     {
         if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

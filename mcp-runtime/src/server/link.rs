@@ -30,17 +30,32 @@ pub(crate) enum Out {
 /// A message for an HTTP request's stream, and whether it is that request's answer (the last).
 pub(crate) type Routed = (Vec<u8>, bool);
 
+/// The stream of one request in flight over HTTP.
+#[cfg_attr(not(feature = "http"), allow(dead_code))] // made by the HTTP front end
+pub(crate) enum Slot {
+    /// No channel yet: the request is being served where it was read, and its answer may come
+    /// at once; what it sends before then is held here, to go out ahead of that answer.
+    Held(Vec<Routed>),
+    /// The channel to the request's response.
+    Open(mpsc::Sender<Routed>),
+}
+
+/// The most messages held for a request before its response has a channel, as many as the
+/// channel then takes; more are dropped, as a full channel's are.
+pub(crate) const HELD_AT_MOST: usize = 256;
+
 /// Streams of the requests in flight over HTTP, and the stream for everything else.
 #[derive(Default)]
 pub(crate) struct Router {
-    pub(crate) streams: Mutex<HashMap<RequestId, mpsc::Sender<Routed>>>,
+    pub(crate) streams: Mutex<HashMap<RequestId, Slot>>,
     pub(crate) standalone: Mutex<Option<mpsc::Sender<Routed>>>,
 }
 
 impl Router {
     /// Request `id`'s stream, taken out of the table. An emptied table gives its memory back: a
     /// session between requests (most idle ones) holds no table at all.
-    pub(crate) fn forget_stream(&self, id: &RequestId) -> Option<mpsc::Sender<Routed>> {
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // used by the HTTP front end
+    pub(crate) fn forget_stream(&self, id: &RequestId) -> Option<Slot> {
         let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
         let found = streams.remove(id);
         if streams.is_empty() {
@@ -49,22 +64,35 @@ impl Router {
         found
     }
 
-    fn target(&self, related: Option<&RequestId>, last: bool) -> Option<mpsc::Sender<Routed>> {
+    /// Routes `message`, about `related`: held for a request not yet given a channel (`None`
+    /// back), else the channel to send it on, outside the lock: the request's, or the session's.
+    fn route(&self, related: Option<&RequestId>, message: Routed) -> Option<(mpsc::Sender<Routed>, Routed)> {
         if let Some(id) = related {
-            let found = if last {
-                self.forget_stream(id)
-            } else {
-                self.streams
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .get(id)
-                    .cloned()
-            };
-            if found.is_some() {
-                return found;
+            let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+            match streams.get_mut(id) {
+                Some(Slot::Held(held)) => {
+                    if held.len() < HELD_AT_MOST || message.1 {
+                        held.push(message);
+                    } else {
+                        tracing::warn!("dropped a notification: the client is not reading fast enough");
+                    }
+                    return None;
+                }
+                Some(Slot::Open(tx)) => {
+                    let tx = tx.clone();
+                    if message.1 {
+                        streams.remove(id);
+                        if streams.is_empty() {
+                            *streams = HashMap::new();
+                        }
+                    }
+                    return Some((tx, message));
+                }
+                None => {}
             }
         }
-        self.standalone.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        let standalone = self.standalone.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        standalone.map(|tx| (tx, message))
     }
 }
 
@@ -76,8 +104,8 @@ impl Out {
                 let _ = tx.send(bytes).await;
             }
             Self::Routed(router) => {
-                if let Some(tx) = router.target(related, last) {
-                    let _ = tx.send((bytes, last)).await;
+                if let Some((tx, message)) = router.route(related, (bytes, last)) {
+                    let _ = tx.send(message).await;
                 }
             }
         }
@@ -87,8 +115,8 @@ impl Out {
         let full = match self {
             Self::Stream(tx) => matches!(tx.try_send(bytes), Err(mpsc::error::TrySendError::Full(_))),
             Self::Routed(router) => router
-                .target(related, false)
-                .is_some_and(|tx| matches!(tx.try_send((bytes, false)), Err(mpsc::error::TrySendError::Full(_)))),
+                .route(related, (bytes, false))
+                .is_some_and(|(tx, message)| matches!(tx.try_send(message), Err(mpsc::error::TrySendError::Full(_)))),
         };
         if full {
             tracing::warn!("dropped a notification: the client is not reading fast enough");

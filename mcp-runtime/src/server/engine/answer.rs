@@ -1,7 +1,7 @@
 //! The answer that ends a call of any kind, in the request's era.
 
 use super::outcome::Outcome;
-use super::seal::Payload;
+use super::seal::{Digest, Payload};
 use crate::protocol::jsonrpc::encode_error;
 use crate::protocol::{CallToolResult, ErrorCode, ErrorObject, RequestId};
 use crate::server::call::InputRequired;
@@ -16,7 +16,7 @@ use std::sync::PoisonError;
 
 /// Encodes the answer that ends a call. `digest` binds the sealed state of a hand-written
 /// `input_required` to the request.
-pub(crate) fn encode(core: &Core, parts: &RequestParts, id: &RequestId, outcome: Outcome, digest: &str) -> Vec<u8> {
+pub(crate) fn encode(core: &Core, parts: &RequestParts, id: &RequestId, outcome: Outcome, digest: &Digest) -> Vec<u8> {
     let version = parts.version;
     let framing = &core.framing;
     let missing = || {
@@ -36,7 +36,7 @@ pub(crate) fn encode(core: &Core, parts: &RequestParts, id: &RequestId, outcome:
     };
     let input_required = |ir: InputRequired| {
         let state = core.sealer.seal(Payload {
-            digest: digest.to_owned(),
+            digest: *digest,
             user: ir.request_state,
             ..Payload::default()
         });

@@ -6,7 +6,7 @@ use super::mrtr::Mrtr;
 use super::outcome::{Outcome, OutcomeFuture};
 use super::parked::{Parked, Responder, Retry};
 use super::rerun::{Rerun, ask_all};
-use super::seal::{Payload, unique_id};
+use super::seal::{Digest, Payload, unique_id};
 use crate::protocol::RequestId;
 use crate::server::context::{Exchange, RequestParts};
 use crate::server::core::Core;
@@ -96,12 +96,12 @@ pub(crate) fn end_round(
     core: &Core,
     parts: &RequestParts,
     id: &RequestId,
-    digest: &str,
+    digest: &Digest,
     continuation: &str,
     mrtr: &Mrtr,
 ) -> Vec<u8> {
     let state = core.sealer.seal(Payload {
-        digest: digest.to_owned(),
+        digest: *digest,
         continuation: Some(continuation.to_owned()),
         answers: if core.options.replay {
             mrtr.answers()
@@ -120,7 +120,7 @@ pub(crate) async fn drive(
     parts: Arc<RequestParts>,
     call: OutcomeFuture,
     mut responder: Responder,
-    digest: String,
+    digest: Digest,
     own_abort: Arc<OnceLock<AbortHandle>>,
     rerun: Option<Rerun>,
 ) {

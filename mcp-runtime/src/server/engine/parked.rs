@@ -4,6 +4,7 @@
 use super::mrtr::Mrtr;
 use super::outcome::OutcomeFuture;
 use super::rerun::Rerun;
+use super::seal::Digest;
 use crate::protocol::RequestId;
 use crate::server::context::{Cancel, RequestParts};
 use crate::server::link::Link;
@@ -77,7 +78,7 @@ pub(crate) struct Suspended {
     pub(crate) call: OutcomeFuture,
     pub(crate) parts: Arc<RequestParts>,
     pub(crate) mrtr: Arc<Mrtr>,
-    pub(crate) digest: String,
+    pub(crate) digest: Digest,
     pub(crate) rerun: Option<Rerun>,
     /// When its state expires: a suspended call has no task to drop it then, so the table does.
     pub(crate) expires: Instant,

@@ -15,7 +15,7 @@ use crate::protocol::base64;
 use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 use std::fmt;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,7 +34,7 @@ pub(crate) struct Payload {
     pub(crate) expires: u64,
     /// Digest of the method and parameters this state belongs to.
     #[serde(rename = "d")]
-    pub(crate) digest: String,
+    pub(crate) digest: Digest,
     /// Accepted once.
     #[serde(rename = "n")]
     pub(crate) nonce: String,
@@ -47,6 +47,45 @@ pub(crate) struct Payload {
     /// State a handler returned by hand with an `InputRequired`.
     #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
     pub(crate) user: Option<String>,
+}
+
+/// The SHA-256 of a request's method, identifying parameters and principal: what binds a
+/// sealed state to its request ([`request_digest`]). All zeros when none was needed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Digest(pub(crate) [u8; 32]);
+
+impl Digest {
+    /// The digest in hex.
+    pub(crate) fn to_hex(self) -> String {
+        hex(&self.0)
+    }
+}
+
+/// As hex, in a payload of version 1 (JSON).
+impl Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let mut bytes = [0u8; 32];
+        let valid = text.len() == 64
+            && text.is_ascii()
+            && bytes.iter_mut().enumerate().all(|(i, b)| {
+                u8::from_str_radix(&text[2 * i..2 * i + 2], 16).is_ok_and(|v| {
+                    *b = v;
+                    true
+                })
+            });
+        if valid {
+            Ok(Self(bytes))
+        } else {
+            Err(serde::de::Error::custom("a digest is 64 hex digits"))
+        }
+    }
 }
 
 /// The version of a payload [`Payload::to_bytes`] writes.
@@ -67,12 +106,10 @@ impl Payload {
         let flags = u8::from(self.continuation.is_some()) * HAS_CONTINUATION
             + u8::from(!self.answers.is_empty()) * HAS_ANSWERS
             + u8::from(self.user.is_some()) * HAS_USER;
-        let mut out = Vec::with_capacity(
-            32 + self.digest.len() + self.nonce.len() + self.continuation.as_ref().map_or(0, String::len),
-        );
+        let mut out = Vec::with_capacity(64 + self.nonce.len() + self.continuation.as_ref().map_or(0, String::len));
         out.extend_from_slice(&[VERSION, flags]);
         out.extend_from_slice(&self.expires.to_be_bytes());
-        put(&mut out, self.digest.as_bytes());
+        put(&mut out, &self.digest.0);
         put(&mut out, self.nonce.as_bytes());
         if let Some(continuation) = &self.continuation {
             put(&mut out, continuation.as_bytes());
@@ -114,7 +151,7 @@ impl Payload {
         }
         let (expires, rest) = rest.split_first_chunk::<8>()?;
         let mut rest = Rest(rest);
-        let digest = rest.text()?;
+        let digest = Digest(rest.bytes()?.try_into().ok()?);
         let nonce = rest.text()?;
         let continuation = if flags & HAS_CONTINUATION != 0 {
             Some(rest.text()?)
@@ -230,7 +267,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// (never `inputResponses`, `requestState` or `_meta`) and who asks. The parameters are
 /// serialised straight into the hash: JSON holds no raw newline, so the parts cannot run into
 /// each other.
-pub(crate) fn request_digest(method: &str, identity: &(impl Serialize + ?Sized), principal: Option<&str>) -> String {
+pub(crate) fn request_digest(method: &str, identity: &(impl Serialize + ?Sized), principal: Option<&str>) -> Digest {
     /// Feeds what serde_json writes to the hash, with no buffer between.
     struct Hashing<'a>(&'a mut Sha256);
     impl std::io::Write for Hashing<'_> {
@@ -253,7 +290,7 @@ pub(crate) fn request_digest(method: &str, identity: &(impl Serialize + ?Sized),
             h.update(subject.as_bytes());
         }
     }
-    hex(&h.finalize())
+    Digest(h.finalize().into())
 }
 
 impl Sealer {
@@ -287,7 +324,7 @@ impl Sealer {
     }
 
     /// Opens a state: checks its integrity, expiry and request. The caller claims its nonce.
-    pub(crate) fn open(&self, token: &str, digest: &str) -> Result<Payload, Refusal> {
+    pub(crate) fn open(&self, token: &str, digest: &Digest) -> Result<Payload, Refusal> {
         let (body, tag) = token.split_once('.').ok_or(Refusal::Malformed)?;
         let body = base64::decode(body).ok_or(Refusal::Malformed)?;
         let tag = base64::decode(tag).ok_or(Refusal::Malformed)?;
@@ -299,7 +336,7 @@ impl Sealer {
         if payload.expires <= now {
             return Err(Refusal::Expired);
         }
-        if payload.digest != digest {
+        if payload.digest != *digest {
             return Err(Refusal::OtherRequest);
         }
         Ok(payload)
@@ -320,7 +357,7 @@ mod tests {
                 .all(|id| id.len() == 32 && u128::from_str_radix(id, 16).is_ok())
         );
         let (a, b) = (sealer().seal(Payload::default()), sealer().seal(Payload::default()));
-        let nonce = |s: &str| sealer().open(s, "").unwrap().nonce;
+        let nonce = |s: &str| sealer().open(s, &Digest::default()).unwrap().nonce;
         assert_ne!(nonce(&a), nonce(&b), "two sealed states share a nonce");
     }
 
@@ -333,7 +370,7 @@ mod tests {
         let s = sealer();
         let d = request_digest("tools/call", &json!({"name": "a"}), None);
         let token = s.seal(Payload {
-            digest: d.clone(),
+            digest: d,
             answers: Map::from_iter([("k".into(), json!(1))]),
             ..Payload::default()
         });
@@ -365,7 +402,7 @@ mod tests {
         let s = sealer();
         let d = request_digest("tools/call", &json!({}), None);
         let token = s.seal(Payload {
-            digest: d.clone(),
+            digest: d,
             ..Payload::default()
         });
         let (body, tag) = token.split_once('.').unwrap();
@@ -383,7 +420,7 @@ mod tests {
         let s = sealer();
         let d = request_digest("tools/call", &json!({"name": "a"}), None);
         let token = s.seal(Payload {
-            digest: d.clone(),
+            digest: d,
             continuation: Some("c".into()),
             answers: Map::from_iter([("k".into(), json!({"role": "assistant", "n": [1, 2]}))]),
             user: Some("ü".into()),
@@ -399,7 +436,7 @@ mod tests {
         let v1 = Payload {
             version: 1,
             expires: now() + 60,
-            digest: d.clone(),
+            digest: d,
             nonce: unique_id(),
             user: Some("u".into()),
             ..Payload::default()
@@ -431,11 +468,11 @@ mod tests {
     }
 
     impl Sealer {
-        fn seal_bytes_for_test(&self, digest: &str) -> Vec<u8> {
+        fn seal_bytes_for_test(&self, digest: &Digest) -> Vec<u8> {
             Payload {
                 version: VERSION,
                 expires: now() + 60,
-                digest: digest.to_owned(),
+                digest: *digest,
                 nonce: unique_id(),
                 ..Payload::default()
             }
@@ -450,7 +487,7 @@ mod tests {
         let p = Payload {
             version: 1,
             expires: now() - 1,
-            digest: d.clone(),
+            digest: d,
             nonce: "n".into(),
             ..Payload::default()
         };

@@ -7,7 +7,7 @@ use super::mrtr::Mrtr;
 use super::outcome::OutcomeFuture;
 use super::parked::{Parked, Responder, Retry, Suspended};
 use super::rerun::Rerun;
-use super::seal::{Payload, Refusal, request_digest, unique_id};
+use super::seal::{Digest, Payload, Refusal, request_digest, unique_id};
 use crate::protocol::jsonrpc::encode_error;
 use crate::protocol::params::InputParams;
 use crate::protocol::{ErrorObject, Method, RequestId};
@@ -31,9 +31,9 @@ use std::time::Instant;
 /// A call of any kind, as its method's handler hands it to the engine.
 pub(crate) struct CallRequest {
     pub(crate) id: RequestId,
-    /// The digest a sealed state is bound to ([`Connection::digest_if_needed`]); empty when
+    /// The digest a sealed state is bound to ([`Connection::digest_if_needed`]); zeros when
     /// [`needs_digest`] says no state will be sealed or opened.
-    pub(crate) digest: String,
+    pub(crate) digest: Digest,
     pub(crate) input: InputParams,
     pub(crate) meta: Option<Map<String, Value>>,
     pub(crate) req: Requester,
@@ -67,7 +67,7 @@ pub(crate) struct UriRead<'a> {
 
 impl Connection {
     /// The digest that binds a call's sealed state to its request (`identity`, the method and
-    /// who asks), when [`needs_digest`]; else empty. Hashed from borrowed parts.
+    /// who asks), when [`needs_digest`]; else all zeros. Hashed from borrowed parts.
     pub(crate) fn digest_if_needed(
         &self,
         method: Method,
@@ -75,9 +75,9 @@ impl Connection {
         uses_context: bool,
         input: &InputParams,
         identity: &impl serde::Serialize,
-    ) -> String {
+    ) -> Digest {
         if !needs_digest(req, uses_context, input) {
-            return String::new();
+            return Digest::default();
         }
         // Bound to who asks: another principal's state does not open.
         let who = self.principal.as_ref().map(|p| p.subject.as_str());
@@ -92,7 +92,7 @@ struct Opened<M> {
     req: Requester,
     meta: Option<Map<String, Value>>,
     progress_token: Option<Value>,
-    digest: String,
+    digest: Digest,
     input_responses: Option<Map<String, Value>>,
     payload: Option<Payload>,
     make: M,
@@ -307,7 +307,7 @@ impl Connection {
         id: RequestId,
         parts: Arc<RequestParts>,
         mut future: OutcomeFuture,
-        digest: String,
+        digest: Digest,
         rerun: Option<Rerun>,
         collect: &mut Collect,
     ) -> Option<Vec<u8>> {
@@ -354,7 +354,7 @@ impl Connection {
         id: RequestId,
         parts: Arc<RequestParts>,
         call: OutcomeFuture,
-        digest: String,
+        digest: Digest,
         rerun: Option<Rerun>,
         mrtr: Arc<Mrtr>,
     ) -> Vec<u8> {

@@ -15,6 +15,7 @@ use crate::server::engine::answer;
 use crate::server::engine::outcome::OutcomeFuture;
 use crate::server::engine::parked::Responder;
 use crate::server::engine::rerun::Rerun;
+use crate::server::engine::seal::Digest;
 use crate::server::era::Requester;
 use crate::server::incoming::Collect;
 use serde_json::{Map, Value, json};
@@ -123,7 +124,7 @@ impl Connection {
         rerun: Option<Rerun>,
         id: RequestId,
         collect: &mut Collect,
-        digest: &str,
+        digest: &Digest,
     ) -> Option<Vec<u8>> {
         if plan.era == Era::Stateless {
             let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
