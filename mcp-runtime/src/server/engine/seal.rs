@@ -441,14 +441,7 @@ mod tests {
             user: Some("u".into()),
             ..Payload::default()
         };
-        let body = serde_json::to_vec(&v1).unwrap();
-        let mut mac = s.mac();
-        mac.update(&body);
-        let token = format!(
-            "{}.{}",
-            base64::encode(&body),
-            base64::encode(&mac.finalize().into_bytes())
-        );
+        let token = v1_token(&s, &v1);
         let p = s.open(&token, &d).unwrap();
         assert_eq!((p.version, p.nonce, p.user.as_deref()), (1, v1.nonce, Some("u")));
         // A body cut short, or with bytes after its end, is malformed, even under a good MAC.
@@ -465,6 +458,18 @@ mod tests {
             );
             assert_eq!(s.open(&token, &d).unwrap_err(), Refusal::Malformed);
         }
+    }
+
+    /// `payload` sealed as version 1 (JSON) was, by an older replica.
+    fn v1_token(s: &Sealer, payload: &Payload) -> String {
+        let body = serde_json::to_vec(payload).unwrap();
+        let mut mac = s.mac();
+        mac.update(&body);
+        format!(
+            "{}.{}",
+            base64::encode(&body),
+            base64::encode(&mac.finalize().into_bytes())
+        )
     }
 
     impl Sealer {
@@ -491,14 +496,6 @@ mod tests {
             nonce: "n".into(),
             ..Payload::default()
         };
-        let body = serde_json::to_vec(&p).unwrap();
-        let mut mac = s.mac();
-        mac.update(&body);
-        let token = format!(
-            "{}.{}",
-            base64::encode(&body),
-            base64::encode(&mac.finalize().into_bytes())
-        );
-        assert_eq!(s.open(&token, &d).unwrap_err(), Refusal::Expired);
+        assert_eq!(s.open(&v1_token(&s, &p), &d).unwrap_err(), Refusal::Expired);
     }
 }
