@@ -6,26 +6,29 @@
 //! object, on every request, for values that are almost always the same as the last request's.
 //! So [`parse_frame`](super::jsonrpc::parse_frame) takes them out of `_meta` as they are read,
 //! each kept as its raw JSON text ([`StatelessMeta`]); the server compares that text with the
-//! client it read last, and reads it again only when it differs. The rest of `_meta`
+//! client it read last, and reads it again only when it differs. A text equal to the one last
+//! read for its key on the same thread is shared with it, not copied. The rest of `_meta`
 //! (`progressToken`, trace context, anything a client adds) stays in the params.
 
 use super::types::meta_keys;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::cell::RefCell;
 use std::fmt;
+use std::sync::Arc;
 
 /// The stateless-era keys of a request's `_meta`, each as the JSON text the client sent.
 #[derive(Debug, Default)]
 pub struct StatelessMeta {
     /// `io.modelcontextprotocol/protocolVersion`.
-    pub protocol_version: Option<Box<RawValue>>,
+    pub protocol_version: Option<Arc<RawValue>>,
     /// `io.modelcontextprotocol/clientCapabilities`.
-    pub client_capabilities: Option<Box<RawValue>>,
+    pub client_capabilities: Option<Arc<RawValue>>,
     /// `io.modelcontextprotocol/clientInfo`.
-    pub client_info: Option<Box<RawValue>>,
+    pub client_info: Option<Arc<RawValue>>,
     /// `io.modelcontextprotocol/logLevel`.
-    pub log_level: Option<Box<RawValue>>,
+    pub log_level: Option<Arc<RawValue>>,
 }
 
 impl StatelessMeta {
@@ -47,13 +50,13 @@ impl StatelessMeta {
             && self.log_level.is_none()
     }
 
-    /// The slot of `key`, when it is one of the stateless era's.
-    fn slot(&mut self, key: &str) -> Option<&mut Option<Box<RawValue>>> {
+    /// The slot of `key`, and its index, when it is one of the stateless era's.
+    fn slot(&mut self, key: &str) -> Option<(usize, &mut Option<Arc<RawValue>>)> {
         match key {
-            meta_keys::PROTOCOL_VERSION => Some(&mut self.protocol_version),
-            meta_keys::CLIENT_CAPABILITIES => Some(&mut self.client_capabilities),
-            meta_keys::CLIENT_INFO => Some(&mut self.client_info),
-            meta_keys::LOG_LEVEL => Some(&mut self.log_level),
+            meta_keys::PROTOCOL_VERSION => Some((0, &mut self.protocol_version)),
+            meta_keys::CLIENT_CAPABILITIES => Some((1, &mut self.client_capabilities)),
+            meta_keys::CLIENT_INFO => Some((2, &mut self.client_info)),
+            meta_keys::LOG_LEVEL => Some((3, &mut self.log_level)),
             _ => None,
         }
     }
@@ -75,9 +78,9 @@ impl StatelessMeta {
             meta_keys::LOG_LEVEL,
         ] {
             if let Some(value) = meta.remove(key)
-                && let Some(slot) = found.slot(key)
+                && let Some((_, slot)) = found.slot(key)
             {
-                *slot = serde_json::value::to_raw_value(&value).ok();
+                *slot = serde_json::value::to_raw_value(&value).ok().map(Arc::from);
             }
         }
         // A `_meta` that held nothing but the era's keys is gone with them.
@@ -193,6 +196,32 @@ impl<'de> Visitor<'de> for ParamsVisitor {
     }
 }
 
+thread_local! {
+    /// The text last read for each of the era's keys on this thread.
+    static LAST: RefCell<[Option<Arc<RawValue>>; 4]> = const { RefCell::new([None, None, None, None]) };
+}
+
+/// Texts longer than this are not kept for the next request to share.
+const SHARED_AT_MOST: usize = 4096;
+
+/// `text`, the value of the era's key number `index`: the text last read for that key on this
+/// thread when it is the same (a client sends the same ones with every request), else a copy.
+fn shared(index: usize, text: &RawValue) -> Arc<RawValue> {
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some(found) = &last[index]
+            && found.get() == text.get()
+        {
+            return Arc::clone(found);
+        }
+        let copy: Arc<RawValue> = Arc::from(text.to_owned());
+        if text.get().len() <= SHARED_AT_MOST {
+            last[index] = Some(Arc::clone(&copy));
+        }
+        copy
+    })
+}
+
 /// `_meta`: an object, whose stateless-era keys go to the [`StatelessMeta`].
 struct MetaSeed<'a>(&'a mut StatelessMeta);
 
@@ -216,11 +245,11 @@ impl<'de> Visitor<'de> for MetaVisitor<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut rest = Map::new();
         while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
-            if let Some(slot) = self.0.slot(&key) {
+            if let Some((index, slot)) = self.0.slot(&key) {
                 if slot.is_some() {
                     return Err(de::Error::custom("duplicate key"));
                 }
-                *slot = Some(map.next_value::<Box<RawValue>>()?);
+                *slot = Some(shared(index, map.next_value::<&'de RawValue>()?));
                 continue;
             }
             if rest.contains_key(&*key) {
@@ -241,6 +270,25 @@ mod tests {
     fn read(text: &str) -> (Value, StatelessMeta) {
         let mut d = serde_json::Deserializer::from_str(text);
         deserialize_params(&mut d).unwrap().unwrap()
+    }
+
+    #[test]
+    fn a_text_equal_to_the_last_one_is_shared_not_copied() {
+        let meta = |caps: &str| {
+            read(&format!(
+                r#"{{"_meta":{{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{caps}}}}}"#
+            ))
+            .1
+        };
+        let (a, b, c) = (meta(r#"{"sampling":{}}"#), meta(r#"{"sampling":{}}"#), meta("{}"));
+        let caps = |m: &StatelessMeta| m.client_capabilities.clone().unwrap();
+        assert!(Arc::ptr_eq(&caps(&a), &caps(&b)), "the same text was copied again");
+        assert!(!Arc::ptr_eq(&caps(&b), &caps(&c)));
+        assert_eq!((caps(&b).get(), caps(&c).get()), (r#"{"sampling":{}}"#, "{}"));
+        assert!(Arc::ptr_eq(
+            a.protocol_version.as_ref().unwrap(),
+            c.protocol_version.as_ref().unwrap()
+        ));
     }
 
     #[test]

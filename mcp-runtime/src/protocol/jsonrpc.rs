@@ -402,14 +402,28 @@ pub fn encode_error(id: Option<&RequestId>, error: &ErrorObject) -> Vec<u8> {
 /// Encodes a request this side sends.
 pub fn encode_request<P: Serialize + ?Sized>(id: &RequestId, method: &str, params: &P) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
-    out.extend_from_slice(HEAD);
-    id.write_json(&mut out);
-    out.extend_from_slice(br#","method":"#);
-    serde_json::to_writer(&mut out, method).expect("a string serialises");
-    out.extend_from_slice(br#","params":"#);
+    write_request_head(&mut out, id, method);
     serde_json::to_writer(&mut out, params).expect("params serialise");
     out.push(b'}');
     out
+}
+
+/// [`encode_request`] for params already written as JSON: one buffer of the right size.
+pub fn encode_request_raw(id: &RequestId, method: &str, params: &RawValue) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + method.len() + params.get().len());
+    write_request_head(&mut out, id, method);
+    out.extend_from_slice(params.get().as_bytes());
+    out.push(b'}');
+    out
+}
+
+/// A request up to its params: `{"jsonrpc":"2.0","id":…,"method":…,"params":`.
+fn write_request_head(out: &mut Vec<u8>, id: &RequestId, method: &str) {
+    out.extend_from_slice(HEAD);
+    id.write_json(out);
+    out.extend_from_slice(br#","method":"#);
+    serde_json::to_writer(&mut *out, method).expect("a string serialises");
+    out.extend_from_slice(br#","params":"#);
 }
 
 /// Encodes a notification.

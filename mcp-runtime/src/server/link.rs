@@ -5,7 +5,7 @@
 use super::context::Cancel;
 use super::peer::{Answer, Peer, cannot_ask};
 use crate::error::{Error, Result};
-use crate::protocol::jsonrpc::{self, encode_request};
+use crate::protocol::jsonrpc::{self, encode_request_raw};
 use crate::protocol::{ErrorObject, Method, RequestId};
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -348,7 +348,7 @@ impl Link {
         let traced = outgoing.inject_raw(params);
         #[cfg(feature = "otel")]
         let params = traced.as_deref().unwrap_or(params);
-        let message = encode_request(&id, method, params);
+        let message = encode_request_raw(&id, method, params);
         let _guard = OutGuard {
             link: self,
             id,
