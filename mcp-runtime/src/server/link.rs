@@ -56,7 +56,11 @@ impl Router {
     /// session between requests (most idle ones) holds no table at all.
     #[cfg_attr(not(feature = "http"), allow(dead_code))] // used by the HTTP front end
     pub(crate) fn forget_stream(&self, id: &RequestId) -> Option<Slot> {
-        let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        Self::take_slot(&mut self.streams.lock().unwrap_or_else(PoisonError::into_inner), id)
+    }
+
+    /// Takes request `id`'s slot out of `streams`, freeing the table once it is empty.
+    pub(crate) fn take_slot(streams: &mut HashMap<RequestId, Slot>, id: &RequestId) -> Option<Slot> {
         let found = streams.remove(id);
         if streams.is_empty() {
             *streams = HashMap::new();
@@ -81,10 +85,7 @@ impl Router {
                 Some(Slot::Open(tx)) => {
                     let tx = tx.clone();
                     if message.1 {
-                        streams.remove(id);
-                        if streams.is_empty() {
-                            *streams = HashMap::new();
-                        }
+                        Self::take_slot(&mut streams, id);
                     }
                     return Some((tx, message));
                 }

@@ -71,20 +71,16 @@ impl Serialize for Digest {
 impl<'de> Deserialize<'de> for Digest {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        let mut bytes = [0u8; 32];
-        let valid = text.len() == 64
-            && text.is_ascii()
-            && bytes.iter_mut().enumerate().all(|(i, b)| {
-                u8::from_str_radix(&text[2 * i..2 * i + 2], 16).is_ok_and(|v| {
-                    *b = v;
-                    true
-                })
-            });
-        if valid {
-            Ok(Self(bytes))
-        } else {
-            Err(serde::de::Error::custom("a digest is 64 hex digits"))
+        let invalid = || serde::de::Error::custom("a digest is 64 hex digits");
+        if text.len() != 64 {
+            return Err(invalid());
         }
+        let mut bytes = [0u8; 32];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            let pair = text.get(2 * i..2 * i + 2).ok_or_else(invalid)?;
+            *byte = u8::from_str_radix(pair, 16).map_err(|_| invalid())?;
+        }
+        Ok(Self(bytes))
     }
 }
 
