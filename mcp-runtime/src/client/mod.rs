@@ -758,10 +758,11 @@ async fn handle(inner: &Inner, message: Incoming) {
         Incoming::Request {
             id,
             method,
-            mut params,
+            params,
             stateless,
         } => {
             // A handler sees the params as the server sent them.
+            let mut params = params.into_value();
             stateless.restore_into(&mut params);
             if method == Ok(Method::Ping) {
                 let _ = inner.out.send(jsonrpc::encode_result(&id, b"{}")).await;

@@ -65,7 +65,6 @@ pub(super) fn check_headers(
     else {
         return Ok(());
     };
-    let params = params.as_ref().unwrap_or(&Value::Null);
     let header = |name: &str| headers.get(name).map(|v| decode_header(v.as_bytes()));
     let mismatch = |what: &str| {
         ErrorObject::new(
@@ -92,8 +91,8 @@ pub(super) fn check_headers(
         None => return Err(missing("Mcp-Method")),
     }
     let name = match method {
-        Ok(Method::ToolsCall | Method::PromptsGet) => params["name"].as_str(),
-        Ok(Method::ResourcesRead) => params["uri"].as_str(),
+        Ok(Method::ToolsCall | Method::PromptsGet) => params.str_field("name"),
+        Ok(Method::ResourcesRead) => params.str_field("uri"),
         _ => None,
     };
     if let Some(name) = name {
@@ -107,7 +106,7 @@ pub(super) fn check_headers(
     // not all send it yet, so it is checked when present, not required.
     if let Ok(Method::TasksGet | Method::TasksUpdate | Method::TasksCancel) = method
         && let Some(value) = header("mcp-name")
-        && value.as_deref() != params["taskId"].as_str()
+        && value.as_deref() != params.str_field("taskId")
     {
         return Err(mismatch("Mcp-Name"));
     }
@@ -117,10 +116,9 @@ pub(super) fn check_headers(
             .and_then(|n| catalog.tool_index.get(n))
             .map(|&i| &catalog.tools[i].def);
         for p in tool.map(|t| t.header_params.as_slice()).unwrap_or_default() {
-            let value = &params["arguments"][p.argument.as_str()];
-            if value.is_null() {
+            let Some(value) = params.argument(&p.argument).filter(|v| !v.is_null()) else {
                 continue;
-            }
+            };
             let expected = match value {
                 Value::String(s) => s.clone(),
                 Value::Number(n) => n.to_string(),

@@ -59,7 +59,7 @@ impl Change {
         else {
             return None;
         };
-        let param = |key: &str| params.as_ref()?.get(key)?.as_str().map(str::to_owned);
+        let param = |key: &str| params.str_field(key).map(str::to_owned);
         match method {
             Method::ResourcesSubscribe => param("uri").map(Self::Subscribe),
             Method::ResourcesUnsubscribe => param("uri").map(Self::Unsubscribe),

@@ -43,7 +43,7 @@ impl StatelessMeta {
         string_of(self.protocol_version.as_deref())
     }
 
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.protocol_version.is_none()
             && self.client_capabilities.is_none()
             && self.client_info.is_none()
@@ -152,8 +152,14 @@ pub(crate) fn string_of(raw: Option<&RawValue>) -> Option<std::borrow::Cow<'_, s
 /// Deserialises `params` (an object or an array) as a value, with the stateless-era keys of
 /// its `_meta` taken out into a [`StatelessMeta`]. Anything else is an error, and the message
 /// then takes the slow path of parsing, whose errors say precisely what is wrong.
-pub(crate) fn deserialize_params<'de, D: Deserializer<'de>>(d: D) -> Result<Option<(Value, StatelessMeta)>, D::Error> {
-    d.deserialize_any(ParamsVisitor).map(Some)
+pub(crate) struct ParamsSeed;
+
+impl<'de> DeserializeSeed<'de> for ParamsSeed {
+    type Value = (Value, StatelessMeta);
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(ParamsVisitor)
+    }
 }
 
 struct ParamsVisitor;
@@ -223,7 +229,7 @@ fn shared(index: usize, text: &RawValue) -> Arc<RawValue> {
 }
 
 /// `_meta`: an object, whose stateless-era keys go to the [`StatelessMeta`].
-struct MetaSeed<'a>(&'a mut StatelessMeta);
+pub(crate) struct MetaSeed<'a>(pub(crate) &'a mut StatelessMeta);
 
 impl<'de> DeserializeSeed<'de> for MetaSeed<'_> {
     type Value = Value;
@@ -269,7 +275,7 @@ mod tests {
 
     fn read(text: &str) -> (Value, StatelessMeta) {
         let mut d = serde_json::Deserializer::from_str(text);
-        deserialize_params(&mut d).unwrap().unwrap()
+        ParamsSeed.deserialize(&mut d).unwrap()
     }
 
     #[test]
@@ -340,7 +346,7 @@ mod tests {
             "3",
         ] {
             let mut d = serde_json::Deserializer::from_str(text);
-            assert!(deserialize_params(&mut d).is_err(), "{text}");
+            assert!(ParamsSeed.deserialize(&mut d).is_err(), "{text}");
         }
     }
 }

@@ -7,6 +7,8 @@
 use super::era_meta::{self, StatelessMeta, Text};
 use super::error::{ErrorCode, ErrorObject};
 use super::method::{Method, WireMethod, parse_wire};
+use super::params::{CallSeed, Params};
+use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -68,7 +70,7 @@ pub enum Incoming {
         /// The method, or the name of one MCP does not define.
         method: WireMethod,
         /// The parameters, if any, without the stateless era's keys of their `_meta`.
-        params: Option<Value>,
+        params: Params,
         /// The stateless era's keys of `params._meta`, as sent ([`StatelessMeta`]).
         stateless: StatelessMeta,
     },
@@ -121,23 +123,97 @@ struct RawMessage {
 }
 
 /// A well-formed message, read in one pass with no copy of what it need not own: the
-/// version and method are borrowed, and the stateless era's keys of `_meta` are kept as text.
-/// Anything this does not take (a field of the wrong type, a duplicate key) goes through
-/// [`RawMessage`] instead.
-#[derive(Deserialize)]
+/// version and method are borrowed, the stateless era's keys of `_meta` are kept as text, and
+/// the params of a call (`tools/call`, `prompts/get`) named before them are read straight into
+/// their type. Anything this does not take (a field of the wrong type, a duplicate key) goes
+/// through [`RawMessage`] instead.
 struct FastMessage<'a> {
-    #[serde(borrow)]
     jsonrpc: Text<'a>,
-    #[serde(default, deserialize_with = "present")]
+    /// `"id": null` is `Some(Value::Null)`.
     id: Option<Value>,
-    #[serde(default, borrow)]
     method: Option<Text<'a>>,
-    #[serde(default, deserialize_with = "era_meta::deserialize_params")]
-    params: Option<(Value, StatelessMeta)>,
-    #[serde(default, deserialize_with = "present_raw")]
+    params: Option<(Params, StatelessMeta)>,
     result: Option<Box<RawValue>>,
-    #[serde(default)]
     error: Option<Value>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for FastMessage<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(FastVisitor(std::marker::PhantomData))
+    }
+}
+
+struct FastVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for FastVisitor<'a> {
+    type Value = FastMessage<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON-RPC message")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        fn once<T, E: de::Error>(slot: &Option<T>, name: &'static str) -> Result<(), E> {
+            match slot {
+                Some(_) => Err(E::duplicate_field(name)),
+                None => Ok(()),
+            }
+        }
+        let (mut jsonrpc, mut id, mut method) = (None, None, None::<Text<'a>>);
+        let (mut params, mut result, mut error) = (None, None, None);
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+            match &*key {
+                "jsonrpc" => {
+                    once(&jsonrpc, "jsonrpc")?;
+                    jsonrpc = Some(map.next_value::<Text<'a>>()?);
+                }
+                "id" => {
+                    once(&id, "id")?;
+                    id = Some(map.next_value::<Value>()?);
+                }
+                "method" => {
+                    once(&method, "method")?;
+                    method = Some(map.next_value::<Text<'a>>()?);
+                }
+                "params" => {
+                    once(&params, "params")?;
+                    let call = method
+                        .as_ref()
+                        .and_then(|Text(name)| Method::parse(name))
+                        .filter(|m| matches!(m, Method::ToolsCall | Method::PromptsGet));
+                    params = Some(match call {
+                        Some(_) => {
+                            let (call, era) = map.next_value_seed(CallSeed)?;
+                            (Params::Call(call), era)
+                        }
+                        None => {
+                            let (value, era) = map.next_value_seed(era_meta::ParamsSeed)?;
+                            (Params::Value(Some(value)), era)
+                        }
+                    });
+                }
+                "result" => {
+                    once(&result, "result")?;
+                    result = Some(map.next_value::<Box<RawValue>>()?);
+                }
+                "error" => {
+                    once(&error, "error")?;
+                    error = Some(map.next_value::<Value>()?);
+                }
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(FastMessage {
+            jsonrpc: jsonrpc.ok_or_else(|| de::Error::missing_field("jsonrpc"))?,
+            id,
+            method,
+            params,
+            result,
+            error,
+        })
+    }
 }
 
 /// The fields of one message object, whichever way it was read.
@@ -147,7 +223,7 @@ struct Fields {
     id: Option<Value>,
     /// The method; `Err` when it is not a string.
     method: Option<Result<WireMethod, ()>>,
-    params: Option<Value>,
+    params: Params,
     stateless: StatelessMeta,
     result: Option<Box<RawValue>>,
     error: Option<Value>,
@@ -164,7 +240,7 @@ impl From<RawMessage> for Fields {
                 Value::String(name) => Ok(parse_wire(name)),
                 _ => Err(()),
             }),
-            params,
+            params: Params::Value(params),
             stateless,
             result: raw
                 .result
@@ -176,10 +252,7 @@ impl From<RawMessage> for Fields {
 
 impl From<FastMessage<'_>> for Fields {
     fn from(raw: FastMessage<'_>) -> Self {
-        let (params, stateless) = match raw.params {
-            Some((params, stateless)) => (Some(params), stateless),
-            None => (None, StatelessMeta::default()),
-        };
+        let (params, stateless) = raw.params.unwrap_or_default();
         Self {
             jsonrpc: raw.jsonrpc.0 == "2.0",
             id: raw.id,
@@ -198,12 +271,6 @@ impl From<FastMessage<'_>> for Fields {
 /// Keeps `null` apart from absent: `"id": null` is `Some(Value::Null)`.
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     Value::deserialize(d).map(Some)
-}
-
-/// [`present`], keeping the text as sent: a response's result is read once, into the type its
-/// waiter expects, with no `Value` between.
-fn present_raw<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
-    Box::<RawValue>::deserialize(d).map(Some)
 }
 
 /// The [`Value`] of a response's result. It fails only where the text holds what a `Value`
@@ -284,7 +351,7 @@ fn from_fields(raw: Fields) -> Incoming {
         let Ok(method) = method else {
             return invalid(id, "Invalid Request: `method` must be a string");
         };
-        if let Some(p) = &raw.params
+        if let Params::Value(Some(p)) = &raw.params
             && !p.is_object()
             && !p.is_array()
         {
@@ -299,7 +366,7 @@ fn from_fields(raw: Fields) -> Incoming {
             },
             None => {
                 // A notification's params stay as sent.
-                let mut params = raw.params;
+                let mut params = raw.params.into_value();
                 raw.stateless.restore_into(&mut params);
                 Incoming::Notification { method, params }
             }
@@ -476,8 +543,23 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":3,"result":{"ok":true}}"#,
             r#"{"jsonrpc":"1.0","id":4,"method":"ping"}"#,
         ] {
-            let fast = format!("{:?}", one(text));
-            let slow = format!("{:?}", classify(serde_json::from_str(text).unwrap()));
+            // A call's params are compared as the call each reading gives.
+            let norm = |m: Incoming| match m {
+                Incoming::Request {
+                    id,
+                    method: Ok(method @ (Method::ToolsCall | Method::PromptsGet)),
+                    params,
+                    stateless,
+                } => Incoming::Request {
+                    id,
+                    method: Ok(method),
+                    params: Params::Call(params.into_call(method).unwrap()),
+                    stateless,
+                },
+                other => other,
+            };
+            let fast = format!("{:?}", norm(one(text)));
+            let slow = format!("{:?}", norm(classify(serde_json::from_str(text).unwrap())));
             assert_eq!(fast, slow, "{text}");
         }
         // The era's keys are read apart; a notification keeps them.
@@ -486,7 +568,7 @@ mod tests {
         ) else {
             panic!("a request")
         };
-        assert_eq!(params, Some(serde_json::json!({})));
+        assert_eq!(params, Params::Value(Some(serde_json::json!({}))));
         assert!(stateless.is_stateless());
         let Incoming::Notification { params, .. } = one(
             r#"{"jsonrpc":"2.0","method":"x","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#,
@@ -497,6 +579,68 @@ mod tests {
             params,
             Some(serde_json::json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}))
         );
+    }
+
+    #[test]
+    fn a_calls_params_read_into_their_type_equal_those_read_as_a_value() {
+        let era = r#""io.modelcontextprotocol/protocolVersion":"2026-07-28""#;
+        let call =
+            |method: &str, params: &str| format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{params}}}"#);
+        let cases = [
+            r#"{"name":"echo","arguments":{"text":"hi","n":[1,{"a":null}]}}"#.to_owned(),
+            r#"{"name":"echo"}"#.to_owned(),
+            r#"{"name":"echo","arguments":null,"inputResponses":null,"requestState":null}"#.to_owned(),
+            format!(r#"{{"name":"echo","_meta":{{{era},"progressToken":"p"}},"requestState":"s"}}"#),
+            format!(r#"{{"name":"echo","_meta":{{{era}}},"inputResponses":{{"k":{{"x":1}}}}}}"#),
+            r#"{"name":"echo","_meta":{},"task":{"ttl":500,"x":1},"extra":[true]}"#.to_owned(),
+            // What the typed reading does not take goes the slow way, and fails there or not.
+            r#"{"name":3}"#.to_owned(),
+            r#"{"arguments":{}}"#.to_owned(),
+            r#"{"name":"a","arguments":[1]}"#.to_owned(),
+            r#"{"name":"a","inputResponses":1}"#.to_owned(),
+            r#"{"name":"a","requestState":{}}"#.to_owned(),
+            r#"{"name":"a","_meta":7}"#.to_owned(),
+            r#"{"name":"a","name":"b"}"#.to_owned(),
+            r#"{"name":"a","x":1,"x":2}"#.to_owned(),
+            "[1]".to_owned(),
+            "7".to_owned(),
+        ];
+        for method in ["tools/call", "prompts/get"] {
+            let typed = Method::parse(method).unwrap();
+            for params in &cases {
+                let text = call(method, params);
+                let (fast, slow) = (one(&text), classify(serde_json::from_str(&text).unwrap()));
+                let read = |m: Incoming| match m {
+                    Incoming::Request { params, stateless, .. } => {
+                        (params.into_call(typed).map_err(|e| e.message), stateless.is_stateless())
+                    }
+                    other => (Err(format!("{other:?}")), false),
+                };
+                assert_eq!(read(fast), read(slow), "{text}");
+            }
+        }
+        // A well-formed call is read into its type; the whole params come back as a value.
+        let text = call("tools/call", &cases[5]);
+        let Incoming::Request { params, .. } = one(&text) else {
+            panic!("a request")
+        };
+        assert!(
+            matches!(&params, Params::Call(c) if c.task == Some(super::super::params::TaskRequest { ttl_ms: Some(500) }))
+        );
+        assert_eq!(params.str_field("name"), Some("echo"));
+        assert_eq!(
+            params.into_value(),
+            Some(
+                serde_json::json!({"name": "echo", "arguments": {}, "_meta": {}, "task": {"ttl": 500, "x": 1}, "extra": [true]})
+            )
+        );
+        // Params before the method are read as a value, and give the same call.
+        let text = r#"{"jsonrpc":"2.0","params":{"name":"echo"},"id":1,"method":"tools/call"}"#;
+        let Incoming::Request { params, .. } = one(text) else {
+            panic!("a request")
+        };
+        assert!(matches!(params, Params::Value(_)));
+        assert_eq!(params.into_call(Method::ToolsCall).unwrap().name, "echo");
     }
 
     fn code(m: &Incoming) -> (Option<RequestId>, i32) {

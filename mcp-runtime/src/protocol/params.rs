@@ -4,11 +4,14 @@
 //! copy) and says precisely what is wrong, as `-32602`.
 
 use super::capabilities::ClientCapabilities;
+use super::era_meta::{MetaSeed, StatelessMeta, Text};
 use super::error::ErrorObject;
 use super::jsonrpc::RequestId;
 use super::method::Method;
 use super::types::{Implementation, LogLevel};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
+use std::fmt;
 
 /// Params read from a request.
 pub trait FromParams: Sized {
@@ -86,7 +89,7 @@ impl FromParams for ListParams {
 }
 
 /// What a stateless-era retry carries: the client's answers, and the state it echoes.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct InputParams {
     /// `inputResponses`: answers to the previous round's input requests, by key.
     pub input_responses: Option<Map<String, Value>>,
@@ -114,7 +117,7 @@ impl InputParams {
 }
 
 /// A call of something by name with arguments: `tools/call` and `prompts/get`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CallParams {
     /// The tool's or prompt's name.
     pub name: String,
@@ -126,6 +129,9 @@ pub struct CallParams {
     pub meta: Option<Map<String, Value>>,
     /// `task` (2025-11-25): run the call as a task.
     pub task: Option<TaskRequest>,
+    /// The members not read into a field above (`task` among them, as sent): kept so that the
+    /// params can be given back whole ([`Params::into_value`]).
+    pub rest: Map<String, Value>,
 }
 
 /// `params.task` of a 2025-11-25 `tools/call`: the client asks for the call to run as a task.
@@ -192,19 +198,191 @@ impl CallParams {
         };
         let meta = take_meta(&mut params);
         let input = InputParams::take(method, &mut params)?;
-        let task = match params.remove("task") {
-            Some(Value::Object(t)) => Some(TaskRequest {
-                ttl_ms: t.get("ttl").and_then(Value::as_u64),
-            }),
-            _ => None,
-        };
+        let task = params.get("task").and_then(TaskRequest::of);
         Ok(Self {
             name,
             arguments,
             input,
             meta,
             task,
+            rest: params,
         })
+    }
+
+    /// The params as a value again: every member the client sent, `arguments` always, and
+    /// `_meta` without the stateless era's keys (which the message keeps apart).
+    pub fn into_value(self) -> Value {
+        let mut params = self.rest;
+        params.insert("name".to_owned(), Value::String(self.name));
+        params.insert("arguments".to_owned(), Value::Object(self.arguments));
+        if let Some(meta) = self.meta {
+            params.insert("_meta".to_owned(), Value::Object(meta));
+        }
+        if let Some(answers) = self.input.input_responses {
+            params.insert("inputResponses".to_owned(), Value::Object(answers));
+        }
+        if let Some(state) = self.input.request_state {
+            params.insert("requestState".to_owned(), Value::String(state));
+        }
+        Value::Object(params)
+    }
+}
+
+/// Reads a `tools/call`'s or `prompts/get`'s params straight from the message's text into
+/// [`CallParams`], with the stateless era's keys of `_meta` taken out as
+/// [`ParamsSeed`](super::era_meta::ParamsSeed) takes them. What it does not take (a member of
+/// the wrong type, a duplicate key, no `name`) is an error, and the message then takes the slow
+/// path, where [`CallParams::read`] says precisely what is wrong.
+pub(crate) struct CallSeed;
+
+impl<'de> DeserializeSeed<'de> for CallSeed {
+    type Value = (CallParams, StatelessMeta);
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CallSeed {
+    type Value = (CallParams, StatelessMeta);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the params of a call")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut era = StatelessMeta::default();
+        let (mut name, mut arguments, mut meta) = (None, None, None);
+        let (mut input_responses, mut request_state) = (None, None);
+        let mut rest = Map::new();
+        let duplicate = || de::Error::custom("duplicate key");
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+            match &*key {
+                "name" if name.is_none() => name = Some(map.next_value::<Text<'de>>()?.0.into_owned()),
+                "arguments" if arguments.is_none() => {
+                    arguments = Some(map.next_value::<Option<Map<String, Value>>>()?.unwrap_or_default());
+                }
+                "_meta" if meta.is_none() => meta = Some(map.next_value_seed(MetaSeed(&mut era))?),
+                "inputResponses" if input_responses.is_none() => {
+                    input_responses = Some(map.next_value::<Option<Map<String, Value>>>()?);
+                }
+                "requestState" if request_state.is_none() => {
+                    request_state = Some(map.next_value::<Option<String>>()?);
+                }
+                "name" | "arguments" | "_meta" | "inputResponses" | "requestState" => return Err(duplicate()),
+                _ if rest.contains_key(&*key) => return Err(duplicate()),
+                _ => {
+                    let value = map.next_value::<Value>()?;
+                    rest.insert(key.into_owned(), value);
+                }
+            }
+        }
+        let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
+        // A `_meta` that held nothing but the era's keys is gone with them.
+        let meta = match meta {
+            Some(Value::Object(m)) if !(m.is_empty() && !era.is_empty()) => Some(m),
+            _ => None,
+        };
+        let task = rest.get("task").and_then(TaskRequest::of);
+        let call = CallParams {
+            name,
+            arguments: arguments.unwrap_or_default(),
+            input: InputParams {
+                input_responses: input_responses.flatten(),
+                request_state: request_state.flatten(),
+            },
+            meta,
+            task,
+            rest,
+        };
+        Ok((call, era))
+    }
+}
+
+impl TaskRequest {
+    /// `params.task`, when it is an object.
+    fn of(task: &Value) -> Option<Self> {
+        task.as_object().map(|t| Self {
+            ttl_ms: t.get("ttl").and_then(Value::as_u64),
+        })
+    }
+}
+
+/// A request's params as the message was read: a `tools/call`'s or `prompts/get`'s straight
+/// into their type (no `Value` between, when the message names its method before its params,
+/// as clients do), anything else as a value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Params {
+    /// Absent (`None`), or read as a value.
+    Value(Option<Value>),
+    /// The params of a `tools/call` or `prompts/get`, read into their type.
+    Call(CallParams),
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self::Value(None)
+    }
+}
+
+impl From<Option<Value>> for Params {
+    fn from(params: Option<Value>) -> Self {
+        Self::Value(params)
+    }
+}
+
+impl Params {
+    /// The params as a value (`None` when absent).
+    pub fn into_value(self) -> Option<Value> {
+        match self {
+            Self::Value(params) => params,
+            Self::Call(call) => Some(call.into_value()),
+        }
+    }
+
+    /// The call params of `method` (`tools/call` or `prompts/get`), read from a value if they
+    /// were not read into their type already.
+    pub fn into_call(self, method: Method) -> Result<CallParams, ErrorObject> {
+        match self {
+            Self::Call(call) => Ok(call),
+            Self::Value(params) => CallParams::read(method, params),
+        }
+    }
+
+    /// The params when they were read as a value (`None` when absent, or read into a type).
+    pub fn as_value(&self) -> Option<&Value> {
+        match self {
+            Self::Value(params) => params.as_ref(),
+            Self::Call(_) => None,
+        }
+    }
+
+    /// The string member `key` (such as `name`, `uri` or `taskId`), when it is one.
+    pub fn str_field(&self, key: &str) -> Option<&str> {
+        match self {
+            Self::Value(params) => params.as_ref()?.get(key)?.as_str(),
+            Self::Call(call) => match key {
+                "name" => Some(&call.name),
+                "requestState" => call.input.request_state.as_deref(),
+                _ => call.rest.get(key)?.as_str(),
+            },
+        }
+    }
+
+    /// The call's argument `name`, when there is one.
+    pub fn argument(&self, name: &str) -> Option<&Value> {
+        match self {
+            Self::Value(params) => params.as_ref()?.get("arguments")?.get(name),
+            Self::Call(call) => call.arguments.get(name),
+        }
+    }
+
+    /// `_meta`, when it is an object.
+    pub fn meta(&self) -> Option<&Map<String, Value>> {
+        match self {
+            Self::Value(params) => params.as_ref()?.get("_meta")?.as_object(),
+            Self::Call(call) => call.meta.as_ref(),
+        }
     }
 }
 

@@ -104,7 +104,7 @@ impl Connection {
         &self,
         id: Option<&RequestId>,
         method: &crate::protocol::method::WireMethod,
-        params: Option<&serde_json::Value>,
+        params: &crate::protocol::params::Params,
     ) -> super::otel::Operation {
         let transport = self.clock.transport();
         let session_id = self.binding.get().filter(|_| transport == super::otel::Transport::Http);

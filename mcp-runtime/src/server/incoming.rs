@@ -13,7 +13,7 @@ use super::era::{self, Requester};
 use super::middleware::{self, McpService, Request, Route};
 use crate::protocol::jsonrpc::{self, encode_error, encode_result};
 use crate::protocol::method::{Capability, WireMethod, wire_name};
-use crate::protocol::params::{CancelledParams, FromParams};
+use crate::protocol::params::{CancelledParams, FromParams, Params};
 use crate::protocol::{ErrorObject, Frame, Incoming, Method, RequestId, StatelessMeta};
 use serde_json::Value;
 use std::future::Future;
@@ -50,7 +50,7 @@ impl Route for OnConnection {
         reply: oneshot::Sender<Vec<u8>>,
     ) -> Option<Vec<u8>> {
         let Self { conn, req } = *self;
-        conn.dispatch(id, method, params, req, Some(reply))
+        conn.dispatch(id, method, Params::Value(params), req, Some(reply))
     }
 }
 
@@ -112,13 +112,14 @@ impl Connection {
                 params,
                 stateless,
             } => {
-                let operation = self.operation(Some(&id), &method, params.as_ref());
+                let operation = self.operation(Some(&id), &method, &params);
                 super::otel::routing(operation, || self.request(id, &method, params, &stateless, collect))
             }
             Incoming::Notification { method, params } => {
+                let params = Params::Value(params);
                 #[cfg(feature = "otel")]
-                let operation = self.operation(None, &method, params.as_ref());
-                self.notification(&method, params.as_ref());
+                let operation = self.operation(None, &method, &params);
+                self.notification(&method, params.as_value());
                 #[cfg(feature = "otel")]
                 operation.finish(None);
                 None
@@ -136,7 +137,7 @@ impl Connection {
         self: &Arc<Self>,
         id: RequestId,
         method: &WireMethod,
-        params: Option<Value>,
+        params: Params,
         stateless: &StatelessMeta,
         collect: Collect,
     ) -> Option<Vec<u8>> {
@@ -148,7 +149,7 @@ impl Connection {
         }
         match method {
             Ok(Method::Initialize) => {
-                let reply = self.initialize(&id, params);
+                let reply = self.initialize(&id, params.into_value());
                 #[cfg(feature = "otel")]
                 if let Some(session) = self.session.get() {
                     super::otel::routing_version(session.version);
@@ -170,7 +171,7 @@ impl Connection {
         self: &Arc<Self>,
         id: RequestId,
         method: &WireMethod,
-        params: Option<Value>,
+        params: Params,
         req: Requester,
         collect: Collect,
     ) -> Option<Vec<u8>> {
@@ -206,14 +207,14 @@ impl Connection {
         service: McpService,
         id: RequestId,
         method: Method,
-        params: Option<Value>,
+        params: Params,
         req: Requester,
         collect: Collect,
     ) -> Option<Vec<u8>> {
         let request = Request::new(
             id.clone(),
             method,
-            params,
+            params.into_value(),
             req.version,
             Arc::clone(&req.capabilities),
             self.principal.clone(),
@@ -273,11 +274,19 @@ impl Connection {
         self: &Arc<Self>,
         id: RequestId,
         method: Method,
-        params: Option<Value>,
+        params: Params,
         req: Requester,
         collect: Collect,
     ) -> Option<Vec<u8>> {
         let core = &self.core;
+        if let Method::ToolsCall | Method::PromptsGet = method {
+            let call = params.into_call(method);
+            return match method {
+                Method::ToolsCall => self.call_tool(id, call, req, collect),
+                _ => self.get_prompt(id, call, req, collect),
+            };
+        }
+        let params = params.into_value();
         let answer = |r: Result<Vec<u8>, ErrorObject>| Some(r.unwrap_or_else(|e| encode_error(Some(&id), &e)));
         match method {
             Method::ServerDiscover => Some(encode_result(&id, &core.discover)),
@@ -288,8 +297,6 @@ impl Connection {
             Method::ResourcesList => {
                 answer(FromParams::from_params(params).map(|p| self.list(&id, method, req.version, &p)))
             }
-            Method::ToolsCall => self.call_tool(id, params, req, collect),
-            Method::PromptsGet => self.get_prompt(id, params, req, collect),
             Method::ResourcesRead => self.read_resource(id, params, req, collect),
             Method::ResourcesSubscribe | Method::ResourcesUnsubscribe => answer(
                 FromParams::from_params(params).map(|p| self.subscribe(&id, method == Method::ResourcesSubscribe, p)),

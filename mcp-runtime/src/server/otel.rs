@@ -13,6 +13,7 @@
 //! (the reader's thread holds it in [`ROUTING`] meanwhile, so no signature on the way changes).
 
 use crate::protocol::method::{WireMethod, wire_name};
+use crate::protocol::params::Params;
 use crate::protocol::{Method, ProtocolVersion, RequestId};
 use opentelemetry::metrics::Histogram;
 use opentelemetry::propagation::{Extractor, Injector, TextMapCompositePropagator, TextMapPropagator};
@@ -99,13 +100,8 @@ pub(crate) struct Operation {
 }
 
 /// What names a request's target, read from its params.
-fn target(method: &WireMethod, params: Option<&Value>) -> (Option<&'static str>, Option<String>) {
-    let field = |key: &str| {
-        params
-            .and_then(|p| p.get(key))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
+fn target(method: &WireMethod, params: &Params) -> (Option<&'static str>, Option<String>) {
+    let field = |key: &str| params.str_field(key).map(str::to_owned);
     match method {
         Ok(Method::ToolsCall) => (Some("gen_ai.tool.name"), field("name")),
         Ok(Method::PromptsGet) => (Some("gen_ai.prompt.name"), field("name")),
@@ -130,8 +126,8 @@ impl Extractor for Meta<'_> {
 }
 
 /// The remote parent a request names in `params._meta`, if it names a valid one.
-fn parent_from_meta(params: Option<&Value>) -> Option<Context> {
-    let meta = params?.get("_meta")?.as_object()?;
+fn parent_from_meta(params: &Params) -> Option<Context> {
+    let meta = params.meta()?;
     meta.get("traceparent")?;
     let cx = PROPAGATOR.extract(&Meta(meta));
     cx.span().span_context().is_valid().then_some(cx)
@@ -144,7 +140,7 @@ impl Operation {
     pub(crate) fn start(
         id: Option<&RequestId>,
         method: &WireMethod,
-        params: Option<&Value>,
+        params: &Params,
         transport: Transport,
         session_id: Option<&str>,
     ) -> Self {
@@ -496,13 +492,13 @@ mod tests {
     fn meta_parents_only_when_valid() {
         let params =
             serde_json::json!({"_meta": {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}});
-        let cx = parent_from_meta(Some(&params)).expect("a valid parent");
+        let cx = parent_from_meta(&Params::Value(Some(params))).expect("a valid parent");
         assert_eq!(
             cx.span().span_context().trace_id().to_string(),
             "4bf92f3577b34da6a3ce929d0e0e4736"
         );
         let bad = serde_json::json!({"_meta": {"traceparent": "nonsense"}});
-        assert!(parent_from_meta(Some(&bad)).is_none());
-        assert!(parent_from_meta(None).is_none());
+        assert!(parent_from_meta(&Params::Value(Some(bad))).is_none());
+        assert!(parent_from_meta(&Params::default()).is_none());
     }
 }

@@ -66,7 +66,7 @@ impl Connection {
     pub(crate) fn call_tool(
         self: &Arc<Self>,
         id: RequestId,
-        params: Option<Value>,
+        params: Result<CallParams, ErrorObject>,
         req: Requester,
         collect: Collect,
     ) -> Option<Vec<u8>> {
@@ -76,7 +76,8 @@ impl Connection {
             input,
             meta,
             task,
-        } = match CallParams::read(Method::ToolsCall, params) {
+            ..
+        } = match params {
             Ok(p) => p,
             Err(e) => return Some(encode_error(Some(&id), &e)),
         };
@@ -135,7 +136,7 @@ impl Connection {
     pub(crate) fn get_prompt(
         self: &Arc<Self>,
         id: RequestId,
-        params: Option<Value>,
+        params: Result<CallParams, ErrorObject>,
         req: Requester,
         collect: Collect,
     ) -> Option<Vec<u8>> {
@@ -145,7 +146,7 @@ impl Connection {
             input,
             meta,
             ..
-        } = match CallParams::read(Method::PromptsGet, params) {
+        } = match params {
             Ok(p) => p,
             Err(e) => return Some(encode_error(Some(&id), &e)),
         };
