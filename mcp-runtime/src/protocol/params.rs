@@ -280,7 +280,7 @@ impl<'de> Visitor<'de> for CallSeed {
         let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
         // A `_meta` that held nothing but the era's keys is gone with them.
         let meta = match meta {
-            Some(Value::Object(m)) if !(m.is_empty() && !era.is_empty()) => Some(m),
+            Some(Value::Object(m)) if !m.is_empty() || era.is_empty() => Some(m),
             _ => None,
         };
         let task = rest.get("task").and_then(TaskRequest::of);
