@@ -7,6 +7,7 @@ pub mod base64;
 pub mod capabilities;
 pub mod era_meta;
 pub mod error;
+mod id;
 pub mod jsonrpc;
 pub mod method;
 pub mod params;

@@ -6,7 +6,7 @@
 use super::capabilities::ClientCapabilities;
 use super::era_meta::{MetaSeed, StatelessMeta, Text};
 use super::error::ErrorObject;
-use super::jsonrpc::RequestId;
+use super::id::RequestId;
 use super::method::Method;
 use super::types::{Implementation, LogLevel};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
