@@ -842,7 +842,23 @@ fn the_front_end_is_still_reachable_by_its_old_transport_paths() {
 
 #[tokio::test]
 async fn extra_routes_are_served_beside_the_endpoint_on_one_listener() {
-    let health = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+    let health = axum::Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/peer",
+            axum::routing::get(
+                |axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>| async move {
+                    peer.ip().to_string()
+                },
+            ),
+        )
+        .route(
+            "/slow",
+            axum::routing::get(|| async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                "done"
+            }),
+        );
     let options = mcp::http::HttpOptions::default().routes(health);
     let service = mcp::Server::new("s", "1").tools(mcp::tools![add]).build().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -857,16 +873,21 @@ async fn extra_routes_are_served_beside_the_endpoint_on_one_listener() {
         ))
     };
 
-    // The application's route, over a real socket.
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The application's routes, over a real socket; a handler can name the peer.
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = String::new();
-    tcp.read_to_string(&mut answer).await.unwrap();
+    let get = |path: &'static str| async move {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).await.unwrap();
+        answer
+    };
+    let answer = get("/healthz").await;
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
     assert!(answer.ends_with("ok"), "{answer}");
+    let answer = get("/peer").await;
+    assert!(answer.ends_with("127.0.0.1"), "{answer}");
 
     // MCP on the same listener.
     let client = mcp::client::Client::connect_http(&format!("http://{addr}/mcp"), Default::default())
@@ -875,11 +896,23 @@ async fn extra_routes_are_served_beside_the_endpoint_on_one_listener() {
     let result = client.call_tool("add", json!({"a": 2, "b": 3})).await.unwrap();
     assert_eq!(result.text_content(), "5");
 
+    // A request in flight when the server is told to stop is answered, then the server stops.
+    let slow = tokio::spawn(get("/slow"));
+    tokio::time::sleep(Duration::from_millis(50)).await;
     stop.notify_one();
     drop(client);
+    let answer = slow.await.unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("done"),
+        "{answer}"
+    );
     tokio::time::timeout(Duration::from_secs(10), stopped)
         .await
         .expect("the server stops")
         .unwrap()
         .unwrap();
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "still listening after the stop"
+    );
 }

@@ -14,10 +14,11 @@
 //!
 //! This front end sits above the server and imports it; the server and the transports never
 //! import it. Its files, by job: the endpoint's handler (`endpoint`), handshake-era sessions
-//! (`session`), each request's response stream (`stream`), the resumption log (`resume`), header
-//! checks (`headers`), JSON answers and their status (`response`), SSE framing (`sse`), the
-//! options ([`HttpOptions`]), bearer-token authorization ([`auth`]), and the deprecated HTTP+SSE
-//! transport of 2024-11-05 (`legacy_sse`, feature `legacy-sse`).
+//! (`session`), each request's response stream (`stream`), the resumption log (`resume`), the
+//! accept loop and each connection's task (`serve`), header checks (`headers`), JSON answers
+//! and their status (`response`), SSE framing (`sse`), the options ([`HttpOptions`]),
+//! bearer-token authorization ([`auth`]), and the deprecated HTTP+SSE transport of 2024-11-05
+//! (`legacy_sse`, feature `legacy-sse`).
 
 pub mod auth;
 mod endpoint;
@@ -28,11 +29,13 @@ mod legacy_sse;
 mod options;
 mod response;
 mod resume;
+mod serve;
 mod session;
 mod sse;
 mod stream;
 
 pub use self::options::HttpOptions;
+pub use self::serve::serve_router;
 
 use self::auth::Authorization;
 use self::endpoint::{Shared, endpoint};
@@ -41,13 +44,12 @@ use self::fleet::Fleet;
 use self::headers::check_host_and_origin;
 use self::response::json_response;
 use self::session::Sessions;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::server::service::Service;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 #[cfg(feature = "legacy-sse")]
 use axum::{body::Bytes, extract::State, http::HeaderMap, response::Response};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 impl Service {
@@ -154,48 +156,6 @@ impl Service {
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then lets requests in flight
-/// finish, as `serve_http` serves the MCP endpoint: every accepted connection gets
-/// `TCP_NODELAY` (Nagle's algorithm would hold each small answer back for tens of
-/// milliseconds), and handlers can extract the peer's address
-/// (`axum::extract::ConnectInfo<SocketAddr>`).
-///
-/// For a router of your own around [`Service::into_router`]:
-///
-/// ```no_run
-/// # async fn run(service: mcp_runtime::Service) -> mcp_runtime::Result<()> {
-/// let app = axum::Router::new()
-///     .route("/healthz", axum::routing::get(|| async { "ok" }))
-///     .merge(service.into_router());
-/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-/// mcp_runtime::http::serve_router(listener, app, std::future::pending()).await
-/// # }
-/// ```
-pub async fn serve_router(
-    listener: tokio::net::TcpListener,
-    router: axum::Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<()> {
-    axum::serve(
-        nodelay(listener),
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .map_err(Error::Io)
-}
-
-/// The listener, setting `TCP_NODELAY` on every connection it accepts.
-fn nodelay(
-    listener: tokio::net::TcpListener,
-) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
-    use axum::serve::ListenerExt as _;
-    fn set(tcp: &mut tokio::net::TcpStream) {
-        let _ = tcp.set_nodelay(true);
-    }
-    listener.tap_io(set as fn(&mut tokio::net::TcpStream))
-}
-
 impl crate::Server {
     /// Serves Streamable HTTP at `addr` (such as `127.0.0.1:3000`; the endpoint is `/mcp`).
     pub async fn serve_http(self, addr: impl tokio::net::ToSocketAddrs) -> Result<()> {
@@ -234,19 +194,4 @@ async fn admit(shared: &Shared, headers: &HeaderMap) -> std::result::Result<(), 
         auth.check(headers).await?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::serve::Listener as _;
-
-    #[tokio::test]
-    async fn every_accepted_connection_has_tcp_nodelay() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut listener = super::nodelay(listener);
-        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let (accepted, _) = listener.accept().await;
-        assert!(accepted.nodelay().unwrap(), "an accepted socket without TCP_NODELAY");
-    }
 }
