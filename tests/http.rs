@@ -195,6 +195,62 @@ async fn a_body_over_the_limit_is_refused_and_the_next_request_is_served() {
     );
 }
 
+/// `serve_http` reaches its endpoint without the router: the endpoint's own limit holds there
+/// too, for a body of no declared length, and the connection's next request is served.
+#[tokio::test]
+async fn served_on_a_socket_a_streamed_body_over_the_limit_is_refused_and_the_next_request_is_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let service = mcp::Server::new("s", "1").tools(mcp::tools![add]).build().unwrap();
+    let options = mcp::http::HttpOptions::default().max_body_bytes(1024);
+    tokio::spawn(service.serve_http_with(addr, options, std::future::pending()));
+    let mut tcp = loop {
+        match tokio::net::TcpStream::connect(addr).await {
+            Ok(tcp) => break tcp,
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    let (mut big, headers) = modern_call("add", json!({"a": 1, "b": 1}));
+    big["params"]["arguments"]["pad"] = json!("x".repeat(4096));
+    let (small, _) = modern_call("add", json!({"a": 2, "b": 3}));
+    let head = |chunked: bool, length: usize| {
+        let mut h = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nConnection: close\r\n".to_owned();
+        for (k, v) in &headers {
+            h.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if chunked {
+            h.push_str("Transfer-Encoding: chunked\r\n\r\n");
+        } else {
+            h.push_str(&format!("Content-Length: {length}\r\n\r\n"));
+        }
+        h
+    };
+    let big = big.to_string();
+    let request = format!("{}{:x}\r\n{big}\r\n0\r\n\r\n", head(true, 0), big.len());
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    // The server may close with the body half read, which can end the read with a reset.
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while let Ok(n @ 1..) = tcp.read(&mut chunk).await {
+        answer.extend_from_slice(&chunk[..n]);
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+
+    // The next request is served.
+    let small = small.to_string();
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(format!("{}{small}", head(false, small.len())).as_bytes())
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""structuredContent":{"result":5}"#), "{answer}");
+}
+
 #[tokio::test]
 async fn a_declared_length_over_the_limit_is_refused_before_the_body_arrives() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

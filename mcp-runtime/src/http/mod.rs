@@ -37,6 +37,8 @@ mod stream;
 pub use self::options::HttpOptions;
 pub use self::serve::serve_router;
 
+use self::serve::{App, serve};
+
 use self::auth::Authorization;
 use self::endpoint::{Shared, endpoint};
 use self::fleet::Fleet;
@@ -60,7 +62,12 @@ impl Service {
     }
 
     /// The MCP endpoint as an axum router.
-    pub fn into_router_with(self, mut options: HttpOptions) -> axum::Router {
+    pub fn into_router_with(self, options: HttpOptions) -> axum::Router {
+        self.into_app(options).router
+    }
+
+    /// The router, and the endpoint apart from it for `serve_http` (see `serve::App`).
+    fn into_app(self, mut options: HttpOptions) -> App {
         let extra = std::mem::take(&mut options.routes);
         let path = options.path.clone();
         let limit = options.max_body_bytes;
@@ -98,10 +105,14 @@ impl Service {
                 .route("/sse", axum::routing::get(legacy_open))
                 .route("/messages", axum::routing::post(legacy_post));
         }
-        router
+        let router = router
             .layer(DefaultBodyLimit::max(limit))
-            .with_state(shared)
-            .merge(extra)
+            .with_state(Arc::clone(&shared))
+            .merge(extra);
+        App {
+            router,
+            endpoint: Some((path.into(), shared)),
+        }
     }
 
     /// Serves Streamable HTTP at `addr` (the endpoint is `/mcp`) until the process ends.
@@ -119,8 +130,8 @@ impl Service {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
-        let app = self.into_router_with(options);
-        serve_router(listener, app, shutdown).await
+        let app = self.into_app(options);
+        serve(listener, app, shutdown).await
     }
 
     /// `serve_http_with`, saying on stderr where it listens, until SIGTERM or Ctrl-C (for
@@ -135,7 +146,7 @@ impl Service {
         let url = format!("http://{}{}", listener.local_addr()?, options.path);
         let name = crate::server::hint::server_name(&self);
         let drain = self.core.options.drain_timeout;
-        let app = self.into_router_with(options);
+        let app = self.into_app(options);
         eprintln!("`{name}` serves MCP over Streamable HTTP at {url}");
         tracing::info!(%url, "serving MCP over Streamable HTTP");
         let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -150,7 +161,7 @@ impl Service {
             }
         };
         tokio::select! {
-            served = serve_router(listener, app, shutdown) => served,
+            served = serve(listener, app, shutdown) => served,
             () = drained => Ok(()),
         }
     }

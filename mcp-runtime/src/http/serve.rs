@@ -9,8 +9,11 @@
 //! poll that finds nothing to do. [`SelfWake`] polls the connection again at once instead, on
 //! the same thread (BENCHMARKS.md, the fourth pass of issue 16).
 
+use super::endpoint::{Shared, endpoint};
 use crate::error::Result;
 use axum::extract::ConnectInfo;
+use axum::extract::State;
+use axum::response::Response;
 use axum::serve::Listener as _;
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
@@ -42,6 +45,38 @@ pub async fn serve_router(
     router: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    serve(listener, App { router, endpoint: None }, shutdown).await
+}
+
+/// What a connection serves: a router, and (for `serve_http`) the MCP endpoint, which requests
+/// for its path reach without the router's routing (its matching, and a boxed handler future).
+pub(super) struct App {
+    pub(super) router: axum::Router,
+    /// The endpoint's path and state.
+    pub(super) endpoint: Option<(Box<str>, Arc<Shared>)>,
+}
+
+impl App {
+    async fn call(self: Arc<Self>, request: axum::extract::Request) -> Response {
+        match &self.endpoint {
+            Some((path, shared)) if request.uri().path() == &**path => {
+                endpoint(State(Arc::clone(shared)), request).await
+            }
+            _ => {
+                let Ok(response) = self.router.clone().oneshot(request).await;
+                response
+            }
+        }
+    }
+}
+
+/// [`serve_router`] for an [`App`].
+pub(super) async fn serve(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let app = Arc::new(app);
     // Sent once on shutdown: each connection then finishes what it is answering and closes.
     let (stop_tx, stop_rx) = watch::channel(());
     // Each connection holds a receiver; the sender's `closed` is the last one gone.
@@ -55,10 +90,11 @@ pub async fn serve_router(
             () = &mut shutdown => break,
         };
         let service = hyper::service::service_fn({
-            let router = router.clone();
+            let app = Arc::clone(&app);
             move |mut request: axum::http::Request<hyper::body::Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(peer));
-                router.clone().oneshot(request.map(axum::body::Body::new))
+                let app = Arc::clone(&app);
+                async move { Ok::<_, std::convert::Infallible>(app.call(request.map(axum::body::Body::new)).await) }
             }
         });
         let (mut stop, open) = (stop_rx.clone(), open_rx.clone());
