@@ -230,7 +230,7 @@ impl SelfWake {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::http::serve::*;
     use std::sync::atomic::AtomicUsize;
 
     #[tokio::test]
