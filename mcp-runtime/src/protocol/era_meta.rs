@@ -43,7 +43,13 @@ impl StatelessMeta {
         string_of(self.protocol_version.as_deref())
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    /// Whether `_meta` stays in the params once the era's keys are out of it, with `rest` left:
+    /// a `_meta` that held nothing but the era's keys is gone with them (one sent empty stays).
+    pub(crate) fn keeps(&self, rest: &Map<String, Value>) -> bool {
+        !rest.is_empty() || self.is_empty()
+    }
+
+    fn is_empty(&self) -> bool {
         self.protocol_version.is_none()
             && self.client_capabilities.is_none()
             && self.client_info.is_none()
@@ -83,8 +89,7 @@ impl StatelessMeta {
                 *slot = serde_json::value::to_raw_value(&value).ok().map(Arc::from);
             }
         }
-        // A `_meta` that held nothing but the era's keys is gone with them.
-        if meta.is_empty() && !found.is_empty() {
+        if !found.keeps(meta) {
             params.remove("_meta");
         }
         found
@@ -188,8 +193,7 @@ impl<'de> Visitor<'de> for ParamsVisitor {
             }
             let value = if key == "_meta" {
                 let rest = map.next_value_seed(MetaSeed(&mut era))?;
-                // A `_meta` that held nothing but the era's keys is gone with them.
-                if rest.as_object().is_some_and(Map::is_empty) && !era.is_empty() {
+                if rest.as_object().is_some_and(|rest| !era.keeps(rest)) {
                     continue;
                 }
                 rest

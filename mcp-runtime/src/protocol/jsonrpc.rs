@@ -90,7 +90,8 @@ struct FastMessage<'a> {
     jsonrpc: Text<'a>,
     /// `"id": null` is `Some(Value::Null)`.
     id: Option<Value>,
-    method: Option<Text<'a>>,
+    /// Named once, as it is read: a method MCP defines without a copy of its name.
+    method: Option<WireMethod>,
     params: Option<(Params, StatelessMeta)>,
     result: Option<Box<RawValue>>,
     error: Option<Value>,
@@ -118,7 +119,7 @@ impl<'de: 'a, 'a> Visitor<'de> for FastVisitor<'a> {
                 None => Ok(()),
             }
         }
-        let (mut jsonrpc, mut id, mut method) = (None, None, None::<Text<'a>>);
+        let (mut jsonrpc, mut id, mut method) = (None, None, None::<WireMethod>);
         let (mut params, mut result, mut error) = (None, None, None);
         while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
             match &*key {
@@ -132,23 +133,18 @@ impl<'de: 'a, 'a> Visitor<'de> for FastVisitor<'a> {
                 }
                 "method" => {
                     once(&method, "method")?;
-                    method = Some(map.next_value::<Text<'a>>()?);
+                    let Text(name) = map.next_value::<Text<'de>>()?;
+                    method = Some(Method::parse(&name).ok_or_else(|| name.into_owned()));
                 }
                 "params" => {
                     once(&params, "params")?;
-                    let call = method
-                        .as_ref()
-                        .and_then(|Text(name)| Method::parse(name))
-                        .filter(|m| matches!(m, Method::ToolsCall | Method::PromptsGet));
-                    params = Some(match call {
-                        Some(_) => {
-                            let (call, era) = map.next_value_seed(CallSeed)?;
-                            (Params::Call(call), era)
-                        }
-                        None => {
-                            let (value, era) = map.next_value_seed(era_meta::ParamsSeed)?;
-                            (Params::Value(Some(value)), era)
-                        }
+                    let call = matches!(method, Some(Ok(Method::ToolsCall | Method::PromptsGet)));
+                    params = Some(if call {
+                        let (call, era) = map.next_value_seed(CallSeed)?;
+                        (Params::Call(call), era)
+                    } else {
+                        let (value, era) = map.next_value_seed(era_meta::ParamsSeed)?;
+                        (Params::Value(Some(value)), era)
                     });
                 }
                 "result" => {
@@ -215,10 +211,7 @@ impl From<FastMessage<'_>> for Fields {
         Self {
             jsonrpc: raw.jsonrpc.0 == "2.0",
             id: raw.id,
-            // A method MCP defines is named without a copy of its name.
-            method: raw
-                .method
-                .map(|Text(name)| Ok(Method::parse(&name).ok_or_else(|| name.into_owned()))),
+            method: raw.method.map(Ok),
             params,
             stateless,
             result: raw.result,

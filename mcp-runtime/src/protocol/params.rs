@@ -278,9 +278,8 @@ impl<'de> Visitor<'de> for CallSeed {
             }
         }
         let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
-        // A `_meta` that held nothing but the era's keys is gone with them.
         let meta = match meta {
-            Some(Value::Object(m)) if !m.is_empty() || era.is_empty() => Some(m),
+            Some(Value::Object(m)) if era.keeps(&m) => Some(m),
             _ => None,
         };
         let task = rest.get("task").and_then(TaskRequest::of);
@@ -322,12 +321,6 @@ pub enum Params {
 impl Default for Params {
     fn default() -> Self {
         Self::Value(None)
-    }
-}
-
-impl From<Option<Value>> for Params {
-    fn from(params: Option<Value>) -> Self {
-        Self::Value(params)
     }
 }
 
