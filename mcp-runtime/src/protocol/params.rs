@@ -10,8 +10,12 @@ use super::id::RequestId;
 use super::method::Method;
 use super::types::{Implementation, LogLevel};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// Params read from a request.
 pub trait FromParams: Sized {
@@ -92,7 +96,7 @@ impl FromParams for ListParams {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct InputParams {
     /// `inputResponses`: answers to the previous round's input requests, by key.
-    pub input_responses: Option<Map<String, Value>>,
+    pub input_responses: Option<InputResponses>,
     /// `requestState`, echoed as the server sent it.
     pub request_state: Option<String>,
 }
@@ -101,7 +105,7 @@ impl InputParams {
     fn take(method: Method, params: &mut Map<String, Value>) -> Result<Self, ErrorObject> {
         let input_responses = match params.remove("inputResponses") {
             None | Some(Value::Null) => None,
-            Some(Value::Object(m)) => Some(m),
+            Some(Value::Object(m)) => Some(InputResponses::from_values(m)),
             Some(_) => return Err(invalid(format!("{method}: `inputResponses` must be an object"))),
         };
         let request_state = match params.remove("requestState") {
@@ -113,6 +117,152 @@ impl InputParams {
             input_responses,
             request_state,
         })
+    }
+}
+
+/// A retry's `inputResponses`: the client's answers by key, each kept as the JSON text it sent.
+///
+/// An answer is read into its type once, by whoever waits for it (`ctx.sample(..)` reads a
+/// [`CreateMessageResult`](super::CreateMessageResult)), and is written into the next sealed
+/// state as it came: no [`Value`] is built between. Cloning shares the texts.
+#[derive(Clone, Default)]
+pub struct InputResponses(BTreeMap<String, Arc<RawValue>>);
+
+impl InputResponses {
+    /// No answers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Answers given as values.
+    pub fn from_values(values: Map<String, Value>) -> Self {
+        values
+            .into_iter()
+            .map(|(key, value)| {
+                let text = serde_json::value::to_raw_value(&value).expect("a JSON value serialises");
+                (key, Arc::from(text))
+            })
+            .collect()
+    }
+
+    /// The answers as values.
+    pub fn to_values(&self) -> Map<String, Value> {
+        self.iter()
+            .map(|(key, text)| {
+                let value = serde_json::from_str(text.get()).expect("kept as valid JSON");
+                (key.to_owned(), value)
+            })
+            .collect()
+    }
+
+    /// The answer under `key`, as the client wrote it.
+    pub fn get(&self, key: &str) -> Option<&RawValue> {
+        self.0.get(key).map(|text| &**text)
+    }
+
+    /// The answer under `key`, shared.
+    pub fn get_shared(&self, key: &str) -> Option<&Arc<RawValue>> {
+        self.0.get(key)
+    }
+
+    /// The answer under `key`, read as a `T`.
+    pub fn parse<T: de::DeserializeOwned>(&self, key: &str) -> Option<serde_json::Result<T>> {
+        self.get(key).map(|text| serde_json::from_str(text.get()))
+    }
+
+    /// Adds an answer (replacing one under the same key).
+    pub fn insert(&mut self, key: String, answer: Arc<RawValue>) {
+        self.0.insert(key, answer);
+    }
+
+    /// Adds an answer unless one is known under its key already.
+    pub fn insert_new(&mut self, key: String, answer: Arc<RawValue>) {
+        self.0.entry(key).or_insert(answer);
+    }
+
+    /// Takes out the answer under `key`.
+    pub fn remove(&mut self, key: &str) -> Option<Arc<RawValue>> {
+        self.0.remove(key)
+    }
+
+    /// Whether an answer is known under `key`.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+
+    /// How many answers there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The answers in order of their keys.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &RawValue)> {
+        self.0.iter().map(|(key, text)| (key.as_str(), &**text))
+    }
+}
+
+impl FromIterator<(String, Arc<RawValue>)> for InputResponses {
+    fn from_iter<I: IntoIterator<Item = (String, Arc<RawValue>)>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
+impl IntoIterator for InputResponses {
+    type Item = (String, Arc<RawValue>);
+    type IntoIter = std::collections::btree_map::IntoIter<String, Arc<RawValue>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl fmt::Debug for InputResponses {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter().map(|(k, v)| (k, v.get()))).finish()
+    }
+}
+
+/// Equal when the same keys hold the same texts.
+impl PartialEq for InputResponses {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|((a, x), (b, y))| a == b && x.get() == y.get())
+    }
+}
+
+impl Serialize for InputResponses {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for InputResponses {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct AnswersVisitor;
+        impl<'de> Visitor<'de> for AnswersVisitor {
+            type Value = InputResponses;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of answers by key")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<InputResponses, A::Error> {
+                let mut answers = BTreeMap::new();
+                while let Some((key, text)) = map.next_entry::<String, Box<RawValue>>()? {
+                    answers.insert(key, Arc::from(text));
+                }
+                Ok(InputResponses(answers))
+            }
+        }
+        d.deserialize_map(AnswersVisitor)
     }
 }
 
@@ -219,7 +369,7 @@ impl CallParams {
             params.insert("_meta".to_owned(), Value::Object(meta));
         }
         if let Some(answers) = self.input.input_responses {
-            params.insert("inputResponses".to_owned(), Value::Object(answers));
+            params.insert("inputResponses".to_owned(), Value::Object(answers.to_values()));
         }
         if let Some(state) = self.input.request_state {
             params.insert("requestState".to_owned(), Value::String(state));
@@ -264,7 +414,7 @@ impl<'de> Visitor<'de> for CallSeed {
                 }
                 "_meta" if meta.is_none() => meta = Some(map.next_value_seed(MetaSeed(&mut era))?),
                 "inputResponses" if input_responses.is_none() => {
-                    input_responses = Some(map.next_value::<Option<Map<String, Value>>>()?);
+                    input_responses = Some(map.next_value::<Option<InputResponses>>()?);
                 }
                 "requestState" if request_state.is_none() => {
                     request_state = Some(map.next_value::<Option<String>>()?);

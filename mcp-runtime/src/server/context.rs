@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 pub use crate::protocol::LogLevel;
 use crate::protocol::jsonrpc::encode_notification;
 use crate::protocol::method::MethodName;
+use crate::protocol::params::InputResponses;
 use crate::protocol::{ClientCapabilities, Implementation, Method, ProtocolVersion, RequestId};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -29,12 +30,32 @@ pub(crate) enum Exchange {
     Stateless {
         mrtr: Arc<Mrtr>,
         /// The `inputResponses` of this request, as sent.
-        input_responses: Option<Map<String, Value>>,
+        input_responses: Option<SentAnswers>,
         /// State a handler returned by hand, verified and unwrapped.
         user_state: Option<String>,
         /// The handler runs again from the top, its earlier requests answered from state.
         replay: bool,
     },
+}
+
+/// A request's `inputResponses` as sent, read into values only if a handler asks for them
+/// ([`Context::input_responses`]): `ctx.sample(..)` reads its answer from the text.
+pub(crate) struct SentAnswers {
+    texts: InputResponses,
+    values: std::sync::OnceLock<Map<String, Value>>,
+}
+
+impl SentAnswers {
+    pub(crate) fn new(texts: InputResponses) -> Self {
+        Self {
+            texts,
+            values: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn values(&self) -> &Map<String, Value> {
+        self.values.get_or_init(|| self.texts.to_values())
+    }
 }
 
 /// Answers to input requests a handler wrote by hand, when it runs again with them outside a
@@ -198,7 +219,7 @@ impl Context {
             return answered.input_responses.as_ref();
         }
         match &self.parts.exchange {
-            Exchange::Stateless { input_responses, .. } => input_responses.as_ref(),
+            Exchange::Stateless { input_responses, .. } => input_responses.as_ref().map(SentAnswers::values),
             Exchange::Handshake(_) => None,
         }
     }

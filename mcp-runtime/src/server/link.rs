@@ -99,14 +99,20 @@ impl Router {
 
 impl Out {
     async fn send(&self, bytes: Vec<u8>, related: Option<&RequestId>, last: bool) {
+        // A send fails only when the writer has stopped; the serve loop sees that itself. The
+        // wait for room, when the writer is behind, is a future of its own: the caller's stays
+        // small (a call's task is allocated whole; see `drive::answer_at_end`).
         match self {
-            // A send fails only when the writer has stopped; the serve loop sees that itself.
             Self::Stream(tx) => {
-                let _ = tx.send(bytes).await;
+                if let Err(mpsc::error::TrySendError::Full(bytes)) = tx.try_send(bytes) {
+                    let _ = Box::pin(tx.send(bytes)).await;
+                }
             }
             Self::Routed(router) => {
-                if let Some((tx, message)) = router.route(related, (bytes, last)) {
-                    let _ = tx.send(message).await;
+                if let Some((tx, message)) = router.route(related, (bytes, last))
+                    && let Err(mpsc::error::TrySendError::Full(message)) = tx.try_send(message)
+                {
+                    let _ = Box::pin(tx.send(message)).await;
                 }
             }
         }

@@ -25,24 +25,25 @@ pub(crate) enum Reply {
     /// A response's result, as sent.
     Raw(Box<RawValue>),
     /// An answer the call also keeps, for a later round's sealed state.
-    Shared(Arc<Value>),
+    Shared(Arc<RawValue>),
 }
 
 impl Reply {
+    fn text(&self) -> &RawValue {
+        match self {
+            Self::Raw(raw) => raw,
+            Self::Shared(shared) => shared,
+        }
+    }
+
     /// The answer as a `T`.
     pub(crate) fn parse<T: DeserializeOwned>(&self) -> serde_json::Result<T> {
-        match self {
-            Self::Raw(raw) => serde_json::from_str(raw.get()),
-            Self::Shared(value) => T::deserialize(&**value),
-        }
+        serde_json::from_str(self.text().get())
     }
 
     /// The answer as a [`Value`].
     pub(crate) fn into_value(self) -> Result<Value> {
-        match self {
-            Self::Raw(raw) => crate::protocol::jsonrpc::raw_to_value(&raw).map_err(crate::error::Error::Protocol),
-            Self::Shared(value) => Ok(Arc::unwrap_or_clone(value)),
-        }
+        crate::protocol::jsonrpc::raw_to_value(self.text()).map_err(crate::error::Error::Protocol)
     }
 }
 

@@ -8,11 +8,11 @@ use super::parked::{Parked, Responder, Retry};
 use super::rerun::{Rerun, ask_all};
 use super::seal::{Digest, Payload, unique_id};
 use crate::protocol::RequestId;
+use crate::protocol::params::InputResponses;
 use crate::server::context::{Exchange, RequestParts};
 use crate::server::core::Core;
 use crate::server::peer::Peer;
 use crate::server::tool::ToolOutput;
-use serde_json::Map;
 
 use std::sync::{Arc, OnceLock};
 use std::task::Poll;
@@ -106,7 +106,7 @@ pub(crate) fn end_round(
         answers: if core.options.replay {
             mrtr.answers()
         } else {
-            Map::new()
+            InputResponses::new()
         },
         ..Payload::default()
     });
@@ -114,25 +114,39 @@ pub(crate) fn end_round(
     core.framing.input_required(id, &mrtr.input_requests(), &state)
 }
 
-/// Runs one call to its end: at once in the handshake era; in rounds in the stateless era.
-pub(crate) async fn drive(
+/// Runs a handshake-era call to its end and answers it. Input a handler asks for by hand is
+/// asked for real first, on a future of its own: the common future stays small. (A task is
+/// allocated whole, and one over 1 KB is a large allocation for glibc, which consolidates its
+/// free lists first: BENCHMARKS.md, fifth pass.)
+pub(crate) async fn answer_at_end(
+    core: Arc<Core>,
+    parts: Arc<RequestParts>,
+    call: OutcomeFuture,
+    responder: Responder,
+    digest: Digest,
+    rerun: Option<Rerun>,
+) {
+    let (mut parts, mut outcome) = (parts, call.await);
+    if rerun.is_some() && outcome.is_input_required() {
+        (parts, outcome) = Box::pin(by_hand(parts, outcome, rerun)).await;
+    }
+    let reply = answer::encode(&core, &parts, &responder.id, outcome, &digest);
+    parts.round().finished = true;
+    responder.send(reply).await;
+}
+
+/// Runs a stateless-era call in rounds until it ends: each round that waits for nothing but
+/// input answers `input_required`, parks the call and waits for its retry.
+pub(crate) async fn drive_rounds(
     core: Arc<Core>,
     parts: Arc<RequestParts>,
     call: OutcomeFuture,
     mut responder: Responder,
     digest: Digest,
     own_abort: Arc<OnceLock<AbortHandle>>,
-    rerun: Option<Rerun>,
+    mrtr: Arc<Mrtr>,
 ) {
     let mut call = call;
-    let Exchange::Stateless { mrtr, .. } = &parts.exchange else {
-        let (parts, outcome) = by_hand(parts, call.await, rerun).await;
-        let reply = answer::encode(&core, &parts, &responder.id, outcome, &digest);
-        parts.round().finished = true;
-        responder.send(reply).await;
-        return;
-    };
-    let mrtr = Arc::clone(mrtr);
     // Named only when a round ends: a call that never asks the client costs no randomness.
     let mut continuation = String::new();
     loop {

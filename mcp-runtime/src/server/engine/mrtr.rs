@@ -8,28 +8,35 @@
 //! If the parked future is gone, the handler runs again from the top with the answers carried
 //! in the sealed `requestState`, and each earlier request is answered at once from them.
 
+use crate::protocol::era_meta::Text;
+use crate::protocol::params::InputResponses;
 use crate::protocol::{ErrorObject, Method};
 use crate::server::peer::Reply;
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::oneshot;
 
 struct Waiting {
     key: String,
+    /// The request, as each `input_required` writes it.
+    request: Request,
+    tx: oneshot::Sender<Arc<RawValue>>,
+}
+
+/// An input request: its params serialised once, when the handler asks.
+#[derive(serde::Serialize)]
+struct Request {
     method: String,
-    /// `{"method", "params"}`, serialised once when the handler asks: each `input_required`
-    /// writes it as it is.
-    request: Box<RawValue>,
-    tx: oneshot::Sender<Arc<Value>>,
+    params: Box<RawValue>,
 }
 
 #[derive(Default)]
 struct Inner {
     /// Shared with the handler that asked: an answer is kept for later rounds with no copy.
-    answers: BTreeMap<String, Arc<Value>>,
+    answers: InputResponses,
     waiting: Vec<Waiting>,
     next: u32,
     /// Wakes the driver of the call when a request is made from outside the call's own future
@@ -55,10 +62,10 @@ impl std::fmt::Debug for Mrtr {
 
 impl Mrtr {
     /// A call that already has these answers (from a sealed state and the retry).
-    pub(crate) fn new(answers: Map<String, Value>) -> Self {
+    pub(crate) fn new(answers: InputResponses) -> Self {
         Self {
             inner: Mutex::new(Inner {
-                answers: answers.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+                answers,
                 ..Inner::default()
             }),
         }
@@ -80,27 +87,20 @@ impl Mrtr {
     pub(crate) async fn request(&self, key: String, method: &str, params: &RawValue) -> Reply {
         let rx = {
             let mut g = self.lock();
-            if let Some(answer) = g.answers.get(&key) {
+            if let Some(answer) = g.answers.get_shared(&key) {
                 return Reply::Shared(Arc::clone(answer));
             }
             let (tx, rx) = oneshot::channel();
             // The client's work on this input request joins the call's trace.
             #[cfg(feature = "otel")]
-            let traced = crate::server::otel::inject_raw(params);
-            #[cfg(feature = "otel")]
-            let params = traced.as_deref().unwrap_or(params);
-            #[derive(serde::Serialize)]
-            struct Request<'a> {
-                method: &'a str,
-                params: &'a RawValue,
-            }
-            let request = serde_json::value::to_raw_value(&Request { method, params }).expect("JSON text serialises");
-            g.waiting.push(Waiting {
-                key,
+            let params = crate::server::otel::inject_raw(params).unwrap_or_else(|| params.to_owned());
+            #[cfg(not(feature = "otel"))]
+            let params = params.to_owned();
+            let request = Request {
                 method: method.to_owned(),
-                request,
-                tx,
-            });
+                params,
+            };
+            g.waiting.push(Waiting { key, request, tx });
             if let Some(driver) = g.driver.take() {
                 driver.wake();
             }
@@ -136,7 +136,7 @@ impl Mrtr {
             .iter()
             .filter(|w| !w.tx.is_closed())
             .map(|w| {
-                let request = serde_json::from_str(w.request.get()).expect("written as JSON");
+                let request = serde_json::to_value(&w.request).expect("JSON text serialises");
                 (w.key.clone(), request)
             })
             .collect()
@@ -149,25 +149,23 @@ impl Mrtr {
     }
 
     /// Every answer given so far: sealed into the next `requestState`, for replay.
-    pub(crate) fn answers(&self) -> Map<String, Value> {
-        let g = self.lock();
-        g.answers.iter().map(|(k, v)| (k.clone(), Value::clone(v))).collect()
+    pub(crate) fn answers(&self) -> InputResponses {
+        self.lock().answers.clone()
     }
 
     /// Hands the retry's `inputResponses` to the requests waiting for them. Keys nobody waits
     /// for are ignored; an answer of the wrong shape is an invalid-params error.
-    pub(crate) fn deliver(&self, mut responses: Map<String, Value>) -> Result<(), ErrorObject> {
+    pub(crate) fn deliver(&self, mut responses: InputResponses) -> Result<(), ErrorObject> {
         let mut g = self.lock();
         for w in &g.waiting {
             if let Some(answer) = responses.get(&w.key) {
-                check_answer(&w.key, &w.method, answer)?;
+                check_answer(&w.key, &w.request.method, answer)?;
             }
         }
         let waiting = std::mem::take(&mut g.waiting);
         for w in waiting {
             match responses.remove(&w.key) {
                 Some(answer) => {
-                    let answer = Arc::new(answer);
                     g.answers.insert(w.key, Arc::clone(&answer));
                     let _ = w.tx.send(answer);
                 }
@@ -185,9 +183,13 @@ impl Mrtr {
         let mut g = self.lock();
         let waiting = std::mem::take(&mut g.waiting);
         for w in waiting {
-            match responses.get(&w.key).filter(|a| check_shape(&w.method, a).is_ok()) {
+            match responses
+                .get(&w.key)
+                .filter(|a| check_shape(&w.request.method, *a).is_ok())
+            {
                 Some(answer) => {
-                    let answer = Arc::new(answer.clone());
+                    let text = serde_json::value::to_raw_value(answer).expect("a JSON value serialises");
+                    let answer: Arc<RawValue> = Arc::from(text);
                     g.answers.insert(w.key, Arc::clone(&answer));
                     let _ = w.tx.send(answer);
                 }
@@ -210,26 +212,115 @@ impl Serialize for InputRequests<'_> {
     }
 }
 
-/// Checks the answer to input request `key`, of `method`: the error says what is wrong with it.
-pub(crate) fn check_answer(key: &str, method: &str, answer: &Value) -> Result<(), ErrorObject> {
+/// Checks the answer to input request `key`, of `method` (as text or as a value): the error
+/// says what is wrong with it.
+pub(crate) fn check_answer<'de, D: Deserializer<'de>>(key: &str, method: &str, answer: D) -> Result<(), ErrorObject> {
     check_shape(method, answer).map_err(|why| {
         ErrorObject::invalid_params(format!("inputResponses[\"{key}\"] is not a {method} result: {why}"))
     })
 }
 
 /// The minimal shape of each kind of answer.
-fn check_shape(method: &str, answer: &Value) -> Result<(), &'static str> {
-    let has = |k: &str| answer.get(k).is_some();
+fn check_shape<'de, D: Deserializer<'de>>(method: &str, answer: D) -> Result<(), &'static str> {
+    let Ok(shape) = answer.deserialize_map(ShapeVisitor) else {
+        return Err("it must be an object");
+    };
     match Method::parse(method) {
-        Some(Method::SamplingCreateMessage) if !(has("role") && has("content") && has("model")) => {
+        Some(Method::SamplingCreateMessage) if !(shape.role && shape.content && shape.model) => {
             Err("it needs role, content and model")
         }
-        Some(Method::ElicitationCreate) if !answer.get("action").is_some_and(Value::is_string) => {
-            Err("it needs an action")
-        }
-        Some(Method::RootsList) if !answer.get("roots").is_some_and(Value::is_array) => Err("it needs a roots array"),
-        _ if !answer.is_object() => Err("it must be an object"),
+        Some(Method::ElicitationCreate) if shape.action != Some(Kind::String) => Err("it needs an action"),
+        Some(Method::RootsList) if shape.roots != Some(Kind::Array) => Err("it needs a roots array"),
         _ => Ok(()),
+    }
+}
+
+/// Which of the members an answer's shape is checked by it has, read without building it.
+#[derive(Default)]
+struct Shape {
+    role: bool,
+    content: bool,
+    model: bool,
+    action: Option<Kind>,
+    roots: Option<Kind>,
+}
+
+struct ShapeVisitor;
+
+impl<'de> Visitor<'de> for ShapeVisitor {
+    type Value = Shape;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
+        let mut shape = Shape::default();
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+            match &*key {
+                "role" => shape.role = true,
+                "content" => shape.content = true,
+                "model" => shape.model = true,
+                "action" => {
+                    shape.action = Some(map.next_value()?);
+                    continue;
+                }
+                "roots" => {
+                    shape.roots = Some(map.next_value()?);
+                    continue;
+                }
+                _ => {}
+            }
+            map.next_value::<IgnoredAny>()?;
+        }
+        Ok(shape)
+    }
+}
+
+/// The kind of a JSON value, as far as [`check_shape`] asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    String,
+    Array,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KindVisitor;
+        impl<'de> Visitor<'de> for KindVisitor {
+            type Value = Kind;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Kind, E> {
+                Ok(Kind::String)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Kind, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Kind::Array)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Kind::Other)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Kind, E> {
+                Ok(Kind::Other)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Kind, E> {
+                Ok(Kind::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Kind, E> {
+                Ok(Kind::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Kind, E> {
+                Ok(Kind::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Kind, E> {
+                Ok(Kind::Other)
+            }
+        }
+        d.deserialize_any(KindVisitor)
     }
 }
 
@@ -240,7 +331,8 @@ mod tests {
 
     #[tokio::test]
     async fn known_answers_return_at_once_and_others_wait_for_delivery() {
-        let m = std::sync::Arc::new(Mrtr::new(Map::from_iter([("a".to_owned(), json!({"roots": []}))])));
+        let answers = |pairs: Value| InputResponses::from_values(pairs.as_object().unwrap().clone());
+        let m = std::sync::Arc::new(Mrtr::new(answers(json!({"a": {"roots": []}}))));
         let empty = serde_json::value::to_raw_value(&json!({})).unwrap();
         assert_eq!(
             m.request("a".into(), "roots/list", &empty).await.into_value().unwrap(),
@@ -258,17 +350,56 @@ mod tests {
             serde_json::to_value(m.input_requests()).unwrap(),
             json!({"b": {"method": "roots/list", "params": {}}})
         );
-        assert!(
-            m.deliver(Map::from_iter([("b".to_owned(), json!({"nope": 1}))]))
-                .is_err()
-        );
-        m.deliver(Map::from_iter([
-            ("b".to_owned(), json!({"roots": [1]})),
-            ("zzz".to_owned(), json!(0)),
-        ]))
-        .unwrap();
+        assert!(m.deliver(answers(json!({"b": {"nope": 1}}))).is_err());
+        m.deliver(answers(json!({"b": {"roots": [1]}, "zzz": 0}))).unwrap();
         assert_eq!(waiter.await.unwrap(), json!({"roots": [1]}));
         assert!(!m.has_unanswered());
         assert_eq!(m.answers().len(), 2);
+    }
+
+    #[test]
+    fn an_answer_is_checked_for_its_shape_as_text_and_as_a_value() {
+        let cases = [
+            (
+                "sampling/createMessage",
+                json!({"role": "assistant", "content": {}, "model": "m"}),
+                Ok(()),
+            ),
+            (
+                "sampling/createMessage",
+                json!({"role": "assistant", "content": {}}),
+                Err("it needs role, content and model"),
+            ),
+            ("sampling/createMessage", json!([1, 2, 3]), Err("it must be an object")),
+            (
+                "elicitation/create",
+                json!({"action": "accept", "content": {"a": [1, {"b": null}]}}),
+                Ok(()),
+            ),
+            (
+                "elicitation/create",
+                json!({"action": ["accept"]}),
+                Err("it needs an action"),
+            ),
+            ("roots/list", json!({"roots": [{"uri": "file:///"}]}), Ok(())),
+            (
+                "roots/list",
+                json!({"roots": {"uri": "file:///"}}),
+                Err("it needs a roots array"),
+            ),
+            ("roots/list", json!("roots"), Err("it must be an object")),
+            ("x/unknown", json!({}), Ok(())),
+            ("x/unknown", json!(null), Err("it must be an object")),
+        ];
+        for (method, answer, expected) in cases {
+            let text = serde_json::value::to_raw_value(&answer).unwrap();
+            assert_eq!(check_shape(method, &*text), expected, "{method} {answer} as text");
+            assert_eq!(check_shape(method, &answer), expected, "{method} {answer} as a value");
+        }
+        let e = check_answer("k", "roots/list", json!({})).unwrap_err();
+        assert_eq!(
+            e.message,
+            r#"inputResponses["k"] is not a roots/list result: it needs a roots array"#
+        );
     }
 }

@@ -5,8 +5,9 @@
 
 use super::mrtr::Mrtr;
 use super::outcome::OutcomeFuture;
+use crate::protocol::params::InputResponses;
 use crate::protocol::{ErrorObject, RequestId};
-use crate::server::context::{Answered, Exchange, RequestParts, Round};
+use crate::server::context::{Answered, Exchange, RequestParts, Round, SentAnswers};
 use crate::server::peer::Peer;
 use serde_json::{Map, Value};
 use std::sync::{Arc, Mutex};
@@ -49,8 +50,10 @@ impl RequestParts {
         let exchange = match &self.exchange {
             Exchange::Handshake(peer) => Exchange::Handshake(Arc::clone(peer)),
             Exchange::Stateless { .. } => Exchange::Stateless {
-                mrtr: Arc::new(Mrtr::new(Map::new())),
-                input_responses: answers.clone(),
+                mrtr: Arc::new(Mrtr::new(InputResponses::new())),
+                input_responses: answers
+                    .clone()
+                    .map(|a| SentAnswers::new(InputResponses::from_values(a))),
                 user_state: state.clone(),
                 replay: false,
             },

@@ -12,9 +12,9 @@
 //! an older replica of a fleet is good on a newer one.
 
 use crate::protocol::base64;
+use crate::protocol::params::InputResponses;
 use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 use std::fmt;
 use std::sync::OnceLock;
@@ -42,8 +42,8 @@ pub(crate) struct Payload {
     #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
     pub(crate) continuation: Option<String>,
     /// Every answer given so far, by input-request key (for replay).
-    #[serde(rename = "a", default, skip_serializing_if = "Map::is_empty")]
-    pub(crate) answers: Map<String, Value>,
+    #[serde(rename = "a", default, skip_serializing_if = "InputResponses::is_empty")]
+    pub(crate) answers: InputResponses,
     /// State a handler returned by hand with an `InputRequired`.
     #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
     pub(crate) user: Option<String>,
@@ -113,7 +113,7 @@ impl Payload {
         if !self.answers.is_empty() {
             let at = out.len();
             out.extend_from_slice(&[0; 4]);
-            serde_json::to_writer(&mut out, &self.answers).expect("JSON values serialise");
+            serde_json::to_writer(&mut out, &self.answers).expect("JSON texts serialise");
             let len = u32::try_from(out.len() - at - 4).unwrap_or(u32::MAX);
             out[at..at + 4].copy_from_slice(&len.to_be_bytes());
         }
@@ -157,7 +157,7 @@ impl Payload {
         let answers = if flags & HAS_ANSWERS != 0 {
             serde_json::from_slice(rest.bytes()?).ok()?
         } else {
-            Map::new()
+            InputResponses::new()
         };
         let user = if flags & HAS_USER != 0 {
             Some(rest.text()?)
@@ -342,7 +342,7 @@ impl Sealer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Map, json};
 
     #[test]
     fn unique_ids_never_repeat_and_read_as_128_bits_of_hex() {
@@ -367,7 +367,7 @@ mod tests {
         let d = request_digest("tools/call", &json!({"name": "a"}), None);
         let token = s.seal(Payload {
             digest: d,
-            answers: Map::from_iter([("k".into(), json!(1))]),
+            answers: InputResponses::from_values(Map::from_iter([("k".into(), json!(1))])),
             ..Payload::default()
         });
         assert_eq!(
@@ -385,7 +385,7 @@ mod tests {
             "another principal's digest differs"
         );
         let p = s.open(&token, &d).unwrap();
-        assert_eq!(p.answers["k"], 1);
+        assert_eq!(p.answers.get("k").unwrap().get(), "1");
         assert_eq!(
             p.nonce.len(),
             32,
@@ -418,7 +418,10 @@ mod tests {
         let token = s.seal(Payload {
             digest: d,
             continuation: Some("c".into()),
-            answers: Map::from_iter([("k".into(), json!({"role": "assistant", "n": [1, 2]}))]),
+            answers: InputResponses::from_values(Map::from_iter([(
+                "k".into(),
+                json!({"role": "assistant", "n": [1, 2]}),
+            )])),
             user: Some("ü".into()),
             ..Payload::default()
         });
@@ -427,7 +430,7 @@ mod tests {
             (p.version, p.continuation.as_deref(), p.user.as_deref()),
             (2, Some("c"), Some("ü"))
         );
-        assert_eq!(p.answers["k"], json!({"role": "assistant", "n": [1, 2]}));
+        assert_eq!(p.answers.to_values()["k"], json!({"role": "assistant", "n": [1, 2]}));
         // Version 1, as an older replica sealed it.
         let v1 = Payload {
             version: 1,

@@ -2,17 +2,17 @@
 //! a stateless retry says so), then its first run.
 
 use super::answer;
-use super::drive::{drive, end_round};
+use super::drive::{answer_at_end, drive_rounds, end_round};
 use super::mrtr::Mrtr;
 use super::outcome::OutcomeFuture;
 use super::parked::{Parked, Responder, Retry, Suspended};
 use super::rerun::Rerun;
 use super::seal::{Digest, Payload, Refusal, request_digest, unique_id};
 use crate::protocol::jsonrpc::encode_error;
-use crate::protocol::params::InputParams;
+use crate::protocol::params::{InputParams, InputResponses};
 use crate::protocol::{ErrorObject, Method, RequestId};
 use crate::server::connection::Connection;
-use crate::server::context::{Cancel, Context, Exchange, RequestParts, Round};
+use crate::server::context::{Cancel, Context, Exchange, RequestParts, Round, SentAnswers};
 use crate::server::era::Requester;
 use crate::server::incoming::Collect;
 use crate::server::log_layer;
@@ -93,7 +93,7 @@ struct Opened<M> {
     meta: Option<Map<String, Value>>,
     progress_token: Option<Value>,
     digest: Digest,
-    input_responses: Option<Map<String, Value>>,
+    input_responses: Option<InputResponses>,
     payload: Option<Payload>,
     make: M,
     rerun: Option<Rerun>,
@@ -236,7 +236,7 @@ impl Connection {
                     replay = true;
                 }
                 for (k, v) in payload.answers {
-                    answers.entry(k).or_insert(v);
+                    answers.insert_new(k, v);
                 }
                 user_state = payload.user;
                 if let Some(plan) = &mut task {
@@ -245,7 +245,7 @@ impl Connection {
             }
             Exchange::Stateless {
                 mrtr: Arc::new(Mrtr::new(answers)),
-                input_responses,
+                input_responses: input_responses.map(SentAnswers::new),
                 user_state,
                 replay,
             }
@@ -339,12 +339,29 @@ impl Connection {
         let core = Arc::clone(&self.core);
         let own_abort = Arc::new(OnceLock::new());
         let cancel = Arc::clone(&parts.cancel);
-        let task = drive(core, parts, future, responder, digest, Arc::clone(&own_abort), rerun);
+        match &parts.exchange {
+            Exchange::Stateless { mrtr, .. } => {
+                let mrtr = Arc::clone(mrtr);
+                let task = drive_rounds(core, parts, future, responder, digest, Arc::clone(&own_abort), mrtr);
+                self.spawn_call(id, cancel, &own_abort, task);
+            }
+            Exchange::Handshake(_) => {
+                let task = answer_at_end(core, parts, future, responder, digest, rerun);
+                self.spawn_call(id, cancel, &own_abort, task);
+            }
+        }
+        None
+    }
+
+    /// Runs a call on a task of its own, tracked (and cancelled) by its request's id.
+    fn spawn_call<F>(&self, id: RequestId, cancel: Arc<Cancel>, own_abort: &OnceLock<tokio::task::AbortHandle>, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
         // The call goes on in the request's trace context: its requests to the client carry it.
         #[cfg(feature = "otel")]
         let task = crate::server::otel::in_request_context(task);
-        self.link.spawn_tracked(id, cancel, &own_abort, task);
-        None
+        self.link.spawn_tracked(id, cancel, own_abort, task);
     }
 
     /// Ends a stateless round where the call was polled: answers `input_required` and parks
@@ -381,7 +398,7 @@ impl Connection {
         self: &Arc<Self>,
         id: RequestId,
         parked: Parked,
-        input_responses: Map<String, Value>,
+        input_responses: InputResponses,
         progress_token: Option<Value>,
         req: &Requester,
         collect: &mut Collect,

@@ -4,11 +4,11 @@
 //! asked about it.
 
 use crate::protocol::jsonrpc::{encode_error, encode_result_value};
-use crate::protocol::params::{FromParams, ListParams, TaskIdParams, TaskUpdateParams};
+use crate::protocol::params::{FromParams, InputResponses, ListParams, TaskIdParams, TaskUpdateParams};
 use crate::protocol::types::{TASKS_EXTENSION, meta_keys};
 use crate::protocol::{ClientCapabilities, ErrorCode, ErrorObject, Implementation, Method, ProtocolVersion, RequestId};
 use crate::server::connection::Connection;
-use crate::server::context::{Cancel, Exchange, RequestParts, Round};
+use crate::server::context::{Cancel, Exchange, RequestParts, Round, SentAnswers};
 use crate::server::engine::mrtr::{Mrtr, check_answer};
 use crate::server::engine::outcome::OutcomeFuture;
 use crate::server::era::Requester;
@@ -347,11 +347,14 @@ impl Connection {
             .map(Arc::new);
         let exchange = match record.era {
             Era::Stateless => {
-                let mut known = call.input_responses.clone().unwrap_or_default();
-                known.extend(answers);
+                let sent = call.input_responses.clone().map(InputResponses::from_values);
+                let mut known = sent.clone().unwrap_or_default();
+                for (key, answer) in InputResponses::from_values(answers) {
+                    known.insert(key, answer);
+                }
                 Exchange::Stateless {
                     mrtr: Arc::new(Mrtr::new(known)),
-                    input_responses: call.input_responses.clone(),
+                    input_responses: sent.map(SentAnswers::new),
                     user_state: call.user_state.clone(),
                     replay: true,
                 }

@@ -5,7 +5,7 @@ use super::record::{Call, Era, Record, Status, now_ms};
 use super::run::Runner;
 use super::tasks::Running;
 use crate::protocol::jsonrpc::{encode_error, encode_result_value};
-use crate::protocol::params::{InputParams, TaskRequest};
+use crate::protocol::params::{InputParams, InputResponses, TaskRequest};
 use crate::protocol::types::{TASKS_EXTENSION, meta_keys};
 use crate::protocol::{ErrorCode, ErrorObject, RequestId, TaskSupport};
 use crate::server::connection::Connection;
@@ -51,7 +51,7 @@ impl TaskPlan {
                 capabilities: req.capabilities.as_map().clone(),
                 client_info: req.client_info.as_deref().and_then(|i| serde_json::to_value(i).ok()),
                 meta: meta.cloned(),
-                input_responses: input.input_responses.clone(),
+                input_responses: input.input_responses.as_ref().map(InputResponses::to_values),
                 user_state: None,
             },
         }
