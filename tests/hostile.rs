@@ -64,6 +64,16 @@ async fn deeply_nested_json_is_a_parse_error() {
         )
         .await;
     assert_eq!(code(&r), -32700, "{r}");
+    // An answer in inputResponses is kept as text, past serde_json's limit for values: it is
+    // held to a depth of its own, so it can always be read as a value.
+    let r = raw
+        .call(
+            3,
+            "tools/call",
+            modern(json!({"name": "add", "arguments": {"a": 1, "b": 1}, "inputResponses": {"k": nested}})),
+        )
+        .await;
+    assert_eq!(code(&r), -32700, "{r}");
     still_serves(&mut raw, 2).await;
 }
 

@@ -145,13 +145,11 @@ impl InputResponses {
             .collect()
     }
 
-    /// The answers as values.
+    /// The answers as values. An answer read from a message always reads as one; one inserted
+    /// by hand that nests deeper than `serde_json` reads (128 levels) reads as `null`.
     pub fn to_values(&self) -> Map<String, Value> {
         self.iter()
-            .map(|(key, text)| {
-                let value = serde_json::from_str(text.get()).expect("kept as valid JSON");
-                (key.to_owned(), value)
-            })
+            .map(|(key, text)| (key.to_owned(), serde_json::from_str(text.get()).unwrap_or(Value::Null)))
             .collect()
     }
 
@@ -257,6 +255,9 @@ impl<'de> Deserialize<'de> for InputResponses {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<InputResponses, A::Error> {
                 let mut answers = BTreeMap::new();
                 while let Some((key, text)) = map.next_entry::<String, Box<RawValue>>()? {
+                    if !nests_within(text.get(), MAX_ANSWER_DEPTH) {
+                        return Err(de::Error::custom("an answer in inputResponses is nested too deeply"));
+                    }
                     answers.insert(key, Arc::from(text));
                 }
                 Ok(InputResponses(answers))
@@ -264,6 +265,40 @@ impl<'de> Deserialize<'de> for InputResponses {
         }
         d.deserialize_map(AnswersVisitor)
     }
+}
+
+/// How deep an answer kept as text may nest. Taking it as text skips `serde_json`'s limit for
+/// reading a `Value` (128 levels), which every answer must stay within: it may be read as one
+/// ([`InputResponses::to_values`]).
+const MAX_ANSWER_DEPTH: usize = 100;
+
+/// Whether valid JSON text nests arrays and objects at most `limit` deep.
+fn nests_within(json: &str, limit: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in json.as_bytes() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return false;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
 }
 
 /// A call of something by name with arguments: `tools/call` and `prompts/get`.
@@ -703,6 +738,31 @@ impl CancelledParams {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn answers_are_kept_as_text_and_one_nested_too_deeply_is_refused() {
+        let text = r#"{"a": {"role": "assistant", "n": [1, "]]]{"]}, "b": "\\\""}"#;
+        let answers: InputResponses = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            answers.get("a").unwrap().get(),
+            r#"{"role": "assistant", "n": [1, "]]]{"]}"#
+        );
+        assert_eq!(answers.to_values()["b"], json!("\\\""));
+        let again = InputResponses::from_values(answers.to_values());
+        assert_eq!(
+            again.to_values(),
+            answers.to_values(),
+            "values make texts that read as the same values"
+        );
+        let deep = |levels: usize| format!(r#"{{"k": {}1{}}}"#, "[".repeat(levels), "]".repeat(levels));
+        assert!(serde_json::from_str::<InputResponses>(&deep(MAX_ANSWER_DEPTH)).is_ok());
+        let e = serde_json::from_str::<InputResponses>(&deep(MAX_ANSWER_DEPTH + 1)).unwrap_err();
+        assert!(e.to_string().contains("nested too deeply"), "{e}");
+        assert!(
+            nests_within(r#"["[[[[", "\"[["]"#, 1),
+            "brackets in strings do not count"
+        );
+    }
 
     #[test]
     fn calls_move_their_parts_out_and_say_what_is_wrong() {
