@@ -7,7 +7,7 @@ use super::mrtr::Mrtr;
 use super::outcome::OutcomeFuture;
 use crate::protocol::params::InputResponses;
 use crate::protocol::{ErrorObject, RequestId};
-use crate::server::context::{Answered, Exchange, RequestParts, Round, SentAnswers};
+use crate::server::context::{Answered, Exchange, RequestParts, Round};
 use crate::server::peer::Peer;
 use serde_json::{Map, Value};
 use std::sync::{Arc, Mutex};
@@ -51,9 +51,8 @@ impl RequestParts {
             Exchange::Handshake(peer) => Exchange::Handshake(Arc::clone(peer)),
             Exchange::Stateless { .. } => Exchange::Stateless {
                 mrtr: Arc::new(Mrtr::new(InputResponses::new())),
-                input_responses: answers
-                    .clone()
-                    .map(|a| SentAnswers::new(InputResponses::from_values(a))),
+                // `ctx.input_responses()` reads them from `answered`, below.
+                input_responses: None,
                 user_state: state.clone(),
                 replay: false,
             },
