@@ -245,7 +245,7 @@ async fn post(
         let conn = connection(&router);
         return request(conn, &router, message, true).await;
     }
-    if let Some(version) = headers.get(VERSION_HEADER).and_then(|v| v.to_str().ok())
+    if let Some(version) = headers.get(&VERSION_HEADER).and_then(|v| v.to_str().ok())
         && ProtocolVersion::parse(version).is_none()
     {
         let error = ErrorObject::invalid_request(format!("Unsupported MCP-Protocol-Version: {version}"));
@@ -349,7 +349,7 @@ async fn post(
         (None, Incoming::Request { .. }) if !shared.options.sessions => {
             // A handshake-era request served on its own, in the version its header names.
             let version = headers
-                .get(VERSION_HEADER)
+                .get(&VERSION_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(ProtocolVersion::parse)
                 .filter(|v| !v.is_stateless())

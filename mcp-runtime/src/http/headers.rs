@@ -8,11 +8,15 @@ use crate::protocol::jsonrpc::encode_error;
 use crate::protocol::method::wire_name;
 use crate::protocol::{ErrorCode, ErrorObject, Incoming, Method};
 use crate::server::core::Core;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::Response;
 use serde_json::Value;
+use std::borrow::Cow;
 
-pub(super) const VERSION_HEADER: &str = "mcp-protocol-version";
+/// `MCP-Protocol-Version`. The names are built once: looking one up by text parses it first.
+pub(super) static VERSION_HEADER: HeaderName = HeaderName::from_static("mcp-protocol-version");
+static METHOD_HEADER: HeaderName = HeaderName::from_static("mcp-method");
+static NAME_HEADER: HeaderName = HeaderName::from_static("mcp-name");
 
 /// `403` for a `Host` or `Origin` that is not allowed (DNS rebinding).
 #[allow(clippy::result_large_err)]
@@ -65,7 +69,7 @@ pub(super) fn check_headers(
     else {
         return Ok(());
     };
-    let header = |name: &str| headers.get(name).map(|v| decode_header(v.as_bytes()));
+    let header = |name: &HeaderName| headers.get(name).map(|v| decode_header(v.as_bytes()));
     let mismatch = |what: &str| {
         ErrorObject::new(
             ErrorCode::HEADER_MISMATCH,
@@ -80,12 +84,12 @@ pub(super) fn check_headers(
     };
     let version = stateless.protocol_version();
     let version = version.as_deref();
-    match header(VERSION_HEADER) {
-        Some(Some(v)) if Some(v.as_str()) == version => {}
+    match header(&VERSION_HEADER) {
+        Some(Some(v)) if Some(&*v) == version => {}
         Some(_) => return Err(mismatch("MCP-Protocol-Version")),
         None => return Err(missing("MCP-Protocol-Version")),
     }
-    match header("mcp-method") {
+    match header(&METHOD_HEADER) {
         Some(Some(v)) if v == wire_name(method) => {}
         Some(_) => return Err(mismatch("Mcp-Method")),
         None => return Err(missing("Mcp-Method")),
@@ -96,7 +100,7 @@ pub(super) fn check_headers(
         _ => None,
     };
     if let Some(name) = name {
-        match header("mcp-name") {
+        match header(&NAME_HEADER) {
             Some(Some(v)) if v == name => {}
             Some(_) => return Err(mismatch("Mcp-Name")),
             None => return Err(missing("Mcp-Name")),
@@ -105,7 +109,7 @@ pub(super) fn check_headers(
     // The tasks extension routes `tasks/*` by `Mcp-Name: <taskId>`. Clients in the wild do
     // not all send it yet, so it is checked when present, not required.
     if let Ok(Method::TasksGet | Method::TasksUpdate | Method::TasksCancel) = method
-        && let Some(value) = header("mcp-name")
+        && let Some(value) = header(&NAME_HEADER)
         && value.as_deref() != params.str_field("taskId")
     {
         return Err(mismatch("Mcp-Name"));
@@ -126,7 +130,10 @@ pub(super) fn check_headers(
                 _ => continue,
             };
             let what = format!("Mcp-Param-{}", p.header);
-            let got = match header(&format!("mcp-param-{}", p.header.to_ascii_lowercase())) {
+            let got = match HeaderName::try_from(format!("mcp-param-{}", p.header.to_ascii_lowercase()))
+                .ok()
+                .and_then(|name| header(&name))
+            {
                 None => return Err(missing(&what)),
                 Some(None) => return Err(mismatch(&what)),
                 Some(Some(v)) => v,
@@ -143,12 +150,15 @@ pub(super) fn check_headers(
     Ok(())
 }
 
-/// A header value, with `=?base64?…?=` decoded; `None` if it is not valid text.
-fn decode_header(raw: &[u8]) -> Option<String> {
+/// A header value, with `=?base64?…?=` decoded (borrowed when it is not encoded); `None` if it
+/// is not valid text.
+fn decode_header(raw: &[u8]) -> Option<Cow<'_, str>> {
     let text = std::str::from_utf8(raw).ok()?.trim();
     match text.strip_prefix("=?base64?").and_then(|t| t.strip_suffix("?=")) {
-        Some(b64) => String::from_utf8(crate::protocol::base64::decode_strict(b64)?).ok(),
-        None => Some(text.to_owned()),
+        Some(b64) => String::from_utf8(crate::protocol::base64::decode_strict(b64)?)
+            .ok()
+            .map(Cow::Owned),
+        None => Some(Cow::Borrowed(text)),
     }
 }
 

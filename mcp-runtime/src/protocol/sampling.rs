@@ -2,11 +2,14 @@
 //! (`elicitation/create`) and roots (`roots/list`).
 
 use super::types::{Content, Role};
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
+use std::fmt;
 
 /// A content block of a sampling message.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SamplingContent {
     /// Text.
@@ -53,6 +56,72 @@ pub enum SamplingContent {
         #[serde(default, rename = "isError", skip_serializing_if = "Option::is_none")]
         is_error: Option<bool>,
     },
+}
+
+/// Read in one pass: serde's internally tagged enums first copy the whole block into a buffer
+/// of their own (the `type` may come last), and a sampling result is read on every round trip.
+/// The block is read as one flat set of every member a kind can have, then checked for its kind.
+impl<'de> Deserialize<'de> for SamplingContent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Kind {
+            Text,
+            Image,
+            Audio,
+            ToolUse,
+            ToolResult,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Block {
+            #[serde(rename = "type")]
+            kind: Kind,
+            text: Option<String>,
+            data: Option<String>,
+            mime_type: Option<String>,
+            id: Option<String>,
+            name: Option<String>,
+            /// `Some(Value::Null)` for `"input": null`, as the field is a `Value`.
+            #[serde(default, deserialize_with = "present")]
+            input: Option<Value>,
+            tool_use_id: Option<String>,
+            content: Option<Vec<Content>>,
+            structured_content: Option<Value>,
+            is_error: Option<bool>,
+        }
+        fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+            Value::deserialize(d).map(Some)
+        }
+        fn need<T, E: serde::de::Error>(field: Option<T>, name: &'static str) -> Result<T, E> {
+            field.ok_or_else(|| E::missing_field(name))
+        }
+        let b = Block::deserialize(d)?;
+        Ok(match b.kind {
+            Kind::Text => Self::Text {
+                text: need(b.text, "text")?,
+            },
+            Kind::Image => Self::Image {
+                data: need(b.data, "data")?,
+                mime_type: need(b.mime_type, "mimeType")?,
+            },
+            Kind::Audio => Self::Audio {
+                data: need(b.data, "data")?,
+                mime_type: need(b.mime_type, "mimeType")?,
+            },
+            Kind::ToolUse => Self::ToolUse {
+                id: need(b.id, "id")?,
+                name: need(b.name, "name")?,
+                input: need(b.input, "input")?,
+            },
+            Kind::ToolResult => Self::ToolResult {
+                tool_use_id: need(b.tool_use_id, "toolUseId")?,
+                content: need(b.content, "content")?,
+                structured_content: b.structured_content,
+                is_error: b.is_error,
+            },
+        })
+    }
 }
 
 impl SamplingContent {
@@ -134,17 +203,22 @@ fn one_or_many_ser<S: Serializer>(v: &[SamplingContent], s: S) -> Result<S::Ok, 
     }
 }
 
+/// One block (an object) or several (an array), told apart by what comes, with no buffer.
 fn one_or_many_de<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SamplingContent>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(SamplingContent),
-        Many(Vec<SamplingContent>),
+    struct OneOrMany;
+    impl<'de> Visitor<'de> for OneOrMany {
+        type Value = Vec<SamplingContent>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a content block or an array of content blocks")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            SamplingContent::deserialize(MapAccessDeserializer::new(map)).map(|one| vec![one])
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            Vec::deserialize(SeqAccessDeserializer::new(seq))
+        }
     }
-    Ok(match OneOrMany::deserialize(d)? {
-        OneOrMany::One(c) => vec![c],
-        OneOrMany::Many(v) => v,
-    })
+    d.deserialize_any(OneOrMany)
 }
 
 /// The client's answer to `sampling/createMessage`.
@@ -166,11 +240,10 @@ pub struct CreateMessageResult {
 impl CreateMessageResult {
     /// The text blocks, joined.
     pub fn text(&self) -> String {
-        self.content
-            .iter()
-            .filter_map(SamplingContent::as_text)
-            .collect::<Vec<_>>()
-            .join("")
+        let mut texts = self.content.iter().filter_map(SamplingContent::as_text);
+        let mut all = texts.next().unwrap_or_default().to_owned();
+        texts.for_each(|t| all.push_str(t));
+        all
     }
 }
 
@@ -229,5 +302,69 @@ mod tests {
             serde_json::from_value(json!({"role":"assistant","model":"m","content":{"type":"text","text":"b"}}))
                 .unwrap();
         assert_eq!(single.text(), "b");
+    }
+
+    #[test]
+    fn every_kind_of_block_reads_back_from_text_and_from_a_value_with_its_type_anywhere() {
+        let blocks = vec![
+            SamplingContent::Text { text: "a\"b".into() },
+            SamplingContent::Image {
+                data: "AAEC".into(),
+                mime_type: "image/png".into(),
+            },
+            SamplingContent::Audio {
+                data: "AAEC".into(),
+                mime_type: "audio/wav".into(),
+            },
+            SamplingContent::ToolUse {
+                id: "1".into(),
+                name: "t".into(),
+                input: Value::Null,
+            },
+            SamplingContent::ToolResult {
+                tool_use_id: "1".into(),
+                content: vec![Content::text("done")],
+                structured_content: Some(json!({"n": 1})),
+                is_error: Some(false),
+            },
+        ];
+        let result = CreateMessageResult {
+            role: Role::Assistant,
+            content: blocks.clone(),
+            model: "m".into(),
+            stop_reason: None,
+        };
+        let text = serde_json::to_string(&result).unwrap();
+        assert_eq!(serde_json::from_str::<CreateMessageResult>(&text).unwrap(), result);
+        let value = serde_json::to_value(&result).unwrap();
+        assert_eq!(serde_json::from_value::<CreateMessageResult>(value).unwrap(), result);
+        // The kind last, and members a block does not have, are read the same.
+        let late: SamplingContent =
+            serde_json::from_str(r#"{"text":"x","_meta":{"k":1},"annotations":{},"type":"text"}"#).unwrap();
+        assert_eq!(late, SamplingContent::Text { text: "x".into() });
+        // A tool use's input may be null, but not absent.
+        let null: SamplingContent =
+            serde_json::from_str(r#"{"type":"tool_use","id":"1","name":"t","input":null}"#).unwrap();
+        assert_eq!(null, blocks[3]);
+    }
+
+    #[test]
+    fn a_block_that_lacks_what_its_kind_needs_is_refused_by_name() {
+        let refuse = |text: &str| serde_json::from_str::<SamplingContent>(text).unwrap_err().to_string();
+        assert!(refuse(r#"{"type":"text"}"#).contains("missing field `text`"));
+        assert!(refuse(r#"{"text":"x"}"#).contains("missing field `type`"));
+        assert!(refuse(r#"{"type":"image","data":"AA"}"#).contains("missing field `mimeType`"));
+        assert!(refuse(r#"{"type":"tool_use","id":"1","name":"t"}"#).contains("missing field `input`"));
+        assert!(refuse(r#"{"type":"video","text":"x"}"#).contains("unknown variant `video`"));
+        assert!(refuse(r#"{"type":"text","text":"x","text":"y"}"#).contains("duplicate field `text`"));
+        let content = |text: &str| {
+            serde_json::from_str::<CreateMessageResult>(text)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            content(r#"{"role":"assistant","model":"m","content":"hi"}"#)
+                .contains("expected a content block or an array of content blocks")
+        );
     }
 }

@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use std::any::Any;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -397,9 +398,14 @@ impl Context {
     /// (stateless era); the caller checks the client's capabilities.
     pub async fn request(&self, method: impl MethodName, params: Value, key: Option<&str>) -> Result<Value> {
         let params = serde_json::value::to_raw_value(&params)?;
-        self.ask(method.method_name(), &params, key.map(str::to_owned), "request")
-            .await?
-            .into_value()
+        self.ask(
+            method.method_name().to_owned().into(),
+            params,
+            key.map(str::to_owned),
+            "request",
+        )
+        .await?
+        .into_value()
     }
 
     /// Fails with [`Error::MissingCapability`] unless the client declared `name`; the failure
@@ -426,15 +432,17 @@ impl Context {
     /// Asks the client: a request now (handshake era) or an input request (stateless era).
     pub(crate) async fn ask(
         &self,
-        method: &str,
-        params: &RawValue,
+        method: Cow<'static, str>,
+        params: Box<RawValue>,
         key: Option<String>,
         prefix: &str,
     ) -> Result<Reply> {
         match &self.parts.exchange {
             Exchange::Handshake(peer) => {
                 let related = self.parts.round().request_id.clone();
-                let answer = peer.request(method, params, self.parts.client_timeout, related).await?;
+                let answer = peer
+                    .request(&method, &params, self.parts.client_timeout, related)
+                    .await?;
                 Ok(Reply::Raw(answer))
             }
             Exchange::Stateless { mrtr, .. } => {

@@ -259,7 +259,7 @@ impl Sample {
         let required = json!({"mode": "required"});
         for attempt in 0..ATTEMPTS {
             let params = self.params(with_tools.then_some(&final_answer[..]), with_tools.then_some(&required))?;
-            let reply = self.send(&params, attempt).await?;
+            let reply = self.send(params, attempt).await?;
             let (candidate, tool_use_id) = if with_tools {
                 match reply.content.iter().find_map(|c| match c {
                     SamplingContent::ToolUse { id, name, input } if name == "final_answer" => {
@@ -353,7 +353,7 @@ impl Sample {
         Ok(serde_json::value::to_raw_value(&params)?)
     }
 
-    async fn send(&self, params: &RawValue, round: usize) -> Result<CreateMessageResult> {
+    async fn send(&self, params: Box<RawValue>, round: usize) -> Result<CreateMessageResult> {
         let key = self.key.as_ref().map(|k| {
             if round == 0 {
                 k.clone()
@@ -363,7 +363,7 @@ impl Sample {
         });
         let answer = self
             .ctx
-            .ask(Method::SamplingCreateMessage.as_str(), params, key, "sample")
+            .ask(Method::SamplingCreateMessage.as_str().into(), params, key, "sample")
             .await?;
         answer
             .parse()
@@ -373,7 +373,7 @@ impl Sample {
     /// One request and its answer: a sampling request without tools.
     async fn once(self) -> Result<CreateMessageResult> {
         let params = self.params(None, None)?;
-        self.send(&params, 0).await
+        self.send(params, 0).await
     }
 
     /// The tool loop: the model's tool calls are run and answered, up to `max_rounds`.
@@ -390,7 +390,7 @@ impl Sample {
             let last = round + 1 == self.max_rounds;
             let choice = last.then(|| json!({"mode": "none"}));
             let params = self.params(Some(&definitions), choice.as_ref())?;
-            let reply = self.send(&params, round).await?;
+            let reply = self.send(params, round).await?;
             let calls: Vec<(String, String, Value)> = reply
                 .content
                 .iter()
@@ -541,7 +541,7 @@ impl Context {
         }
         let params = serde_json::value::to_raw_value(&params)?;
         let answer = self
-            .ask(Method::ElicitationCreate.as_str(), &params, None, "elicit")
+            .ask(Method::ElicitationCreate.as_str().into(), params, None, "elicit")
             .await?;
         let result: ElicitResult = answer
             .parse()
@@ -557,7 +557,9 @@ impl Context {
     pub async fn roots(&self) -> Result<Vec<Root>> {
         self.require(self.client_capabilities().roots(), "roots")?;
         let params = serde_json::value::to_raw_value(&json!({}))?;
-        let answer = self.ask(Method::RootsList.as_str(), &params, None, "roots").await?;
+        let answer = self
+            .ask(Method::RootsList.as_str().into(), params, None, "roots")
+            .await?;
         /// `roots/list`'s result.
         #[derive(serde::Deserialize)]
         struct Roots {
@@ -588,7 +590,7 @@ impl<T: DeserializeOwned + JsonSchema> Elicit<T> {
         let params = serde_json::value::to_raw_value(&params)?;
         let answer = self
             .ctx
-            .ask(Method::ElicitationCreate.as_str(), &params, self.key, "elicit")
+            .ask(Method::ElicitationCreate.as_str().into(), params, self.key, "elicit")
             .await?;
         let result: ElicitResult = answer
             .parse()

@@ -16,6 +16,7 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAcces
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::oneshot;
 
@@ -29,7 +30,7 @@ struct Waiting {
 /// An input request: its params serialised once, when the handler asks.
 #[derive(serde::Serialize)]
 struct Request {
-    method: String,
+    method: Cow<'static, str>,
     params: Box<RawValue>,
 }
 
@@ -84,7 +85,7 @@ impl Mrtr {
     }
 
     /// The answer to `method` under `key`: at once if it is known, else when a retry brings it.
-    pub(crate) async fn request(&self, key: String, method: &str, params: &RawValue) -> Reply {
+    pub(crate) async fn request(&self, key: String, method: Cow<'static, str>, params: Box<RawValue>) -> Reply {
         let rx = {
             let mut g = self.lock();
             if let Some(answer) = g.answers.get_shared(&key) {
@@ -93,13 +94,8 @@ impl Mrtr {
             let (tx, rx) = oneshot::channel();
             // The client's work on this input request joins the call's trace.
             #[cfg(feature = "otel")]
-            let params = crate::server::otel::inject_raw(params).unwrap_or_else(|| params.to_owned());
-            #[cfg(not(feature = "otel"))]
-            let params = params.to_owned();
-            let request = Request {
-                method: method.to_owned(),
-                params,
-            };
+            let params = crate::server::otel::inject_raw(&params).unwrap_or(params);
+            let request = Request { method, params };
             g.waiting.push(Waiting { key, request, tx });
             if let Some(driver) = g.driver.take() {
                 driver.wake();
@@ -335,12 +331,20 @@ mod tests {
         let m = std::sync::Arc::new(Mrtr::new(answers(json!({"a": {"roots": []}}))));
         let empty = serde_json::value::to_raw_value(&json!({})).unwrap();
         assert_eq!(
-            m.request("a".into(), "roots/list", &empty).await.into_value().unwrap(),
+            m.request("a".into(), "roots/list".into(), empty.clone())
+                .await
+                .into_value()
+                .unwrap(),
             json!({"roots": []})
         );
         let waiter = tokio::spawn({
             let m = m.clone();
-            async move { m.request("b".into(), "roots/list", &empty).await.into_value().unwrap() }
+            async move {
+                m.request("b".into(), "roots/list".into(), empty)
+                    .await
+                    .into_value()
+                    .unwrap()
+            }
         });
         while !m.has_unanswered() {
             tokio::task::yield_now().await;
