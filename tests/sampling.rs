@@ -241,6 +241,58 @@ async fn concurrent_samples_are_one_round_of_two_input_requests() {
     }
 }
 
+/// A sample side by side with one asked once its branch has woken itself (as a future that
+/// must be polled again does), or has yielded to the runtime.
+#[mcp::tool]
+async fn nudged(ctx: Context, yields: bool) -> mcp::Result<String> {
+    let later = async {
+        if yields {
+            tokio::task::yield_now().await;
+        } else {
+            let mut woke = false;
+            std::future::poll_fn(|cx| {
+                if std::mem::replace(&mut woke, true) {
+                    return std::task::Poll::Ready(());
+                }
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            })
+            .await;
+        }
+        ctx.sample("second").await
+    };
+    let (a, b) = tokio::join!(ctx.sample("first"), later);
+    Ok(format!("{} + {}", a?.text(), b?.text()))
+}
+
+#[tokio::test]
+async fn a_branch_that_wakes_itself_before_it_asks_asks_in_the_same_round() {
+    let server = || mcp::Server::new("s", "1").tools(mcp::tools![nudged]);
+    let c = connect(server(), Era::Stateless, echo_sampler(Arc::default())).await;
+    let first = c
+        .request("tools/call", json!({"name": "nudged", "arguments": {"yields": false}}))
+        .await
+        .unwrap();
+    assert_eq!(first["resultType"], "input_required");
+    let keys: Vec<_> = first["inputRequests"].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["sample-1", "sample-2"]);
+    // One that yields to the runtime first may ask in a later round; either way the call ends
+    // with both answers, in both eras.
+    for era in ERAS {
+        for yields in [false, true] {
+            let c = connect(server(), era, echo_sampler(Arc::default())).await;
+            assert_eq!(
+                c.call_tool("nudged", json!({"yields": yields}))
+                    .await
+                    .unwrap()
+                    .text_content(),
+                "echo: first + echo: second",
+                "{era:?}, yields: {yields}"
+            );
+        }
+    }
+}
+
 /// A sample side by side with a timer, then a wait of its own: when the client's retry comes,
 /// the call is still busy.
 #[mcp::tool]

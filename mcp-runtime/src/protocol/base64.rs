@@ -45,8 +45,15 @@ pub(crate) fn encode_into(input: &[u8], out: &mut Vec<u8>) {
 
 /// Decodes standard base64, padded or not; `None` on any character outside the alphabet.
 pub fn decode(input: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    decode_into(input, &mut out)?;
+    Some(out)
+}
+
+/// [`decode`], appended to `out`; on `None`, `out` may hold part of the input decoded.
+pub(crate) fn decode_into(input: &str, out: &mut Vec<u8>) -> Option<()> {
     let input = input.trim_end_matches('=').as_bytes();
-    let mut out = Vec::with_capacity(input.len() * 3 / 4);
+    out.reserve(input.len() * 3 / 4);
     let mut chunks = input.chunks_exact(4);
     for c in &mut chunks {
         let v = [
@@ -75,7 +82,7 @@ pub fn decode(input: &str) -> Option<Vec<u8>> {
             out.push((acc >> bits) as u8);
         }
     }
-    Some(out)
+    Some(())
 }
 
 /// Decodes standard base64 strictly: padded to a multiple of four, `=` only at the end, every

@@ -4,7 +4,7 @@
 use super::answer;
 use super::drive::{answer_at_end, drive_rounds, end_round};
 use super::mrtr::Mrtr;
-use super::outcome::OutcomeFuture;
+use super::outcome::{Outcome, OutcomeFuture};
 use super::parked::{Parked, Responder, Retry, Suspended};
 use super::rerun::Rerun;
 use super::seal::{Digest, Payload, Refusal, request_digest, unique_id};
@@ -24,8 +24,9 @@ use crate::server::task::start::TaskPlan;
 use crate::server::task::tasks::Running;
 use serde_json::{Map, Value};
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::task::Poll;
+use std::task::{Poll, Wake, Waker};
 use std::time::Instant;
 
 /// A call of any kind, as its method's handler hands it to the engine.
@@ -311,18 +312,19 @@ impl Connection {
         rerun: Option<Rerun>,
         collect: &mut Collect,
     ) -> Option<Vec<u8>> {
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        let mut polled = future.as_mut().poll(&mut cx);
+        let (mut polled, mut woke) = poll_noting(&mut future);
         if let Exchange::Stateless { mrtr, .. } = &parts.exchange {
-            // A few more polls let requests made side by side (`join!`) land in the same round.
+            // A call that woke itself (a branch of a `join!` that will ask next) is polled again,
+            // a few times, so that requests made side by side land in the same round. One that
+            // did not has nothing to do until its answers come.
             let mut settle = 0u8;
             while polled.is_pending() && mrtr.has_unanswered() {
-                if settle == 3 {
+                if settle == 3 || !woke {
                     let mrtr = Arc::clone(mrtr);
                     return Some(self.suspend(id, parts, future, digest, rerun, mrtr));
                 }
                 settle += 1;
-                polled = future.as_mut().poll(&mut cx);
+                (polled, woke) = poll_noting(&mut future);
             }
         }
         if let Poll::Ready(done) = polled {
@@ -452,6 +454,39 @@ impl Connection {
             }
         }
     }
+}
+
+/// A waker that notes that it was woken, one per thread.
+struct Noted(AtomicBool);
+
+impl Wake for Noted {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+thread_local! {
+    static NOTED: (Arc<Noted>, Waker) = {
+        let noted = Arc::new(Noted(AtomicBool::new(false)));
+        let waker = Waker::from(Arc::clone(&noted));
+        (noted, waker)
+    };
+}
+
+/// Polls a call where its request was read, and says whether it woke itself meanwhile. Only
+/// that poll's own wakes count; one that comes later from elsewhere, through a waker the call
+/// kept, at worst costs another poll. (tokio's `yield_now` wakes only once the reading task's
+/// poll ends: a branch that yields before it asks waits for the next round.)
+fn poll_noting(future: &mut OutcomeFuture) -> (Poll<Outcome>, bool) {
+    NOTED.with(|(noted, waker)| {
+        let before = noted.0.swap(false, Ordering::Relaxed);
+        let polled = future.as_mut().poll(&mut std::task::Context::from_waker(waker));
+        (polled, noted.0.swap(before, Ordering::Relaxed))
+    })
 }
 
 /// The error for a retry whose state could not be claimed: the store did not answer.
