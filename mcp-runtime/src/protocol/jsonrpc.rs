@@ -404,6 +404,18 @@ pub fn encode_result_sized<T: Serialize + ?Sized>(id: &RequestId, result: &T, ca
     out
 }
 
+/// Encodes a success response whose result `write` appends, into a buffer made for `capacity`
+/// bytes.
+pub(crate) fn encode_result_with(id: &RequestId, capacity: usize, write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut out = Vec::with_capacity(capacity);
+    out.extend_from_slice(HEAD);
+    id.write_json(&mut out);
+    out.extend_from_slice(br#","result":"#);
+    write(&mut out);
+    out.push(b'}');
+    out
+}
+
 /// Encodes an error response. `id` is `None` when the request's id could not be read.
 pub fn encode_error(id: Option<&RequestId>, error: &ErrorObject) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);

@@ -15,7 +15,7 @@
 use crate::protocol::StatelessMeta;
 use crate::protocol::era_meta::string_of;
 use crate::protocol::jsonrpc::{
-    encode_error, encode_result, encode_result_closed, encode_result_sized, encode_result_value,
+    encode_error, encode_result, encode_result_closed, encode_result_value, encode_result_with,
 };
 use crate::protocol::method::{Capability, Kind, WireMethod, wire_name};
 use crate::protocol::params::ListParams;
@@ -24,6 +24,7 @@ use crate::protocol::{
     CallToolResult, ClientCapabilities, ErrorCode, ErrorObject, Implementation, LogLevel, Method, ProtocolVersion,
     RequestId,
 };
+use crate::server::engine::seal::Sealed;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
@@ -214,6 +215,8 @@ pub(crate) struct Framing {
     modern_suffix: Vec<u8>,
     /// `"ttlMs":…,"cacheScope":…,` then the modern suffix: closes a cacheable modern result.
     cacheable_suffix: Vec<u8>,
+    /// `"_meta":{serverInfo}}`: closes an `input_required` result.
+    meta_member: Vec<u8>,
     /// The server's `Implementation`, as JSON.
     pub(crate) server_info: Value,
 }
@@ -222,14 +225,17 @@ impl Framing {
     pub(crate) fn new(info: &Implementation, cache_ttl: Duration, cache_scope: CacheScope) -> Self {
         let server_info = serde_json::to_value(info).expect("implementation info serialises");
         let ttl_ms = u64::try_from(cache_ttl.as_millis()).unwrap_or(u64::MAX);
-        let mut modern_suffix = br#""resultType":"complete","_meta":{"io.modelcontextprotocol/serverInfo":"#.to_vec();
-        serde_json::to_writer(&mut modern_suffix, &server_info).expect("serialises");
-        modern_suffix.extend_from_slice(b"}}");
+        let mut meta_member = br#""_meta":{"io.modelcontextprotocol/serverInfo":"#.to_vec();
+        serde_json::to_writer(&mut meta_member, &server_info).expect("serialises");
+        meta_member.extend_from_slice(b"}}");
+        let mut modern_suffix = br#""resultType":"complete","#.to_vec();
+        modern_suffix.extend_from_slice(&meta_member);
         let mut cacheable_suffix = format!(r#""ttlMs":{ttl_ms},"cacheScope":"{}","#, cache_scope.as_str()).into_bytes();
         cacheable_suffix.extend_from_slice(&modern_suffix);
         Self {
             modern_suffix,
             cacheable_suffix,
+            meta_member,
             server_info,
         }
     }
@@ -274,34 +280,18 @@ impl Framing {
     }
 
     /// `input_required` (stateless era only): what the client must answer, and the sealed state.
-    pub(crate) fn input_required(&self, id: &RequestId, requests: &impl Serialize, state: &str) -> Vec<u8> {
-        /// Borrows what it says: no copy of the requests before they are written.
-        #[derive(Serialize)]
-        struct InputRequired<'a, R: Serialize> {
-            #[serde(rename = "resultType")]
-            result_type: &'static str,
-            #[serde(rename = "inputRequests")]
-            input_requests: &'a R,
-            #[serde(rename = "requestState")]
-            request_state: &'a str,
-            #[serde(rename = "_meta")]
-            meta: ServerInfoMeta<'a>,
-        }
-        #[derive(Serialize)]
-        struct ServerInfoMeta<'a> {
-            #[serde(rename = "io.modelcontextprotocol/serverInfo")]
-            server_info: &'a Value,
-        }
-        let body = InputRequired {
-            result_type: "input_required",
-            input_requests: requests,
-            request_state: state,
-            meta: ServerInfoMeta {
-                server_info: &self.server_info,
-            },
-        };
+    /// Written by hand around the requests: the state needs no escaping, and the server's info
+    /// was written once.
+    pub(crate) fn input_required(&self, id: &RequestId, requests: &impl Serialize, state: &Sealed) -> Vec<u8> {
         // The state, the requests (a few hundred bytes each, often) and the server's info.
-        encode_result_sized(id, &body, 512 + state.len())
+        encode_result_with(id, 512 + state.len() + self.meta_member.len(), |out| {
+            out.extend_from_slice(br#"{"resultType":"input_required","inputRequests":"#);
+            serde_json::to_writer(&mut *out, requests).expect("input requests serialise");
+            out.extend_from_slice(br#","requestState":""#);
+            out.extend_from_slice(state.as_bytes());
+            out.extend_from_slice(b"\",");
+            out.extend_from_slice(&self.meta_member);
+        })
     }
 }
 

@@ -176,6 +176,19 @@ impl Payload {
     }
 }
 
+/// A sealed state, as [`Sealer::seal`] writes it: base64 and one `.`, so a JSON string as it is,
+/// with nothing to escape.
+#[derive(Debug)]
+pub(crate) struct Sealed(String);
+
+impl std::ops::Deref for Sealed {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Why a `requestState` was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Refusal {
@@ -304,7 +317,7 @@ impl Sealer {
     }
 
     /// Seals a payload, filling in its version, expiry and nonce.
-    pub(crate) fn seal(&self, mut payload: Payload) -> String {
+    pub(crate) fn seal(&self, mut payload: Payload) -> Sealed {
         payload.version = VERSION;
         payload.expires = now() + self.ttl.as_secs().max(1);
         payload.nonce = unique_id();
@@ -316,7 +329,7 @@ impl Sealer {
         base64::encode_into(&body, &mut token);
         token.push(b'.');
         base64::encode_into(&tag, &mut token);
-        String::from_utf8(token).expect("base64 is ASCII")
+        Sealed(String::from_utf8(token).expect("base64 is ASCII"))
     }
 
     /// Opens a state: checks its integrity, expiry and request. The caller claims its nonce.
