@@ -19,7 +19,7 @@ use std::fmt;
 use std::sync::Arc;
 
 /// The stateless-era keys of a request's `_meta`, each as the JSON text the client sent.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct StatelessMeta {
     /// `io.modelcontextprotocol/protocolVersion`.
     pub protocol_version: Option<Arc<RawValue>>,
@@ -232,15 +232,47 @@ fn shared(index: usize, text: &RawValue) -> Arc<RawValue> {
     })
 }
 
-/// `_meta`: an object, whose stateless-era keys go to the [`StatelessMeta`].
+/// `_meta`: an object, whose stateless-era keys go to the [`StatelessMeta`]. Taken as text
+/// first: a client sends the same `_meta` with every request, and one equal to the last read on
+/// this thread is not read again (the deserializer must lend its text, as `serde_json`'s does
+/// from a slice or a `str`).
 pub(crate) struct MetaSeed<'a>(pub(crate) &'a mut StatelessMeta);
 
 impl<'de> DeserializeSeed<'de> for MetaSeed<'_> {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_map(MetaVisitor(self.0))
+        let text = <&'de RawValue as serde::Deserialize>::deserialize(d)?;
+        read_meta(text, self.0).map_err(de::Error::custom)
     }
+}
+
+thread_local! {
+    /// The `_meta` last read on this thread that held the era's keys and nothing else, and
+    /// what they were.
+    static LAST_META: RefCell<Option<(Box<str>, StatelessMeta)>> = const { RefCell::new(None) };
+}
+
+/// Reads `_meta` from its text into `era` and the rest: from the last one read on this thread
+/// when the text is the same.
+fn read_meta(text: &RawValue, era: &mut StatelessMeta) -> Result<Value, serde_json::Error> {
+    let text = text.get();
+    let known = LAST_META.with_borrow(|last| {
+        last.as_ref()
+            .filter(|(last, _)| **last == *text)
+            .map(|(_, known)| known.clone())
+    });
+    if let Some(known) = known {
+        *era = known;
+        return Ok(Value::Object(Map::new()));
+    }
+    let mut d = serde_json::Deserializer::from_str(text);
+    let rest = d.deserialize_map(MetaVisitor(era))?;
+    d.end()?;
+    if rest.as_object().is_some_and(Map::is_empty) && !era.is_empty() && text.len() <= SHARED_AT_MOST {
+        LAST_META.with_borrow_mut(|last| *last = Some((text.into(), era.clone())));
+    }
+    Ok(rest)
 }
 
 struct MetaVisitor<'a>(&'a mut StatelessMeta);
@@ -299,6 +331,32 @@ mod tests {
             a.protocol_version.as_ref().unwrap(),
             c.protocol_version.as_ref().unwrap()
         ));
+    }
+
+    #[test]
+    fn a_meta_equal_to_the_last_one_is_not_read_again_and_reads_the_same() {
+        let text = r#"{"name":"echo","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"c","version":"1"}}}"#;
+        let (first, second) = (read(text), read(text));
+        assert_eq!(
+            (&first.0, &second.0),
+            (&json!({"name": "echo"}), &json!({"name": "echo"}))
+        );
+        assert!(Arc::ptr_eq(
+            first.1.client_info.as_ref().unwrap(),
+            second.1.client_info.as_ref().unwrap()
+        ));
+        assert_eq!(second.1.protocol_version.unwrap().get(), r#""2026-07-28""#);
+        // A `_meta` with more than the era's keys is read each time, and keeps the rest.
+        let more = r#"{"_meta":{"progressToken":1,"io.modelcontextprotocol/protocolVersion":"v"}}"#;
+        for _ in 0..2 {
+            let (params, era) = read(more);
+            assert_eq!(params, json!({"_meta": {"progressToken": 1}}));
+            assert_eq!(era.protocol_version.unwrap().get(), r#""v""#);
+        }
+        // Another text after it is read afresh.
+        let (_, era) = read(r#"{"_meta":{"io.modelcontextprotocol/protocolVersion":"w"}}"#);
+        assert_eq!(era.protocol_version.unwrap().get(), r#""w""#);
+        assert!(era.client_info.is_none());
     }
 
     #[test]
