@@ -79,7 +79,10 @@ pub(crate) async fn serve<T: Transport>(
                 };
             }
             frame = reader.read_frame() => match frame {
-                Ok(Some(ReadFrame::Message(bytes))) => conn.handle_bytes(&bytes).await,
+                Ok(Some(ReadFrame::Message(bytes))) => {
+                    conn.handle_bytes(&bytes).await;
+                    reader.recycle(bytes);
+                }
                 Ok(Some(ReadFrame::TooLarge { size, limit })) => {
                     let error = ErrorObject::invalid_request(format!(
                         "Invalid Request: the message has {size} bytes, over the limit of {limit}"

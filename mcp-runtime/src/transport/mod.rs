@@ -28,6 +28,12 @@ pub enum ReadFrame {
 pub trait FrameReader: Send + 'static {
     /// The next frame; `None` when the peer closed its side.
     fn read_frame(&mut self) -> impl Future<Output = io::Result<Option<ReadFrame>>> + Send;
+
+    /// Takes back a message's bytes once it is handled, to read a later one into: a reader
+    /// that keeps them allocates nothing per message. Dropped by default.
+    fn recycle(&mut self, frame: Vec<u8>) {
+        drop(frame);
+    }
 }
 
 /// The sending half of a transport.

@@ -244,13 +244,20 @@ where
 pub struct LineReader<R> {
     inner: BufReader<R>,
     max: usize,
+    /// The buffer of a message already handled ([`FrameReader::recycle`]): the next is read
+    /// into it.
+    spare: Vec<u8>,
 }
+
+/// A message's buffer larger than this is not kept for the next.
+const SPARE_AT_MOST: usize = 64 * 1024;
 
 impl<R: AsyncRead> LineReader<R> {
     fn new(reader: R, max: usize) -> Self {
         Self {
             inner: BufReader::with_capacity(64 * 1024, reader),
             max,
+            spare: Vec::new(),
         }
     }
 }
@@ -258,7 +265,8 @@ impl<R: AsyncRead> LineReader<R> {
 impl<R: AsyncRead + Unpin + Send + 'static> FrameReader for LineReader<R> {
     async fn read_frame(&mut self) -> io::Result<Option<ReadFrame>> {
         loop {
-            let mut line = Vec::new();
+            let mut line = std::mem::take(&mut self.spare);
+            line.clear();
             let mut size = 0usize;
             let mut too_large = false;
             loop {
@@ -294,9 +302,16 @@ impl<R: AsyncRead + Unpin + Send + 'static> FrameReader for LineReader<R> {
                 line.pop();
             }
             if line.iter().all(u8::is_ascii_whitespace) {
+                self.spare = line;
                 continue;
             }
             return Ok(Some(ReadFrame::Message(line)));
+        }
+    }
+
+    fn recycle(&mut self, frame: Vec<u8>) {
+        if frame.capacity() <= SPARE_AT_MOST {
+            self.spare = frame;
         }
     }
 }
@@ -343,5 +358,25 @@ mod tests {
             })
             .collect();
         assert_eq!(shown, ["{\"a\":1}", "{\"b\":2}", "too large: 16", "{\"c\":3}"]);
+    }
+
+    #[tokio::test]
+    async fn a_message_handed_back_is_read_into_again_with_nothing_left_of_it() {
+        let input: &[u8] = b"{\"first\":\"a longer message\"}\n\n{\"b\":2}\n";
+        let (mut r, _w) = LineTransport::new(input, tokio::io::sink()).split();
+        let Some(ReadFrame::Message(first)) = r.read_frame().await.unwrap() else {
+            panic!("a message")
+        };
+        let at = first.as_ptr();
+        r.recycle(first);
+        let Some(ReadFrame::Message(second)) = r.read_frame().await.unwrap() else {
+            panic!("a message")
+        };
+        assert_eq!(second, b"{\"b\":2}");
+        assert_eq!(second.as_ptr(), at, "the buffer handed back was not used again");
+        // One too large to keep is dropped.
+        r.recycle(Vec::with_capacity(SPARE_AT_MOST + 1));
+        assert_eq!(r.spare.capacity(), 0);
+        assert!(r.read_frame().await.unwrap().is_none());
     }
 }
