@@ -587,6 +587,37 @@ async fn missing_answers_get_a_new_round_and_extra_ones_are_ignored() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("not a sampling/createMessage result"), "{e}");
+    // So is one with every member it needs, one of which is not what it must be: the error
+    // names the key and what is wrong, and the handler never sees it.
+    for (bad, why) in [
+        (
+            json!({"role": "assistant", "content": {"type": "video"}, "model": "m"}),
+            "unknown variant `video`",
+        ),
+        (
+            json!({"role": "assistant", "content": {"type": "text", "text": "t"}, "model": 7}),
+            "invalid type: integer `7`",
+        ),
+    ] {
+        let again = c
+            .request("tools/call", json!({"name": "both", "arguments": {}}))
+            .await
+            .unwrap();
+        let e = c
+            .request(
+                "tools/call",
+                json!({"name": "both", "arguments": {},
+                "inputResponses": {"sample-1": bad}, "requestState": again["requestState"]}),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, mcp::Error::Protocol(ref o) if o.code.0 == -32602), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains(r#"inputResponses["sample-1"] is not a sampling/createMessage result"#) && text.contains(why),
+            "{text}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 
 use crate::error::Result;
 use crate::protocol::RequestId;
+use crate::protocol::sampling::CreateMessageResult;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -26,13 +27,23 @@ pub(crate) enum Reply {
     Raw(Box<RawValue>),
     /// An answer the call also keeps, for a later round's sealed state.
     Shared(Arc<RawValue>),
+    /// A sampling answer the call also keeps, already read when it was checked on delivery.
+    Sampled(Arc<RawValue>, Box<CreateMessageResult>),
 }
 
 impl Reply {
     fn text(&self) -> &RawValue {
         match self {
             Self::Raw(raw) => raw,
-            Self::Shared(shared) => shared,
+            Self::Shared(shared) | Self::Sampled(shared, _) => shared,
+        }
+    }
+
+    /// The answer as a sampling result: read once, where it was delivered, or now.
+    pub(crate) fn into_sampled(self) -> serde_json::Result<CreateMessageResult> {
+        match self {
+            Self::Sampled(_, read) => Ok(*read),
+            other => other.parse(),
         }
     }
 

@@ -366,7 +366,7 @@ impl Sample {
             .ask(Method::SamplingCreateMessage.as_str().into(), params, key, "sample")
             .await?;
         answer
-            .parse()
+            .into_sampled()
             .map_err(|e| Error::Message(format!("the client's sampling answer is malformed: {e}")))
     }
 

@@ -174,6 +174,7 @@ pub(crate) async fn drive_rounds(
                     abort: abort.clone(),
                     cancel: Arc::clone(&parts.cancel),
                 },
+                std::time::Instant::now(),
             );
         }
         responder.send(reply).await;

@@ -10,6 +10,7 @@
 
 use crate::protocol::era_meta::Text;
 use crate::protocol::params::InputResponses;
+use crate::protocol::sampling::CreateMessageResult;
 use crate::protocol::{ErrorObject, Method};
 use crate::server::peer::Reply;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -24,7 +25,10 @@ struct Waiting {
     key: String,
     /// The request, as each `input_required` writes it.
     request: Request,
-    tx: oneshot::Sender<Arc<RawValue>>,
+    /// A sampling answer read while a retry's answers are checked, to be handed over with
+    /// them.
+    sampled: Option<Box<CreateMessageResult>>,
+    tx: oneshot::Sender<Reply>,
 }
 
 /// An input request: its params serialised once, when the handler asks.
@@ -96,14 +100,19 @@ impl Mrtr {
             #[cfg(feature = "otel")]
             let params = crate::server::otel::inject_raw(&params).unwrap_or(params);
             let request = Request { method, params };
-            g.waiting.push(Waiting { key, request, tx });
+            g.waiting.push(Waiting {
+                key,
+                request,
+                sampled: None,
+                tx,
+            });
             if let Some(driver) = g.driver.take() {
                 driver.wake();
             }
             rx
         };
         match rx.await {
-            Ok(v) => Reply::Shared(v),
+            Ok(reply) => reply,
             // The call ended without this answer: nothing will ever come.
             Err(_) => std::future::pending().await,
         }
@@ -151,19 +160,36 @@ impl Mrtr {
 
     /// Hands the retry's `inputResponses` to the requests waiting for them. Keys nobody waits
     /// for are ignored; an answer of the wrong shape is an invalid-params error.
+    /// A sampling answer is checked by reading it into its type, which its waiter then takes.
     pub(crate) fn deliver(&self, mut responses: InputResponses) -> Result<(), ErrorObject> {
         let mut g = self.lock();
-        for w in &g.waiting {
-            if let Some(answer) = responses.get(&w.key) {
+        for w in &mut g.waiting {
+            w.sampled = None;
+            let Some(answer) = responses.get(&w.key) else {
+                continue;
+            };
+            if w.request.method == Method::SamplingCreateMessage.as_str() {
+                let read = serde_json::from_str::<CreateMessageResult>(answer.get()).map_err(|e| {
+                    ErrorObject::invalid_params(format!(
+                        "inputResponses[\"{}\"] is not a {} result: {e}",
+                        w.key, w.request.method
+                    ))
+                })?;
+                w.sampled = Some(Box::new(read));
+            } else {
                 check_answer(&w.key, &w.request.method, answer)?;
             }
         }
         let waiting = std::mem::take(&mut g.waiting);
-        for w in waiting {
+        for mut w in waiting {
             match responses.remove(&w.key) {
                 Some(answer) => {
                     g.answers.insert(w.key, Arc::clone(&answer));
-                    let _ = w.tx.send(answer);
+                    let reply = match w.sampled.take() {
+                        Some(read) => Reply::Sampled(answer, read),
+                        None => Reply::Shared(answer),
+                    };
+                    let _ = w.tx.send(reply);
                 }
                 None => g.waiting.push(w),
             }
@@ -187,7 +213,7 @@ impl Mrtr {
                     let text = serde_json::value::to_raw_value(answer).expect("a JSON value serialises");
                     let answer: Arc<RawValue> = Arc::from(text);
                     g.answers.insert(w.key, Arc::clone(&answer));
-                    let _ = w.tx.send(answer);
+                    let _ = w.tx.send(Reply::Shared(answer));
                 }
                 None => g.waiting.push(w),
             }

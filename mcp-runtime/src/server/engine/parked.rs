@@ -96,11 +96,11 @@ struct Table {
 }
 
 impl ParkedCalls {
-    pub(crate) fn park(&self, continuation: String, parked: Parked) {
+    /// Parks a call, `now` (the caller read the clock already).
+    pub(crate) fn park(&self, continuation: String, parked: Parked, now: Instant) {
         let mut table = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         // Suspended calls whose state expired are dropped here, at most once a second: each
         // look is over the whole table, so parking stays O(1) however many calls wait.
-        let now = Instant::now();
         if table
             .swept
             .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1))
@@ -113,18 +113,14 @@ impl ParkedCalls {
         table.calls.insert(continuation, parked);
     }
 
-    /// Takes a parked call out: only one retry resumes it. A suspended call whose state has
-    /// expired is dropped instead.
+    /// Takes a parked call out: only one retry resumes it. Its expiry is not looked at: a
+    /// retry names it through a sealed state that was checked unexpired, and a state expires
+    /// no later than its parked call (its expiry is in whole seconds, rounded down).
     pub(crate) fn take(&self, continuation: &str) -> Option<Parked> {
-        let parked = self
-            .0
+        self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .calls
-            .remove(continuation)?;
-        match parked {
-            Parked::Suspended(s) if s.expires <= Instant::now() => None,
-            parked => Some(parked),
-        }
+            .remove(continuation)
     }
 }

@@ -379,7 +379,8 @@ impl Connection {
     ) -> Vec<u8> {
         let continuation = unique_id();
         let reply = end_round(&self.core, &parts, &id, &digest, &continuation, &mrtr);
-        let expires = Instant::now() + self.core.options.state_ttl;
+        let now = Instant::now();
+        let expires = now + self.core.options.state_ttl;
         self.core.parked.park(
             continuation,
             Parked::Suspended(Box::new(Suspended {
@@ -390,6 +391,7 @@ impl Connection {
                 rerun,
                 expires,
             })),
+            now,
         );
         reply
     }
