@@ -8,8 +8,9 @@
 //!
 //! The payload is binary ([`Payload::to_bytes`]): every call of the stateless era that asks
 //! the client seals one and opens one, and JSON cost half again as many bytes to hash and
-//! encode, and a parse. A payload of version 1 (JSON) still opens, so that a state sealed by
-//! an older replica of a fleet is good on a newer one.
+//! encode, and a parse. Since version 3 its ids are bytes, not hex. A payload of version 2 (ids
+//! as text) or 1 (JSON) still opens, so that a state sealed by an older replica of a fleet is
+//! good on a newer one.
 
 use crate::protocol::base64;
 use crate::protocol::params::InputResponses;
@@ -85,30 +86,43 @@ impl<'de> Deserialize<'de> for Digest {
 }
 
 /// The version of a payload [`Payload::to_bytes`] writes.
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
+/// The version before: the nonce and the continuation as text.
+const VERSION_2: u8 = 2;
 const HAS_CONTINUATION: u8 = 1;
 const HAS_ANSWERS: u8 = 2;
 const HAS_USER: u8 = 4;
+/// Version 3: the continuation is one of our ids, as its 16 bytes.
+const CONTINUATION_ID: u8 = 8;
 
 impl Payload {
-    /// `[version] [flags] [expires: u64]`, then the digest, the nonce, and, as `flags` say,
-    /// the continuation, the answers (as JSON) and the user's state, each as `[length: u32]
-    /// [bytes]`; numbers big-endian.
-    fn to_bytes(&self) -> Vec<u8> {
+    /// Version 3: `[version] [flags] [expires: u64] [digest: 32 bytes] [nonce: 16 bytes]`, then,
+    /// as `flags` say, the continuation (16 bytes when it is one of our ids, else `[length:
+    /// u32] [text]`), the answers (`[length: u32]` and JSON) and the user's state (`[length:
+    /// u32] [text]`); numbers big-endian. The nonce is `nonce`, written as it is (the
+    /// payload's own is read back from the bytes). Ids as bytes are half the length of their
+    /// hex, and every stateless round trip seals, encodes and parses them.
+    fn to_bytes(&self, nonce: u128) -> Vec<u8> {
         fn put(out: &mut Vec<u8>, bytes: &[u8]) {
             out.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
             out.extend_from_slice(bytes);
         }
-        let flags = u8::from(self.continuation.is_some()) * HAS_CONTINUATION
-            + u8::from(!self.answers.is_empty()) * HAS_ANSWERS
+        let continuation = self.continuation.as_deref().map(|c| id_bits(c).ok_or(c));
+        let flags = match continuation {
+            None => 0,
+            Some(Ok(_)) => CONTINUATION_ID,
+            Some(Err(_)) => HAS_CONTINUATION,
+        } + u8::from(!self.answers.is_empty()) * HAS_ANSWERS
             + u8::from(self.user.is_some()) * HAS_USER;
-        let mut out = Vec::with_capacity(64 + self.nonce.len() + self.continuation.as_ref().map_or(0, String::len));
+        let mut out = Vec::with_capacity(96 + self.user.as_ref().map_or(0, String::len));
         out.extend_from_slice(&[VERSION, flags]);
         out.extend_from_slice(&self.expires.to_be_bytes());
-        put(&mut out, &self.digest.0);
-        put(&mut out, self.nonce.as_bytes());
-        if let Some(continuation) = &self.continuation {
-            put(&mut out, continuation.as_bytes());
+        out.extend_from_slice(&self.digest.0);
+        out.extend_from_slice(&nonce.to_be_bytes());
+        match continuation {
+            None => {}
+            Some(Ok(bits)) => out.extend_from_slice(&bits.to_be_bytes()),
+            Some(Err(text)) => put(&mut out, text.as_bytes()),
         }
         if !self.answers.is_empty() {
             let at = out.len();
@@ -123,7 +137,8 @@ impl Payload {
         out
     }
 
-    /// Reads what [`Payload::to_bytes`] wrote, or a payload of version 1 (JSON).
+    /// Reads what [`Payload::to_bytes`] wrote, or a payload of version 2 (ids as text) or 1
+    /// (JSON), as older replicas of a fleet sealed them.
     fn from_bytes(body: &[u8]) -> Option<Self> {
         if body.first() == Some(&b'{') {
             return serde_json::from_slice(body).ok();
@@ -131,25 +146,35 @@ impl Payload {
         /// The rest of a payload, read field by field.
         struct Rest<'a>(&'a [u8]);
         impl<'a> Rest<'a> {
+            fn take<const N: usize>(&mut self) -> Option<&'a [u8; N]> {
+                let (taken, after) = self.0.split_first_chunk::<N>()?;
+                self.0 = after;
+                Some(taken)
+            }
             fn bytes(&mut self) -> Option<&'a [u8]> {
-                let (len, after) = self.0.split_first_chunk::<4>()?;
-                let (bytes, after) = after.split_at_checked(usize::try_from(u32::from_be_bytes(*len)).ok()?)?;
+                let len = u32::from_be_bytes(*self.take::<4>()?);
+                let (bytes, after) = self.0.split_at_checked(usize::try_from(len).ok()?)?;
                 self.0 = after;
                 Some(bytes)
             }
             fn text(&mut self) -> Option<String> {
                 String::from_utf8(self.bytes()?.to_vec()).ok()
             }
+            fn id(&mut self) -> Option<String> {
+                Some(hex(self.take::<16>()?))
+            }
         }
         let (&[version, flags], rest) = body.split_first_chunk::<2>()?;
-        if version != VERSION {
-            return None;
-        }
         let (expires, rest) = rest.split_first_chunk::<8>()?;
         let mut rest = Rest(rest);
-        let digest = Digest(rest.bytes()?.try_into().ok()?);
-        let nonce = rest.text()?;
-        let continuation = if flags & HAS_CONTINUATION != 0 {
+        let (digest, nonce) = match version {
+            VERSION => (Digest(*rest.take::<32>()?), rest.id()?),
+            VERSION_2 => (Digest(rest.bytes()?.try_into().ok()?), rest.text()?),
+            _ => return None,
+        };
+        let continuation = if flags & CONTINUATION_ID != 0 && version == VERSION {
+            Some(rest.id()?)
+        } else if flags & HAS_CONTINUATION != 0 {
             Some(rest.text()?)
         } else {
             None
@@ -174,6 +199,13 @@ impl Payload {
             user,
         })
     }
+}
+
+/// The 128 bits of `id` when it is one of our ids ([`unique_id`]: 32 lowercase hex digits),
+/// which [`hex`] writes back the same.
+fn id_bits(id: &str) -> Option<u128> {
+    let digits = id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    digits.then(|| u128::from_str_radix(id, 16).ok()).flatten()
 }
 
 /// A sealed state, as [`Sealer::seal`] writes it: base64 and one `.`, so a JSON string as it is,
@@ -242,10 +274,12 @@ pub(crate) fn random<const N: usize>() -> [u8; N] {
 /// state carries both in the clear, under its MAC, and one can be used only through a state
 /// this server sealed. So a counter serves, with no system call (unlike [`random`]).
 pub(crate) fn unique_id() -> String {
-    let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&unique_prefix().to_be_bytes());
-    bytes[8..].copy_from_slice(&NEXT_ID.fetch_add(1, Ordering::Relaxed).to_be_bytes());
-    hex(&bytes)
+    hex(&next_id().to_be_bytes())
+}
+
+/// The bits of the next [`unique_id`].
+fn next_id() -> u128 {
+    (u128::from(unique_prefix()) << 64) | u128::from(NEXT_ID.fetch_add(1, Ordering::Relaxed))
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
@@ -320,8 +354,7 @@ impl Sealer {
     pub(crate) fn seal(&self, mut payload: Payload) -> Sealed {
         payload.version = VERSION;
         payload.expires = now() + self.ttl.as_secs().max(1);
-        payload.nonce = unique_id();
-        let body = payload.to_bytes();
+        let body = payload.to_bytes(next_id());
         let mut mac = self.mac();
         mac.update(&body);
         let tag = mac.finalize().into_bytes();
@@ -445,9 +478,45 @@ mod tests {
         let p = s.open(&token, &d).unwrap();
         assert_eq!(
             (p.version, p.continuation.as_deref(), p.user.as_deref()),
-            (2, Some("c"), Some("ü"))
+            (3, Some("c"), Some("ü"))
         );
         assert_eq!(p.answers.to_values()["k"], json!({"role": "assistant", "n": [1, 2]}));
+        // A continuation that is one of our ids goes as its 16 bytes, and comes back the same.
+        let id = unique_id();
+        let token = s.seal(Payload {
+            digest: d,
+            continuation: Some(id.clone()),
+            ..Payload::default()
+        });
+        let p = s.open(&token, &d).unwrap();
+        assert_eq!(p.continuation.as_deref(), Some(id.as_str()));
+        assert!(token.len() < 160, "{} bytes: {}", token.len(), &*token);
+        for not_an_id in [
+            id.to_uppercase(),
+            format!("{}0", &id[..31]),
+            format!("{id}0"),
+            id[..31].to_owned(),
+        ] {
+            let token = s.seal(Payload {
+                digest: d,
+                continuation: Some(not_an_id.clone()),
+                ..Payload::default()
+            });
+            assert_eq!(s.open(&token, &d).unwrap().continuation, Some(not_an_id));
+        }
+        // Version 2, as an older replica sealed it: the ids as text.
+        let (nonce, continuation) = (unique_id(), unique_id());
+        let mut v2 = vec![VERSION_2, HAS_CONTINUATION | HAS_USER];
+        v2.extend_from_slice(&(now() + 60).to_be_bytes());
+        for part in [&d.0[..], nonce.as_bytes(), continuation.as_bytes(), "u".as_bytes()] {
+            v2.extend_from_slice(&u32::try_from(part.len()).unwrap().to_be_bytes());
+            v2.extend_from_slice(part);
+        }
+        let p = s.open(&token_of(&s, &v2), &d).unwrap();
+        assert_eq!(
+            (p.version, p.nonce, p.continuation, p.user.as_deref()),
+            (2, nonce, Some(continuation), Some("u"))
+        );
         // Version 1, as an older replica sealed it.
         let v1 = Payload {
             version: 1,
@@ -478,12 +547,16 @@ mod tests {
 
     /// `payload` sealed as version 1 (JSON) was, by an older replica.
     fn v1_token(s: &Sealer, payload: &Payload) -> String {
-        let body = serde_json::to_vec(payload).unwrap();
+        token_of(s, &serde_json::to_vec(payload).unwrap())
+    }
+
+    /// A state of `body`, under `s`'s MAC.
+    fn token_of(s: &Sealer, body: &[u8]) -> String {
         let mut mac = s.mac();
-        mac.update(&body);
+        mac.update(body);
         format!(
             "{}.{}",
-            base64::encode(&body),
+            base64::encode(body),
             base64::encode(&mac.finalize().into_bytes())
         )
     }
@@ -494,10 +567,9 @@ mod tests {
                 version: VERSION,
                 expires: now() + 60,
                 digest: *digest,
-                nonce: unique_id(),
                 ..Payload::default()
             }
-            .to_bytes()
+            .to_bytes(next_id())
         }
     }
 
