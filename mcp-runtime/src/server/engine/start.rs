@@ -109,9 +109,10 @@ impl Connection {
     /// Starts a call: opens a stateless retry's sealed state and claims it once in the store,
     /// then runs the call (see [`Self::begin`]). Answered here when it ends at once; else the
     /// answer comes from a task.
-    pub(crate) fn start<M>(self: &Arc<Self>, call: CallRequest, make: M) -> Option<Vec<u8>>
+    pub(crate) fn start<M, F>(self: &Arc<Self>, call: CallRequest, make: M) -> Option<Vec<u8>>
     where
-        M: FnOnce(Arc<RequestParts>) -> OutcomeFuture + Send + 'static,
+        M: FnOnce(Arc<RequestParts>) -> F + Send + 'static,
+        F: Future<Output = Outcome> + Send + 'static,
     {
         let CallRequest {
             id,
@@ -174,14 +175,15 @@ impl Connection {
     }
 
     /// Goes on once the store said whether this state's nonce was claimed here.
-    fn claimed<M>(
+    fn claimed<M, F>(
         self: &Arc<Self>,
         claimed: Result<bool, StoreError>,
         opened: Opened<M>,
         collect: &mut Collect,
     ) -> Option<Vec<u8>>
     where
-        M: FnOnce(Arc<RequestParts>) -> OutcomeFuture,
+        M: FnOnce(Arc<RequestParts>) -> F,
+        F: Future<Output = Outcome> + Send + 'static,
     {
         match claimed {
             Ok(true) => self.begin(opened, collect),
@@ -193,9 +195,10 @@ impl Connection {
     /// Runs a call whose state (if any) is claimed: resumes the parked call it continues, or
     /// replays it, or starts it; to its end at once when it does not wait, else on a task of
     /// its own. `collect` is taken when the answer will come from elsewhere.
-    fn begin<M>(self: &Arc<Self>, opened: Opened<M>, collect: &mut Collect) -> Option<Vec<u8>>
+    fn begin<M, F>(self: &Arc<Self>, opened: Opened<M>, collect: &mut Collect) -> Option<Vec<u8>>
     where
-        M: FnOnce(Arc<RequestParts>) -> OutcomeFuture,
+        M: FnOnce(Arc<RequestParts>) -> F,
+        F: Future<Output = Outcome> + Send + 'static,
     {
         let Opened {
             id,
@@ -289,8 +292,8 @@ impl Connection {
             hidden: (!req_stateless).then(|| Arc::clone(&self.hidden)),
         });
         let scoped = Context::new(Arc::clone(&parts));
-        let inner = make(Arc::clone(&parts));
-        let future: OutcomeFuture = Box::pin(log_layer::scope(scoped, inner));
+        // The run and its scope in one allocation.
+        let future: OutcomeFuture = Box::pin(log_layer::scope(scoped, make(Arc::clone(&parts))));
         if let (Some(plan), Some(running)) = (task, running) {
             return self.begin_task(plan, running, parts, future, rerun, id, collect, &digest);
         }

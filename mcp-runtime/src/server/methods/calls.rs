@@ -27,19 +27,36 @@ use std::time::Duration;
 
 /// What builds a run of a tool: from a request's parts and the call's arguments, the future
 /// that runs the handler. Kept to run the tool again (input asked by hand, a task's replay).
-pub(crate) fn tool_maker(
+#[derive(Clone)]
+pub(crate) struct ToolMaker {
     handler: Arc<Handler>,
     name: Arc<str>,
     wrap: bool,
     timeout: Option<Duration>,
-) -> impl Fn(Arc<RequestParts>, Map<String, Value>) -> OutcomeFuture + Clone + Send + Sync + 'static {
-    move |parts, arguments| {
+}
+
+impl ToolMaker {
+    pub(crate) fn new(handler: Arc<Handler>, name: Arc<str>, wrap: bool, timeout: Option<Duration>) -> Self {
+        Self {
+            handler,
+            name,
+            wrap,
+            timeout,
+        }
+    }
+
+    /// A run of the tool, unboxed: the engine boxes it once, with its scope.
+    pub(crate) fn run(
+        &self,
+        parts: Arc<RequestParts>,
+        arguments: Map<String, Value>,
+    ) -> impl Future<Output = Outcome> + Send + use<> {
         // A task runs as long as its time to live, not a call's timeout.
         let in_task = parts.task.is_some();
-        let timeout = timeout.filter(|_| !in_task);
-        let call = ToolCall::new(Arc::clone(&name), arguments, parts, wrap);
-        let (handler, name) = (Arc::clone(&handler), Arc::clone(&name));
-        Box::pin(async move {
+        let timeout = self.timeout.filter(|_| !in_task);
+        let call = ToolCall::new(Arc::clone(&self.name), arguments, parts, self.wrap);
+        let (handler, name) = (Arc::clone(&self.handler), Arc::clone(&self.name));
+        async move {
             let run = run_tool(&*handler, call, &name);
             let output = match timeout {
                 None => run.await,
@@ -58,7 +75,13 @@ pub(crate) fn tool_maker(
                     "the tool `{name}` failed: it panicked (the server logged the details)"
                 )))),
             }
-        })
+        }
+    }
+
+    /// A run of the tool, boxed: to run it again.
+    pub(crate) fn rerun(&self, arguments: Map<String, Value>) -> Rerun {
+        let make = self.clone();
+        Arc::new(move |parts| Box::pin(make.run(parts, arguments.clone())) as OutcomeFuture)
     }
 }
 
@@ -107,7 +130,7 @@ impl Connection {
             name: &name,
         };
         let digest = self.digest_if_needed(Method::ToolsCall, &req, uses_context, &input, &identity);
-        let make = tool_maker(
+        let make = ToolMaker::new(
             Arc::clone(&entry.def.handler),
             Arc::clone(&entry.name),
             entry.def.wrap,
@@ -115,10 +138,8 @@ impl Connection {
         );
         // Only a call that may run again keeps a copy of its arguments: a task, and a
         // handshake-era handler that may ask for input by hand.
-        let rerun: Option<Rerun> = (task.is_some() || (!req.version.is_stateless() && uses_context)).then(|| {
-            let (make, arguments) = (make.clone(), arguments.clone());
-            Arc::new(move |parts| make(parts, arguments.clone())) as Rerun
-        });
+        let rerun: Option<Rerun> =
+            (task.is_some() || (!req.version.is_stateless() && uses_context)).then(|| make.rerun(arguments.clone()));
         let task = task.map(|era_ttl| TaskPlan::new(era_ttl, &name, &arguments, &req, meta.as_ref(), &input));
         let call = CallRequest {
             id,
@@ -130,7 +151,7 @@ impl Connection {
             rerun,
             task,
         };
-        self.start(call, move |parts| make(parts, arguments))
+        self.start(call, move |parts| make.run(parts, arguments))
     }
 
     pub(crate) fn get_prompt(

@@ -13,7 +13,7 @@ use crate::server::engine::mrtr::{Mrtr, check_answer};
 use crate::server::engine::outcome::OutcomeFuture;
 use crate::server::era::Requester;
 use crate::server::incoming::{Collect, Follow};
-use crate::server::methods::calls::tool_maker;
+use crate::server::methods::calls::ToolMaker;
 use crate::server::peer::Peer;
 use crate::server::store::StoreError;
 use crate::server::task::peer::{TaskPeer, wait_for_result};
@@ -293,20 +293,17 @@ impl Connection {
                 .map_err(|e| store_failed(&e))?;
             return Ok(record);
         };
-        let make = tool_maker(
+        let make = ToolMaker::new(
             Arc::clone(&entry.def.handler),
             Arc::clone(&entry.name),
             entry.def.wrap,
             None,
         );
-        let rerun: crate::server::engine::rerun::Rerun = {
-            let (make, arguments) = (make.clone(), record.call.arguments.clone());
-            Arc::new(move |parts| make(parts, arguments.clone()))
-        };
+        let rerun = make.rerun(record.call.arguments.clone());
         let cancel = Arc::new(Cancel::default());
         let running = Arc::new(Running::new(record.id.clone()));
         let parts = Arc::new(self.replay_parts(&record, inbox.answers, &running, cancel));
-        let call: OutcomeFuture = make(Arc::clone(&parts), record.call.arguments.clone());
+        let call: OutcomeFuture = Box::pin(make.run(Arc::clone(&parts), record.call.arguments.clone()));
         tasks
             .register(&record.id, Arc::clone(&running))
             .map_err(ErrorObject::internal)?;
