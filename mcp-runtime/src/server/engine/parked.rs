@@ -114,8 +114,9 @@ impl ParkedCalls {
     }
 
     /// Takes a parked call out: only one retry resumes it. Its expiry is not looked at: a
-    /// retry names it through a sealed state that was checked unexpired, and a state expires
-    /// no later than its parked call (its expiry is in whole seconds, rounded down).
+    /// retry names it through a sealed state that was checked unexpired, whose expiry (in whole
+    /// seconds, of at least one) is within a second of the parked call's. A call taken that
+    /// little after its own expiry, and not yet swept, is resumed rather than replayed.
     pub(crate) fn take(&self, continuation: &str) -> Option<Parked> {
         self.0
             .lock()
