@@ -15,7 +15,8 @@ pub(super) fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
 
 /// The HTTP status of an answer: JSON-RPC errors of the stateless era map to 4xx.
 pub(super) fn status_of(reply: &[u8], stateless: bool) -> StatusCode {
-    if !stateless {
+    // A success (most answers) is known from its first bytes, without reading the rest.
+    if !stateless || crate::protocol::jsonrpc::is_written_result(reply) {
         return StatusCode::OK;
     }
     // Only the top-level `error.code` is read; everything else is skipped, not built.

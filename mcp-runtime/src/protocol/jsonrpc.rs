@@ -352,6 +352,35 @@ fn invalid(id: Option<RequestId>, message: impl Into<String>) -> Incoming {
 
 const HEAD: &[u8] = br#"{"jsonrpc":"2.0","id":"#;
 
+/// Whether `reply` is a success response as this module writes them: its `result` member comes
+/// right after its id. `false` does not say it is an error, only that it is not known to be a
+/// success without reading it (an error, or a response written elsewhere).
+pub(crate) fn is_written_result(reply: &[u8]) -> bool {
+    let Some(rest) = reply.strip_prefix(HEAD) else {
+        return false;
+    };
+    let id_len = if rest.first() == Some(&b'"') {
+        // A string id: up to its closing quote, stepping over escapes.
+        let mut i = 1;
+        loop {
+            match rest.get(i) {
+                Some(b'\\') => i += 2,
+                Some(b'"') => break i + 1,
+                Some(_) => i += 1,
+                None => return false,
+            }
+        }
+    } else {
+        // A number: up to the comma after it.
+        match rest.iter().position(|&b| b == b',') {
+            Some(i) => i,
+            None => return false,
+        }
+    };
+    rest.get(id_len..)
+        .is_some_and(|after| after.starts_with(br#","result":"#))
+}
+
 /// Encodes a success response from an already-serialised result.
 pub fn encode_result(id: &RequestId, result: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEAD.len() + result.len() + 24);
@@ -703,5 +732,33 @@ mod tests {
         let b = encode_batch(&[r.clone(), r]);
         let v: Value = serde_json::from_slice(&b).unwrap();
         assert_eq!(v.as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_written_result_is_told_from_its_first_bytes() {
+        let error = ErrorObject::new(ErrorCode::INVALID_PARAMS, "bad");
+        for id in [
+            RequestId::Number(7),
+            RequestId::Number(-12),
+            RequestId::String("plain".into()),
+            // An id that looks like the member it is followed by.
+            RequestId::String(r#"x\","result":"#.into()),
+            RequestId::String(r#"x","error":"#.into()),
+        ] {
+            assert!(is_written_result(&encode_result(&id, b"{}")), "{id}");
+            assert!(is_written_result(&encode_result_value(&id, &json!({"a": 1}))), "{id}");
+            assert!(!is_written_result(&encode_error(Some(&id), &error)), "{id}");
+        }
+        assert!(!is_written_result(&encode_error(None, &error)));
+        // Written elsewhere, or cut short: not known to be a success.
+        for other in [
+            &br#"{"id":1,"jsonrpc":"2.0","result":{}}"#[..],
+            br#"{"jsonrpc":"2.0","id":"unclosed"#,
+            br#"{"jsonrpc":"2.0","id":"a\"#,
+            br#"{"jsonrpc":"2.0","id":1"#,
+            b"",
+        ] {
+            assert!(!is_written_result(other), "{}", String::from_utf8_lossy(other));
+        }
     }
 }
