@@ -307,32 +307,25 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// The digest that binds a state to its request: the method, the parameters that identify it
-/// (never `inputResponses`, `requestState` or `_meta`) and who asks. JSON holds no raw newline,
-/// so the parts cannot run into each other.
+/// (never `inputResponses`, `requestState` or `_meta`) and who asks. The parameters are
+/// serialised straight into the hash: JSON holds no raw newline, so the parts cannot run into
+/// each other.
 pub(crate) fn request_digest(method: &str, identity: &(impl Serialize + ?Sized), principal: Option<&str>) -> Digest {
-    /// A buffer kept for the parameters' JSON: written whole, then hashed in one update (serde
-    /// writes in pieces of a few bytes, and each update costs more than copying them).
-    const KEPT_AT_MOST: usize = 64 * 1024;
-    thread_local! {
-        static JSON: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Feeds what serde_json writes to the hash, with no buffer between.
+    struct Hashing<'a>(&'a mut Sha256);
+    impl std::io::Write for Hashing<'_> {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
     let mut h = Sha256::new();
     h.update(method.as_bytes());
     h.update(b"\n");
-    JSON.with(|kept| {
-        let mut taken = kept.try_borrow_mut();
-        let mut own = Vec::new();
-        let json = match taken.as_deref_mut() {
-            Ok(kept) => kept,
-            Err(_) => &mut own,
-        };
-        json.clear();
-        serde_json::to_writer(&mut *json, identity).expect("JSON serialises");
-        h.update(json.as_slice());
-        if json.capacity() > KEPT_AT_MOST {
-            *json = Vec::new();
-        }
-    });
+    serde_json::to_writer(Hashing(&mut h), identity).expect("JSON serialises");
     match principal {
         None => h.update(b"\n-"),
         Some(subject) => {
