@@ -6,7 +6,7 @@ use super::mrtr::Mrtr;
 use super::outcome::{Outcome, OutcomeFuture};
 use super::parked::{Parked, Responder, Retry};
 use super::rerun::{Rerun, ask_all};
-use super::seal::{Digest, Payload, unique_id};
+use super::seal::{Continuation, Digest, Payload};
 use crate::protocol::RequestId;
 use crate::protocol::params::InputResponses;
 use crate::server::context::{Exchange, RequestParts};
@@ -97,12 +97,12 @@ pub(crate) fn end_round(
     parts: &RequestParts,
     id: &RequestId,
     digest: &Digest,
-    continuation: &str,
+    continuation: Continuation,
     mrtr: &Mrtr,
 ) -> Vec<u8> {
     let state = core.sealer.seal(Payload {
         digest: *digest,
-        continuation: Some(continuation.to_owned()),
+        continuation: Some(continuation),
         answers: if core.options.replay {
             mrtr.answers()
         } else {
@@ -148,7 +148,7 @@ pub(crate) async fn drive_rounds(
 ) {
     let mut call = call;
     // Named only when a round ends: a call that never asks the client costs no randomness.
-    let mut continuation = String::new();
+    let mut continuation = None;
     loop {
         let ended = until_waiting(&mut call, Some(&mrtr)).await;
         if let Some(outcome) = ended {
@@ -159,15 +159,13 @@ pub(crate) async fn drive_rounds(
         }
 
         // End of a round: answer `input_required`, park, and wait for the retry.
-        if continuation.is_empty() {
-            continuation = unique_id();
-        }
-        let reply = end_round(&core, &parts, &responder.id, &digest, &continuation, &mrtr);
+        let continuation = *continuation.get_or_insert_with(Continuation::next);
+        let reply = end_round(&core, &parts, &responder.id, &digest, continuation, &mrtr);
         // Each round's retry comes through a channel of its own, used once.
         let (retry_tx, mut retry_rx) = oneshot::channel::<Retry>();
         if let Some(abort) = own_abort.get() {
             core.parked.park(
-                continuation.clone(),
+                continuation,
                 Parked::Task {
                     retry: retry_tx,
                     mrtr: Arc::clone(&mrtr),
@@ -188,7 +186,7 @@ pub(crate) async fn drive_rounds(
                     r = retry_rx => r.ok(),
                     () = tokio::time::sleep_until(expires) => None,
                 };
-                core.parked.take(&continuation);
+                core.parked.take(continuation);
                 if let Some(retry) = retry {
                     let reply = answer::encode(&core, &parts, &retry.responder.id, outcome, &digest);
                     retry.responder.send(reply).await;
@@ -198,7 +196,7 @@ pub(crate) async fn drive_rounds(
             () = tokio::time::sleep_until(expires) => None,
         };
         let Some(retry) = next else {
-            core.parked.take(&continuation);
+            core.parked.take(continuation);
             return;
         };
         {

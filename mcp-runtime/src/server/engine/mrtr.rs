@@ -83,9 +83,29 @@ impl Mrtr {
     /// The next automatic key: `sample-1`, `elicit-2`, …, in the order the handler asks. A
     /// replay asks in the same order, so it finds its earlier answers under the same keys.
     pub(crate) fn auto_key(&self, prefix: &str) -> String {
-        let mut g = self.lock();
-        g.next += 1;
-        format!("{prefix}-{}", g.next)
+        let n = {
+            let mut g = self.lock();
+            g.next += 1;
+            g.next
+        };
+        // Written by hand: `format!` costs more than the rest of the key's making.
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut rest = n;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + u8::try_from(rest % 10).expect("a digit");
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        let digits = std::str::from_utf8(&digits[at..]).expect("digits are ASCII");
+        let mut key = String::with_capacity(prefix.len() + 1 + digits.len());
+        key.push_str(prefix);
+        key.push('-');
+        key.push_str(digits);
+        key
     }
 
     /// The answer to `method` under `key`: at once if it is known, else when a retry brings it.
@@ -350,6 +370,16 @@ impl<'de> Deserialize<'de> for Kind {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn automatic_keys_count_up_across_kinds() {
+        let m = Mrtr::new(InputResponses::new());
+        let keys: Vec<String> = (0..12)
+            .map(|i| m.auto_key(if i % 2 == 0 { "sample" } else { "elicit" }))
+            .collect();
+        assert_eq!(&keys[..3], ["sample-1", "elicit-2", "sample-3"]);
+        assert_eq!(&keys[8..], ["sample-9", "elicit-10", "sample-11", "elicit-12"]);
+    }
 
     #[tokio::test]
     async fn known_answers_return_at_once_and_others_wait_for_delivery() {

@@ -4,7 +4,7 @@
 use super::mrtr::Mrtr;
 use super::outcome::OutcomeFuture;
 use super::rerun::Rerun;
-use super::seal::Digest;
+use super::seal::{Continuation, Digest};
 use crate::protocol::RequestId;
 use crate::server::context::{Cancel, RequestParts};
 use crate::server::link::Link;
@@ -90,14 +90,14 @@ pub(crate) struct ParkedCalls(Mutex<Table>);
 
 #[derive(Default)]
 struct Table {
-    calls: HashMap<String, Parked>,
+    calls: HashMap<Continuation, Parked>,
     /// When suspended calls were last looked at for expiry.
     swept: Option<Instant>,
 }
 
 impl ParkedCalls {
     /// Parks a call, `now` (the caller read the clock already).
-    pub(crate) fn park(&self, continuation: String, parked: Parked, now: Instant) {
+    pub(crate) fn park(&self, continuation: Continuation, parked: Parked, now: Instant) {
         let mut table = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         // Suspended calls whose state expired are dropped here, at most once a second: each
         // look is over the whole table, so parking stays O(1) however many calls wait.
@@ -117,11 +117,11 @@ impl ParkedCalls {
     /// retry names it through a sealed state that was checked unexpired, whose expiry (in whole
     /// seconds, of at least one) is within a second of the parked call's. A call taken that
     /// little after its own expiry, and not yet swept, is resumed rather than replayed.
-    pub(crate) fn take(&self, continuation: &str) -> Option<Parked> {
+    pub(crate) fn take(&self, continuation: Continuation) -> Option<Parked> {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .calls
-            .remove(continuation)
+            .remove(&continuation)
     }
 }

@@ -41,13 +41,47 @@ pub(crate) struct Payload {
     pub(crate) nonce: String,
     /// The parked continuation, if the server keeps one.
     #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
-    pub(crate) continuation: Option<String>,
+    pub(crate) continuation: Option<Continuation>,
     /// Every answer given so far, by input-request key (for replay).
     #[serde(rename = "a", default, skip_serializing_if = "InputResponses::is_empty")]
     pub(crate) answers: InputResponses,
     /// State a handler returned by hand with an `InputRequired`.
     #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
     pub(crate) user: Option<String>,
+}
+
+/// The name a suspended call is parked under: one of this process's unique ids, as its 128
+/// bits, kept as a number from its making to the table of parked calls (no text to write, hash
+/// or parse). A state an older replica sealed names it in text: read as the same bits when it
+/// is one of our ids, else as all zeros, which no call is parked under (our ids start with 64
+/// random bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Continuation(u128);
+
+impl Continuation {
+    /// A name no other call has had ([`next_id`]).
+    pub(crate) fn next() -> Self {
+        Self(next_id())
+    }
+
+    /// The continuation an older state names in `text`.
+    fn from_text(text: &str) -> Self {
+        Self(id_bits(text).unwrap_or(0))
+    }
+}
+
+/// As text in a version 1 state (JSON): its hex.
+impl Serialize for Continuation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex(&self.0.to_be_bytes()))
+    }
+}
+
+impl<'de> Deserialize<'de> for Continuation {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        Ok(Self::from_text(&text))
+    }
 }
 
 /// The SHA-256 of a request's method, identifying parameters and principal: what binds a
@@ -89,6 +123,7 @@ impl<'de> Deserialize<'de> for Digest {
 const VERSION: u8 = 3;
 /// The version before: the nonce and the continuation as text.
 const VERSION_2: u8 = 2;
+/// A continuation as text (version 2, and version 3 as sealed before it was always an id).
 const HAS_CONTINUATION: u8 = 1;
 const HAS_ANSWERS: u8 = 2;
 const HAS_USER: u8 = 4;
@@ -97,8 +132,8 @@ const CONTINUATION_ID: u8 = 8;
 
 impl Payload {
     /// Version 3: `[version] [flags] [expires: u64] [digest: 32 bytes] [nonce: 16 bytes]`, then,
-    /// as `flags` say, the continuation (16 bytes when it is one of our ids, else `[length:
-    /// u32] [text]`), the answers (`[length: u32]` and JSON) and the user's state (`[length:
+    /// as `flags` say, the continuation (its 16 bytes; a state sealed before may have it as
+    /// `[length: u32] [text]`), the answers (`[length: u32]` and JSON) and the user's state (`[length:
     /// u32] [text]`); numbers big-endian. The nonce is `nonce`, written as it is (the
     /// payload's own is read back from the bytes). Ids as bytes are half the length of their
     /// hex, and every stateless round trip seals, encodes and parses them.
@@ -107,11 +142,9 @@ impl Payload {
             out.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
             out.extend_from_slice(bytes);
         }
-        let continuation = self.continuation.as_deref().map(|c| id_bits(c).ok_or(c));
-        let flags = match continuation {
+        let flags = match self.continuation {
             None => 0,
-            Some(Ok(_)) => CONTINUATION_ID,
-            Some(Err(_)) => HAS_CONTINUATION,
+            Some(_) => CONTINUATION_ID,
         } + u8::from(!self.answers.is_empty()) * HAS_ANSWERS
             + u8::from(self.user.is_some()) * HAS_USER;
         let mut out = Vec::with_capacity(96 + self.user.as_ref().map_or(0, String::len));
@@ -119,10 +152,8 @@ impl Payload {
         out.extend_from_slice(&self.expires.to_be_bytes());
         out.extend_from_slice(&self.digest.0);
         out.extend_from_slice(&nonce.to_be_bytes());
-        match continuation {
-            None => {}
-            Some(Ok(bits)) => out.extend_from_slice(&bits.to_be_bytes()),
-            Some(Err(text)) => put(&mut out, text.as_bytes()),
+        if let Some(Continuation(bits)) = self.continuation {
+            out.extend_from_slice(&bits.to_be_bytes());
         }
         if !self.answers.is_empty() {
             let at = out.len();
@@ -173,9 +204,9 @@ impl Payload {
             _ => return None,
         };
         let continuation = if flags & CONTINUATION_ID != 0 && version == VERSION {
-            Some(rest.id()?)
+            Some(Continuation(u128::from_be_bytes(*rest.take::<16>()?)))
         } else if flags & HAS_CONTINUATION != 0 {
-            Some(rest.text()?)
+            Some(Continuation::from_text(std::str::from_utf8(rest.bytes()?).ok()?))
         } else {
             None
         };
@@ -201,7 +232,7 @@ impl Payload {
     }
 }
 
-/// The 128 bits of `id` when it is one of our ids ([`unique_id`]: 32 lowercase hex digits),
+/// The 128 bits of `id` when it is one of our ids as text ([`next_id`] as 32 lowercase hex digits),
 /// which [`hex`] writes back the same.
 fn id_bits(id: &str) -> Option<u128> {
     let digits = id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
@@ -269,28 +300,30 @@ pub(crate) fn random<const N: usize>() -> [u8; N] {
     b
 }
 
-/// A name no other call of this process has had, nor, with 64 random bits in it, any other
-/// replica's: a state's nonce, a parked continuation's name. Neither is a secret: a sealed
-/// state carries both in the clear, under its MAC, and one can be used only through a state
-/// this server sealed. So a counter serves, with no system call (unlike [`random`]).
-pub(crate) fn unique_id() -> String {
-    hex(&next_id().to_be_bytes())
-}
-
-/// The bits of the next [`unique_id`].
+/// The next of this process's unique ids: a name no other call of this process has had, nor,
+/// with 64 random bits in it, any other replica's: a state's nonce (its 32 hex digits when it
+/// is claimed), a parked call's [`Continuation`]. Neither is a secret: a sealed state carries
+/// both in the clear, under its MAC, and one can be used only through a state this server
+/// sealed. So a counter serves, with no system call (unlike [`random`]).
 fn next_id() -> u128 {
     (u128::from(unique_prefix()) << 64) | u128::from(NEXT_ID.fetch_add(1, Ordering::Relaxed))
 }
 
+/// A unique id as a nonce is written: 32 hex digits.
+#[cfg(test)]
+pub(crate) fn unique_id() -> String {
+    hex(&next_id().to_be_bytes())
+}
+
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
-/// The random first half of this process's [`unique_id`]s.
+/// The random first half of this process's unique ids ([`next_id`]).
 fn unique_prefix() -> u64 {
     static PREFIX: OnceLock<u64> = OnceLock::new();
     *PREFIX.get_or_init(|| u64::from_be_bytes(random()))
 }
 
-/// The counter of `id` (its 128 bits), when it is one of this process's [`unique_id`]s.
+/// The counter of `id` (its 128 bits), when it is one of this process's unique ids.
 pub(crate) fn own_counter(id: u128) -> Option<u64> {
     #[allow(clippy::cast_possible_truncation)] // the halves of 128 bits
     let (high, low) = ((id >> 64) as u64, id as u64);
@@ -465,9 +498,10 @@ mod tests {
     fn every_field_survives_sealing_and_a_json_payload_of_version_1_still_opens() {
         let s = sealer();
         let d = request_digest("tools/call", &json!({"name": "a"}), None);
+        let continuation = Continuation::next();
         let token = s.seal(Payload {
             digest: d,
-            continuation: Some("c".into()),
+            continuation: Some(continuation),
             answers: InputResponses::from_values(Map::from_iter([(
                 "k".into(),
                 json!({"role": "assistant", "n": [1, 2]}),
@@ -477,38 +511,46 @@ mod tests {
         });
         let p = s.open(&token, &d).unwrap();
         assert_eq!(
-            (p.version, p.continuation.as_deref(), p.user.as_deref()),
-            (3, Some("c"), Some("ü"))
+            (p.version, p.continuation, p.user.as_deref()),
+            (3, Some(continuation), Some("ü"))
         );
         assert_eq!(p.answers.to_values()["k"], json!({"role": "assistant", "n": [1, 2]}));
-        // A continuation that is one of our ids goes as its 16 bytes, and comes back the same.
-        let id = unique_id();
+        // A continuation goes as its 16 bytes.
         let token = s.seal(Payload {
             digest: d,
-            continuation: Some(id.clone()),
+            continuation: Some(continuation),
             ..Payload::default()
         });
-        let p = s.open(&token, &d).unwrap();
-        assert_eq!(p.continuation.as_deref(), Some(id.as_str()));
+        assert_eq!(s.open(&token, &d).unwrap().continuation, Some(continuation));
         assert!(token.len() < 160, "{} bytes: {}", token.len(), &*token);
+        // Version 3 as sealed before, with a continuation in text: one of our ids is read as
+        // its bits; any other text as bits no call is parked under.
+        let id = hex(&continuation.0.to_be_bytes());
+        let v3_text = |text: &str| {
+            let mut v3 = vec![VERSION, HAS_CONTINUATION];
+            v3.extend_from_slice(&(now() + 60).to_be_bytes());
+            v3.extend_from_slice(&d.0);
+            v3.extend_from_slice(&next_id().to_be_bytes());
+            v3.extend_from_slice(&u32::try_from(text.len()).unwrap().to_be_bytes());
+            v3.extend_from_slice(text.as_bytes());
+            s.open(&token_of(&s, &v3), &d).unwrap().continuation
+        };
+        assert_eq!(v3_text(&id), Some(continuation));
         for not_an_id in [
-            id.to_uppercase(),
-            format!("{}0", &id[..31]),
+            "ABCDEF0123456789ABCDEF0123456789".to_owned(),
+            format!("{}g", &id[..31]),
             format!("{id}0"),
             id[..31].to_owned(),
+            "c".to_owned(),
         ] {
-            let token = s.seal(Payload {
-                digest: d,
-                continuation: Some(not_an_id.clone()),
-                ..Payload::default()
-            });
-            assert_eq!(s.open(&token, &d).unwrap().continuation, Some(not_an_id));
+            assert_eq!(v3_text(&not_an_id), Some(Continuation(0)), "{not_an_id}");
         }
         // Version 2, as an older replica sealed it: the ids as text.
-        let (nonce, continuation) = (unique_id(), unique_id());
+        let (nonce, continuation) = (unique_id(), Continuation::next());
         let mut v2 = vec![VERSION_2, HAS_CONTINUATION | HAS_USER];
         v2.extend_from_slice(&(now() + 60).to_be_bytes());
-        for part in [&d.0[..], nonce.as_bytes(), continuation.as_bytes(), "u".as_bytes()] {
+        let text = hex(&continuation.0.to_be_bytes());
+        for part in [&d.0[..], nonce.as_bytes(), text.as_bytes(), "u".as_bytes()] {
             v2.extend_from_slice(&u32::try_from(part.len()).unwrap().to_be_bytes());
             v2.extend_from_slice(part);
         }

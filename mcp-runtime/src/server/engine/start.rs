@@ -7,7 +7,7 @@ use super::mrtr::Mrtr;
 use super::outcome::{Outcome, OutcomeFuture};
 use super::parked::{Parked, Responder, Retry, Suspended};
 use super::rerun::Rerun;
-use super::seal::{Digest, Payload, Refusal, request_digest, unique_id};
+use super::seal::{Continuation, Digest, Payload, Refusal, request_digest};
 use crate::protocol::jsonrpc::encode_error;
 use crate::protocol::params::{InputParams, InputResponses};
 use crate::protocol::{ErrorObject, Method, RequestId};
@@ -132,16 +132,17 @@ impl Connection {
             input_responses,
             request_state,
         } = input;
-        let payload = match request_state.filter(|_| req.version.is_stateless()) {
+        let mut payload = match request_state.filter(|_| req.version.is_stateless()) {
             None => None,
             Some(token) => match self.core.sealer.open(&token, &digest) {
                 Ok(p) => Some(p),
                 Err(refusal) => return refuse(&id, &ErrorObject::invalid_params(refusal.to_string())),
             },
         };
+        // The nonce is needed only to be claimed: moved into the claim, not copied.
         let claim = payload
-            .as_ref()
-            .map(|p| self.core.store.claim_once(p.nonce.clone(), p.expires));
+            .as_mut()
+            .map(|p| self.core.store.claim_once(std::mem::take(&mut p.nonce), p.expires));
         let opened = Opened {
             id,
             req,
@@ -215,7 +216,7 @@ impl Connection {
         let req_stateless = req.version.is_stateless();
         // A retry whose call is parked here goes on where it stopped: nothing else to build.
         if req_stateless
-            && let Some(continuation) = payload.as_ref().and_then(|p| p.continuation.as_deref())
+            && let Some(continuation) = payload.as_ref().and_then(|p| p.continuation)
             && let Some(parked) = self.core.parked.take(continuation)
         {
             let responses = input_responses.unwrap_or_default();
@@ -380,8 +381,8 @@ impl Connection {
         rerun: Option<Rerun>,
         mrtr: Arc<Mrtr>,
     ) -> Vec<u8> {
-        let continuation = unique_id();
-        let reply = end_round(&self.core, &parts, &id, &digest, &continuation, &mrtr);
+        let continuation = Continuation::next();
+        let reply = end_round(&self.core, &parts, &id, &digest, continuation, &mrtr);
         let now = Instant::now();
         let expires = now + self.core.options.state_ttl;
         self.core.parked.park(
