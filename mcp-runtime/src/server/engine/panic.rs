@@ -28,19 +28,26 @@ pub(crate) async fn catch<O>(
 }
 
 /// Runs a tool; a panic in it ends the run with `None` (logged) and harms nothing else.
-pub(crate) async fn run_tool(
+///
+/// The handler is called here, not when the run is first polled: the run then holds its future
+/// alone, not the [`ToolCall`] too (a call's future is allocated whole, and under 1 KiB it takes
+/// the allocator's fast path: BENCHMARKS.md, seventh pass).
+pub(crate) fn run_tool<'a>(
     handler: &(dyn Fn(ToolCall) -> ToolFuture + Send + Sync),
     call: ToolCall,
-    name: &str,
-) -> Option<ToolOutput> {
-    let panicked = || {
-        tracing::error!(tool = name, "the tool panicked");
-        None
-    };
-    let Ok(future) = catch_unwind(AssertUnwindSafe(|| handler(call))) else {
-        return panicked();
-    };
-    CatchUnwind(future).await.ok().or_else(panicked)
+    name: &'a str,
+) -> impl Future<Output = Option<ToolOutput>> + Send + 'a {
+    let started = catch_unwind(AssertUnwindSafe(|| handler(call)));
+    async move {
+        let panicked = || {
+            tracing::error!(tool = name, "the tool panicked");
+            None
+        };
+        match started {
+            Ok(future) => CatchUnwind(future).await.ok().or_else(panicked),
+            Err(_) => panicked(),
+        }
+    }
 }
 
 struct CatchUnwind<O>(Pin<Box<dyn Future<Output = O> + Send>>);

@@ -54,9 +54,11 @@ impl ToolMaker {
         // A task runs as long as its time to live, not a call's timeout.
         let in_task = parts.task.is_some();
         let timeout = self.timeout.filter(|_| !in_task);
-        let call = ToolCall::new(Arc::clone(&self.name), arguments, parts, self.wrap);
-        let (handler, name) = (Arc::clone(&self.handler), Arc::clone(&self.name));
+        let (handler, name, wrap) = (Arc::clone(&self.handler), Arc::clone(&self.name), self.wrap);
         async move {
+            // Made here, not captured: the future holds the call's parts until its first poll,
+            // not a whole `ToolCall`.
+            let call = ToolCall::new(Arc::clone(&name), arguments, parts, wrap);
             let run = run_tool(&*handler, call, &name);
             let output = match timeout {
                 None => run.await,
