@@ -3,6 +3,7 @@
 use super::{DEFAULT_MAX_MESSAGE_BYTES, FrameReader, FrameWriter, ReadFrame, Transport};
 use std::io;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context as TaskContext, Poll};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter, ReadBuf};
 use tokio::sync::mpsc;
@@ -77,12 +78,17 @@ impl Transport for Stdio {
 /// flush, and the writer waits for it: a failed write (the client closed its end) ends serving,
 /// and a client that reads slowly slows the server down instead of growing its memory. The
 /// runtime's blocking pool is not involved, so a batch costs two thread wake-ups, not a blocking
-/// task per write.
+/// task per write. The batch's buffer comes back with the result, for the next batch.
 #[derive(Debug)]
 pub struct Stdout {
     batches: Option<mpsc::Sender<Vec<u8>>>,
-    written: mpsc::Receiver<io::Result<()>>,
+    written: mpsc::Receiver<(io::Result<()>, Vec<u8>)>,
+    /// The last batch's buffer, written out.
+    spare: Vec<u8>,
 }
+
+/// A batch's buffer larger than this is not kept for the next.
+const STDOUT_SPARE_AT_MOST: usize = 1024 * 1024;
 
 impl Stdout {
     /// Starts the writing thread.
@@ -100,7 +106,7 @@ impl Stdout {
                     let result = std::io::Write::write_all(&mut stdout, &batch)
                         .and_then(|()| std::io::Write::flush(&mut stdout));
                     let failed = result.is_err();
-                    if done.blocking_send(result).is_err() || failed {
+                    if done.blocking_send((result, batch)).is_err() || failed {
                         break;
                     }
                 }
@@ -109,6 +115,7 @@ impl Stdout {
         Self {
             batches: Some(batches),
             written,
+            spare: Vec::new(),
         }
     }
 }
@@ -122,7 +129,9 @@ impl Default for Stdout {
 impl FrameWriter for Stdout {
     async fn write_frames(&mut self, frames: &mut Vec<Vec<u8>>) -> io::Result<()> {
         let size = frames.iter().map(|f| f.len() + 1).sum();
-        let mut batch = Vec::with_capacity(size);
+        let mut batch = std::mem::take(&mut self.spare);
+        batch.clear();
+        batch.reserve(size);
         for frame in frames.drain(..) {
             batch.extend_from_slice(&frame);
             batch.push(b'\n');
@@ -132,7 +141,12 @@ impl FrameWriter for Stdout {
             None => false,
         };
         match self.written.recv().await {
-            Some(result) if sent => result,
+            Some((result, batch)) if sent => {
+                if batch.capacity() <= STDOUT_SPARE_AT_MOST {
+                    self.spare = batch;
+                }
+                result
+            }
             _ => Err(io::Error::from(io::ErrorKind::BrokenPipe)),
         }
     }
@@ -149,12 +163,25 @@ impl FrameWriter for Stdout {
 /// `tokio::io::stdin` reads on the runtime's blocking pool, and a runtime does not shut down
 /// while a blocking read is pending: a server whose client stopped reading, but kept stdin open,
 /// would never exit. A plain thread does not hold the process open.
+///
+/// The thread reads into buffers the reader hands back once it has taken their bytes: no copy
+/// is made between the two, and no buffer is allocated on one thread and freed on the other
+/// (BENCHMARKS.md, seventh pass).
 #[derive(Debug)]
 pub struct Stdin {
-    rx: mpsc::Receiver<io::Result<Vec<u8>>>,
+    /// Buffers the thread filled, with how many bytes it read into each.
+    rx: mpsc::Receiver<io::Result<(Vec<u8>, usize)>>,
     chunk: Vec<u8>,
+    len: usize,
     pos: usize,
+    /// Buffers read out, for the thread to read into again.
+    spare: Arc<Mutex<Vec<Vec<u8>>>>,
 }
+
+/// The size of each buffer stdin is read into.
+const STDIN_CHUNK: usize = 64 * 1024;
+/// How many read-out buffers wait for the thread at most; past that, one is freed.
+const STDIN_SPARE_AT_MOST: usize = 4;
 
 impl Stdin {
     /// Starts the reading thread.
@@ -163,20 +190,28 @@ impl Stdin {
     /// If the thread cannot be started.
     pub fn new() -> Self {
         let (tx, rx) = mpsc::channel(8);
+        let spare = Arc::new(Mutex::new(Vec::new()));
+        let thread_spare = Arc::clone(&spare);
         std::thread::Builder::new()
             .name("mcp-stdin".into())
             .spawn(move || {
                 let mut stdin = std::io::stdin().lock();
-                let mut buf = vec![0u8; 64 * 1024];
                 loop {
-                    match std::io::Read::read(&mut stdin, &mut buf) {
+                    let taken = thread_spare.lock().unwrap_or_else(PoisonError::into_inner).pop();
+                    let mut buf = taken.unwrap_or_else(|| vec![0u8; STDIN_CHUNK]);
+                    let read = loop {
+                        match std::io::Read::read(&mut stdin, &mut buf) {
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            other => break other,
+                        }
+                    };
+                    match read {
                         Ok(0) => break,
                         Ok(n) => {
-                            if tx.blocking_send(Ok(buf[..n].to_vec())).is_err() {
+                            if tx.blocking_send(Ok((buf, n))).is_err() {
                                 break;
                             }
                         }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e) => {
                             let _ = tx.blocking_send(Err(e));
                             break;
@@ -188,7 +223,20 @@ impl Stdin {
         Self {
             rx,
             chunk: Vec::new(),
+            len: 0,
             pos: 0,
+            spare,
+        }
+    }
+
+    /// Hands the buffer just read out back to the thread.
+    fn give_back(&mut self) {
+        let chunk = std::mem::take(&mut self.chunk);
+        if chunk.len() == STDIN_CHUNK {
+            let mut spare = self.spare.lock().unwrap_or_else(PoisonError::into_inner);
+            if spare.len() < STDIN_SPARE_AT_MOST {
+                spare.push(chunk);
+            }
         }
     }
 }
@@ -202,16 +250,18 @@ impl Default for Stdin {
 impl AsyncRead for Stdin {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         loop {
-            if self.pos < self.chunk.len() {
-                let n = buf.remaining().min(self.chunk.len() - self.pos);
+            if self.pos < self.len {
+                let n = buf.remaining().min(self.len - self.pos);
                 let start = self.pos;
                 buf.put_slice(&self.chunk[start..start + n]);
                 self.pos += n;
                 return Poll::Ready(Ok(()));
             }
             match std::task::ready!(self.rx.poll_recv(cx)) {
-                Some(Ok(chunk)) => {
+                Some(Ok((chunk, len))) => {
+                    self.give_back();
                     self.chunk = chunk;
+                    self.len = len;
                     self.pos = 0;
                 }
                 Some(Err(e)) => return Poll::Ready(Err(e)),
