@@ -355,6 +355,7 @@ const HEAD: &[u8] = br#"{"jsonrpc":"2.0","id":"#;
 /// Whether `reply` is a success response as this module writes them: its `result` member comes
 /// right after its id. `false` does not say it is an error, only that it is not known to be a
 /// success without reading it (an error, or a response written elsewhere).
+#[cfg_attr(not(feature = "http"), allow(dead_code))] // used by the HTTP front end
 pub(crate) fn is_written_result(reply: &[u8]) -> bool {
     let Some(rest) = reply.strip_prefix(HEAD) else {
         return false;
