@@ -179,9 +179,13 @@ pub struct Stdin {
 }
 
 /// The size of each buffer stdin is read into.
-const STDIN_CHUNK: usize = 64 * 1024;
-/// How many read-out buffers wait for the thread at most; past that, one is freed.
-const STDIN_SPARE_AT_MOST: usize = 4;
+const STDIN_CHUNK: usize = 16 * 1024;
+/// The reads the thread may queue ahead of the reader.
+const STDIN_QUEUED: usize = 8;
+/// How many read-out buffers wait for the thread at most: as many as can be in use at once (the
+/// queued ones, the one being read out and the one being read into), so that once every one of
+/// them was made, none is made or freed again (a new one is zeroed first).
+const STDIN_SPARE_AT_MOST: usize = STDIN_QUEUED + 2;
 
 impl Stdin {
     /// Starts the reading thread.
@@ -189,7 +193,7 @@ impl Stdin {
     /// # Panics
     /// If the thread cannot be started.
     pub fn new() -> Self {
-        let (tx, rx) = mpsc::channel(8);
+        let (tx, rx) = mpsc::channel(STDIN_QUEUED);
         let spare = Arc::new(Mutex::new(Vec::new()));
         let thread_spare = Arc::clone(&spare);
         std::thread::Builder::new()
