@@ -78,6 +78,69 @@ async fn stdout_carries_only_protocol_and_eof_ends_the_process() {
     );
 }
 
+#[tokio::test]
+async fn messages_across_many_reads_of_stdin_each_get_their_own_answer() {
+    // The stdin thread reads into a few buffers that go round: 2,000 pipelined calls and one
+    // message of 100 KiB take many reads each, and every answer must match its call.
+    let mut child = tokio::process::Command::new(quickstart())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let long_name = "n".repeat(100 * 1024);
+    let mut input = Vec::new();
+    input.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"0\"}}}\n");
+    input.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n");
+    for id in 1..=2000 {
+        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "add", "arguments": {"a": id, "b": 1000}}});
+        input.extend_from_slice(call.to_string().as_bytes());
+        input.push(b'\n');
+        if id == 1000 {
+            let call = json!({"jsonrpc": "2.0", "id": "long", "method": "tools/call",
+                "params": {"name": "greet", "arguments": {"name": long_name}}});
+            input.extend_from_slice(call.to_string().as_bytes());
+            input.push(b'\n');
+        }
+    }
+    // Written while the answers are read: neither side's pipe may fill up and stop the other.
+    let writer = tokio::spawn(async move {
+        stdin.write_all(&input).await.unwrap();
+        drop(stdin);
+    });
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut sums, mut greeted) = (0, false);
+    while let Some(line) = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("answers keep coming")
+        .unwrap()
+    {
+        let answer: Value = serde_json::from_str(&line).unwrap();
+        match &answer["id"] {
+            Value::Number(id) if id.as_i64() != Some(0) => {
+                let id = id.as_i64().unwrap();
+                assert_eq!(
+                    answer["result"]["structuredContent"],
+                    json!({"result": id + 1000}),
+                    "{line}"
+                );
+                sums += 1;
+            }
+            Value::String(id) if id == "long" => {
+                let text = answer["result"]["content"][0]["text"].as_str().unwrap();
+                assert_eq!(text, format!("Hi {long_name}!"));
+                greeted = true;
+            }
+            _ => {}
+        }
+    }
+    writer.await.unwrap();
+    assert_eq!((sums, greeted), (2000, true));
+    assert!(child.wait().await.unwrap().success());
+}
+
 /// Sleep a little, then answer.
 #[mcp::tool]
 async fn slow() -> &'static str {
