@@ -16,6 +16,16 @@ fn quickstart() -> PathBuf {
     support::example("quickstart")
 }
 
+/// The quickstart as a child whose stdin and stdout are pipes to this test.
+fn quickstart_on_pipes(stderr: std::process::Stdio) -> tokio::process::Child {
+    tokio::process::Command::new(quickstart())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_quickstart_serves_both_eras_over_stdio_and_exits_on_eof() {
     let bin = quickstart();
@@ -47,12 +57,7 @@ async fn the_quickstart_serves_both_eras_over_stdio_and_exits_on_eof() {
 
 #[tokio::test]
 async fn stdout_carries_only_protocol_and_eof_ends_the_process() {
-    let mut child = tokio::process::Command::new(quickstart())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = quickstart_on_pipes(std::process::Stdio::piped());
     let mut stdin = child.stdin.take().unwrap();
     stdin
         .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"0\"}}}\n")
@@ -82,12 +87,7 @@ async fn stdout_carries_only_protocol_and_eof_ends_the_process() {
 async fn messages_across_many_reads_of_stdin_each_get_their_own_answer() {
     // The stdin thread reads into a few buffers that go round: 2,000 pipelined calls and one
     // message of 100 KiB take many reads each, and every answer must match its call.
-    let mut child = tokio::process::Command::new(quickstart())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = quickstart_on_pipes(std::process::Stdio::null());
     let mut stdin = child.stdin.take().unwrap();
     let long_name = "n".repeat(100 * 1024);
     let mut input = Vec::new();
@@ -191,11 +191,7 @@ async fn an_oversized_line_is_refused_without_buffering_and_the_next_one_is_serv
 
 #[tokio::test]
 async fn when_stdout_closes_under_the_server_it_exits() {
-    let mut child = tokio::process::Command::new(quickstart())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = quickstart_on_pipes(std::process::Stdio::inherit());
     drop(child.stdout.take());
     let mut stdin = child.stdin.take().unwrap();
     // Stdin stays open: only the failed write can end the server.
@@ -247,11 +243,7 @@ async fn a_stop_signal_lets_calls_in_flight_finish_then_returns() {
 
 #[tokio::test]
 async fn sigterm_stops_a_stdio_server_cleanly() {
-    let mut child = tokio::process::Command::new(quickstart())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = quickstart_on_pipes(std::process::Stdio::inherit());
     let mut stdin = child.stdin.take().unwrap();
     stdin
         .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n")

@@ -88,23 +88,12 @@ impl Mrtr {
             g.next += 1;
             g.next
         };
-        // Written by hand: `format!` costs more than the rest of the key's making.
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        let mut rest = n;
-        loop {
-            at -= 1;
-            digits[at] = b'0' + u8::try_from(rest % 10).expect("a digit");
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        let digits = std::str::from_utf8(&digits[at..]).expect("digits are ASCII");
-        let mut key = String::with_capacity(prefix.len() + 1 + digits.len());
+        use std::fmt::Write as _;
+        // One allocation of the right size (`format!` grows its buffer as it writes).
+        let mut key = String::with_capacity(prefix.len() + 11);
         key.push_str(prefix);
         key.push('-');
-        key.push_str(digits);
+        let _ = write!(key, "{n}");
         key
     }
 
