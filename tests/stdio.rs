@@ -83,13 +83,9 @@ async fn stdout_carries_only_protocol_and_eof_ends_the_process() {
     );
 }
 
-#[tokio::test]
-async fn messages_across_many_reads_of_stdin_each_get_their_own_answer() {
-    // The stdin thread reads into a few buffers that go round: 2,000 pipelined calls and one
-    // message of 100 KiB take many reads each, and every answer must match its call.
-    let mut child = quickstart_on_pipes(std::process::Stdio::null());
-    let mut stdin = child.stdin.take().unwrap();
-    let long_name = "n".repeat(100 * 1024);
+/// 2,000 pipelined calls, with one message of 100 KiB among them: they take many reads of stdin
+/// each, whether by the runtime's reactor or by the stdin thread and its buffers that go round.
+fn many_calls(long_name: &str) -> Vec<u8> {
     let mut input = Vec::new();
     input.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"0\"}}}\n");
     input.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n");
@@ -105,12 +101,12 @@ async fn messages_across_many_reads_of_stdin_each_get_their_own_answer() {
             input.push(b'\n');
         }
     }
-    // Written while the answers are read: neither side's pipe may fill up and stop the other.
-    let writer = tokio::spawn(async move {
-        stdin.write_all(&input).await.unwrap();
-        drop(stdin);
-    });
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    input
+}
+
+/// Reads the answers to [`many_calls`] until stdout closes: every one must match its call.
+async fn answers_to_many_calls(stdout: impl tokio::io::AsyncRead + Unpin, long_name: &str) {
+    let mut lines = BufReader::new(stdout).lines();
     let (mut sums, mut greeted) = (0, false);
     while let Some(line) = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
         .await
@@ -136,8 +132,143 @@ async fn messages_across_many_reads_of_stdin_each_get_their_own_answer() {
             _ => {}
         }
     }
-    writer.await.unwrap();
     assert_eq!((sums, greeted), (2000, true));
+}
+
+#[tokio::test]
+async fn messages_across_many_reads_of_stdin_each_get_their_own_answer() {
+    // Pipes, as the SDKs' clients spawn a server: read and written by the runtime's reactor.
+    let mut child = quickstart_on_pipes(std::process::Stdio::null());
+    let mut stdin = child.stdin.take().unwrap();
+    let long_name = "n".repeat(100 * 1024);
+    let input = many_calls(&long_name);
+    // Written while the answers are read: neither side's pipe may fill up and stop the other.
+    let writer = tokio::spawn(async move {
+        stdin.write_all(&input).await.unwrap();
+        drop(stdin);
+    });
+    answers_to_many_calls(child.stdout.take().unwrap(), &long_name).await;
+    writer.await.unwrap();
+    assert!(child.wait().await.unwrap().success());
+}
+
+#[tokio::test]
+async fn many_calls_read_from_a_file_on_the_stdin_thread_each_get_their_own_answer() {
+    // A file is not a pipe: stdin is read on a thread, into buffers that go round.
+    let long_name = "n".repeat(100 * 1024);
+    let path = std::env::temp_dir().join(format!("mcp-stdin-{}.jsonl", std::process::id()));
+    std::fs::write(&path, many_calls(&long_name)).unwrap();
+    let mut child = tokio::process::Command::new(quickstart())
+        .stdin(std::fs::File::open(&path).unwrap())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    answers_to_many_calls(child.stdout.take().unwrap(), &long_name).await;
+    assert!(child.wait().await.unwrap().success());
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// The names of a process's threads.
+#[cfg(target_os = "linux")]
+fn thread_names(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map(|task| std::fs::read_to_string(task.unwrap().path().join("comm")).unwrap().trim().to_owned())
+        .collect()
+}
+
+/// Initializes the quickstart over `stdin`, reads the answer from `stdout`, and returns the
+/// names of its threads while it serves.
+#[cfg(target_os = "linux")]
+async fn threads_while_serving(
+    child: &tokio::process::Child,
+    stdin: &mut (impl tokio::io::AsyncWrite + Unpin),
+    stdout: impl tokio::io::AsyncRead + Unpin,
+) -> Vec<String> {
+    stdin.write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n").await.unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let answer = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .expect("the server answers")
+        .unwrap()
+        .unwrap();
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert!(answer["id"] == 1 && answer["result"].is_object(), "{answer}");
+    let names = thread_names(child.id().unwrap());
+    assert!(names.iter().any(|n| n == "quickstart"), "{names:?}");
+    names
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn stdio_on_pipes_or_sockets_runs_on_the_runtime_with_no_thread_of_its_own() {
+    // Pipes (Python's and Rust's clients).
+    let mut child = quickstart_on_pipes(std::process::Stdio::null());
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let names = threads_while_serving(&child, &mut stdin, stdout).await;
+    assert!(!names.iter().any(|n| n.starts_with("mcp-std")), "{names:?}");
+    drop(stdin);
+    assert!(child.wait().await.unwrap().success());
+
+    // Unix sockets (Node's clients), with 2,000 calls through them.
+    let (ours_in, theirs_in) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (ours_out, theirs_out) = std::os::unix::net::UnixStream::pair().unwrap();
+    let mut child = tokio::process::Command::new(quickstart())
+        .stdin(std::os::fd::OwnedFd::from(theirs_in))
+        .stdout(std::os::fd::OwnedFd::from(theirs_out))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let tokio_socket = |s: std::os::unix::net::UnixStream| {
+        s.set_nonblocking(true).unwrap();
+        tokio::net::UnixStream::from_std(s).unwrap()
+    };
+    let (mut stdin, stdout) = (tokio_socket(ours_in), tokio_socket(ours_out));
+    let names = threads_while_serving(&child, &mut stdin, stdout).await;
+    assert!(!names.iter().any(|n| n.starts_with("mcp-std")), "{names:?}");
+    drop(stdin);
+    assert!(child.wait().await.unwrap().success());
+
+    let (ours_in, theirs_in) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (ours_out, theirs_out) = std::os::unix::net::UnixStream::pair().unwrap();
+    let mut child = tokio::process::Command::new(quickstart())
+        .stdin(std::os::fd::OwnedFd::from(theirs_in))
+        .stdout(std::os::fd::OwnedFd::from(theirs_out))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let long_name = "n".repeat(100 * 1024);
+    let input = many_calls(&long_name);
+    let mut stdin = tokio_socket(ours_in);
+    let writer = tokio::spawn(async move {
+        stdin.write_all(&input).await.unwrap();
+        drop(stdin);
+    });
+    answers_to_many_calls(tokio_socket(ours_out), &long_name).await;
+    writer.await.unwrap();
+    assert!(child.wait().await.unwrap().success());
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn stdout_that_is_also_stderr_stays_blocking_on_a_thread_of_its_own() {
+    // `2>&1`: a write to stderr must never fail with `WouldBlock`, so the pipe is not made
+    // non-blocking; stdout is written on its thread, and stdin (a pipe of its own) is not.
+    let (reader, writer) = std::io::pipe().unwrap();
+    let mut child = tokio::process::Command::new(quickstart())
+        .stdin(std::process::Stdio::piped())
+        .stdout(writer.try_clone().unwrap())
+        .stderr(writer)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = tokio::net::unix::pipe::Receiver::from_owned_fd(reader.into()).unwrap();
+    let names = threads_while_serving(&child, &mut stdin, stdout).await;
+    assert!(names.iter().any(|n| n == "mcp-stdout"), "{names:?}");
+    assert!(!names.iter().any(|n| n == "mcp-stdin"), "{names:?}");
+    drop(stdin);
     assert!(child.wait().await.unwrap().success());
 }
 

@@ -1,5 +1,8 @@
 //! Newline-delimited JSON over byte streams: the stdio transport (and any pipe or socket).
 
+#[cfg(unix)]
+mod reactor;
+
 use super::{DEFAULT_MAX_MESSAGE_BYTES, FrameReader, FrameWriter, ReadFrame, Transport};
 use std::io;
 use std::pin::Pin;
@@ -72,51 +75,55 @@ impl Transport for Stdio {
     }
 }
 
-/// The process's stdout, written on a thread of its own.
+/// The process's stdout.
 ///
-/// Each batch of frames is handed to the thread whole and written with one `write` and one
-/// flush, and the writer waits for it: a failed write (the client closed its end) ends serving,
-/// and a client that reads slowly slows the server down instead of growing its memory. The
-/// runtime's blocking pool is not involved, so a batch costs two thread wake-ups, not a blocking
-/// task per write. The batch's buffer comes back with the result, for the next batch.
+/// When stdout is a pipe or a socket of its own (as an MCP client spawns a server), it is made
+/// non-blocking and written by the runtime's reactor: a batch of frames is one `write` on the
+/// task that wrote it, with no thread woken. Otherwise (a file, a terminal, or the same pipe as
+/// stderr, whose writes must not fail with `WouldBlock`), it is written on a thread of its own.
+/// Either way a batch is written before the next is taken: a failed write (the client closed
+/// its end) ends serving, and a client that reads slowly slows the server down instead of
+/// growing its memory.
 #[derive(Debug)]
 pub struct Stdout {
-    batches: Option<mpsc::Sender<Vec<u8>>>,
-    written: mpsc::Receiver<(io::Result<()>, Vec<u8>)>,
+    sink: Sink,
     /// The last batch's buffer, written out.
     spare: Vec<u8>,
+}
+
+#[derive(Debug)]
+enum Sink {
+    #[cfg(unix)]
+    Reactor(reactor::Out),
+    Thread(ThreadStdout),
 }
 
 /// A batch's buffer larger than this is not kept for the next.
 const STDOUT_SPARE_AT_MOST: usize = 1024 * 1024;
 
 impl Stdout {
-    /// Starts the writing thread.
+    /// Takes the process's stdout: on the current runtime's reactor when it can, else on a
+    /// thread of its own.
     ///
     /// # Panics
-    /// If the thread cannot be started.
+    /// If the thread is needed and cannot be started.
     pub fn new() -> Self {
-        let (batches, mut rx) = mpsc::channel::<Vec<u8>>(1);
-        let (done, written) = mpsc::channel(1);
-        std::thread::Builder::new()
-            .name("mcp-stdout".into())
-            .spawn(move || {
-                let mut stdout = std::io::stdout().lock();
-                while let Some(batch) = rx.blocking_recv() {
-                    let result = std::io::Write::write_all(&mut stdout, &batch)
-                        .and_then(|()| std::io::Write::flush(&mut stdout));
-                    let failed = result.is_err();
-                    if done.blocking_send((result, batch)).is_err() || failed {
-                        break;
-                    }
-                }
-            })
-            .expect("the stdout thread starts");
+        #[cfg(unix)]
+        if let Some(out) = reactor::stdout() {
+            return Self {
+                sink: Sink::Reactor(out),
+                spare: Vec::new(),
+            };
+        }
         Self {
-            batches: Some(batches),
-            written,
+            sink: Sink::Thread(ThreadStdout::new()),
             spare: Vec::new(),
         }
+    }
+
+    /// Whether the runtime's reactor writes it (not a thread of its own).
+    pub fn is_nonblocking(&self) -> bool {
+        !matches!(self.sink, Sink::Thread(_))
     }
 }
 
@@ -136,39 +143,151 @@ impl FrameWriter for Stdout {
             batch.extend_from_slice(&frame);
             batch.push(b'\n');
         }
+        let (result, batch) = match &mut self.sink {
+            #[cfg(unix)]
+            Sink::Reactor(out) => (out.write_all(&batch).await, Some(batch)),
+            Sink::Thread(thread) => thread.write(batch).await,
+        };
+        if let Some(batch) = batch.filter(|b| b.capacity() <= STDOUT_SPARE_AT_MOST) {
+            self.spare = batch;
+        }
+        result
+    }
+
+    async fn close(&mut self) -> io::Result<()> {
+        // Every batch was written before `write_frames` returned; a thread ends with its
+        // channel, and the reactor's descriptor is a copy of stdout's, closed when dropped.
+        if let Sink::Thread(thread) = &mut self.sink {
+            thread.batches = None;
+        }
+        Ok(())
+    }
+}
+
+/// The process's stdout, written on a thread of its own: where it is not a pipe or a socket.
+///
+/// Each batch of frames is handed to the thread whole and written with one `write` and one
+/// flush, and the writer waits for it: a failed write (the client closed its end) ends serving,
+/// and a client that reads slowly slows the server down instead of growing its memory. The
+/// runtime's blocking pool is not involved, so a batch costs two thread wake-ups, not a blocking
+/// task per write. The batch's buffer comes back with the result, for the next batch.
+/// Dropping it ends the thread.
+#[derive(Debug)]
+struct ThreadStdout {
+    batches: Option<mpsc::Sender<Vec<u8>>>,
+    written: mpsc::Receiver<(io::Result<()>, Vec<u8>)>,
+}
+
+impl ThreadStdout {
+    /// Starts the writing thread.
+    ///
+    /// # Panics
+    /// If the thread cannot be started.
+    fn new() -> Self {
+        let (batches, mut rx) = mpsc::channel::<Vec<u8>>(1);
+        let (done, written) = mpsc::channel(1);
+        std::thread::Builder::new()
+            .name("mcp-stdout".into())
+            .spawn(move || {
+                let mut stdout = std::io::stdout().lock();
+                while let Some(batch) = rx.blocking_recv() {
+                    let result = std::io::Write::write_all(&mut stdout, &batch)
+                        .and_then(|()| std::io::Write::flush(&mut stdout));
+                    let failed = result.is_err();
+                    if done.blocking_send((result, batch)).is_err() || failed {
+                        break;
+                    }
+                }
+            })
+            .expect("the stdout thread starts");
+        Self {
+            batches: Some(batches),
+            written,
+        }
+    }
+}
+
+impl ThreadStdout {
+    /// Writes one batch; its buffer comes back for the next, unless the thread is gone.
+    async fn write(&mut self, batch: Vec<u8>) -> (io::Result<()>, Option<Vec<u8>>) {
         let sent = match &self.batches {
             Some(tx) => tx.send(batch).await.is_ok(),
             None => false,
         };
         match self.written.recv().await {
-            Some((result, batch)) if sent => {
-                if batch.capacity() <= STDOUT_SPARE_AT_MOST {
-                    self.spare = batch;
-                }
-                result
-            }
-            _ => Err(io::Error::from(io::ErrorKind::BrokenPipe)),
+            Some((result, batch)) if sent => (result, Some(batch)),
+            _ => (Err(io::Error::from(io::ErrorKind::BrokenPipe)), None),
         }
-    }
-
-    async fn close(&mut self) -> io::Result<()> {
-        // Every batch was acknowledged when it was written; the thread ends with the channel.
-        self.batches = None;
-        Ok(())
     }
 }
 
-/// The process's stdin, read on a thread of its own.
+/// The process's stdin.
 ///
-/// `tokio::io::stdin` reads on the runtime's blocking pool, and a runtime does not shut down
-/// while a blocking read is pending: a server whose client stopped reading, but kept stdin open,
-/// would never exit. A plain thread does not hold the process open.
+/// When stdin is a pipe or a socket of its own (as an MCP client spawns a server), it is made
+/// non-blocking and read by the runtime's reactor, with no thread in between. Otherwise (a
+/// file, a terminal) it is read on a thread of its own, never on the runtime's blocking pool:
+/// `tokio::io::stdin` reads there, and a runtime does not shut down while a blocking read is
+/// pending, so a server whose client stopped reading, but kept stdin open, would never exit.
+#[derive(Debug)]
+pub struct Stdin {
+    source: Source,
+}
+
+#[derive(Debug)]
+enum Source {
+    #[cfg(unix)]
+    Reactor(reactor::In),
+    Thread(ThreadStdin),
+}
+
+impl Stdin {
+    /// Takes the process's stdin: on the current runtime's reactor when it can, else on a
+    /// thread of its own.
+    ///
+    /// # Panics
+    /// If the thread is needed and cannot be started.
+    pub fn new() -> Self {
+        #[cfg(unix)]
+        if let Some(source) = reactor::stdin() {
+            return Self {
+                source: Source::Reactor(source),
+            };
+        }
+        Self {
+            source: Source::Thread(ThreadStdin::new()),
+        }
+    }
+
+    /// Whether the runtime's reactor reads it (not a thread of its own).
+    pub fn is_nonblocking(&self) -> bool {
+        !matches!(self.source, Source::Thread(_))
+    }
+}
+
+impl Default for Stdin {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AsyncRead for Stdin {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match &mut self.source {
+            #[cfg(unix)]
+            Source::Reactor(source) => Pin::new(source).poll_read(cx, buf),
+            Source::Thread(thread) => Pin::new(thread).poll_read(cx, buf),
+        }
+    }
+}
+
+/// The process's stdin, read on a thread of its own: where it is not a pipe or a socket. A
+/// plain thread does not hold the process open.
 ///
 /// The thread reads into buffers the reader hands back once it has taken their bytes: no copy
 /// is made between the two, and no buffer is allocated on one thread and freed on the other
 /// (BENCHMARKS.md, seventh pass).
 #[derive(Debug)]
-pub struct Stdin {
+struct ThreadStdin {
     /// Buffers the thread filled, with how many bytes it read into each.
     rx: mpsc::Receiver<io::Result<(Vec<u8>, usize)>>,
     chunk: Vec<u8>,
@@ -187,12 +306,12 @@ const STDIN_QUEUED: usize = 8;
 /// them was made, none is made or freed again (a new one is zeroed first).
 const STDIN_SPARE_AT_MOST: usize = STDIN_QUEUED + 2;
 
-impl Stdin {
+impl ThreadStdin {
     /// Starts the reading thread.
     ///
     /// # Panics
     /// If the thread cannot be started.
-    pub fn new() -> Self {
+    fn new() -> Self {
         let (tx, rx) = mpsc::channel(STDIN_QUEUED);
         let spare = Arc::new(Mutex::new(Vec::new()));
         let thread_spare = Arc::clone(&spare);
@@ -245,13 +364,7 @@ impl Stdin {
     }
 }
 
-impl Default for Stdin {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl AsyncRead for Stdin {
+impl AsyncRead for ThreadStdin {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         loop {
             if self.pos < self.len {
