@@ -174,7 +174,12 @@ async fn many_calls_read_from_a_file_on_the_stdin_thread_each_get_their_own_answ
 fn thread_names(pid: u32) -> Vec<String> {
     std::fs::read_dir(format!("/proc/{pid}/task"))
         .unwrap()
-        .map(|task| std::fs::read_to_string(task.unwrap().path().join("comm")).unwrap().trim().to_owned())
+        .map(|task| {
+            std::fs::read_to_string(task.unwrap().path().join("comm"))
+                .unwrap()
+                .trim()
+                .to_owned()
+        })
         .collect()
 }
 
@@ -186,7 +191,10 @@ async fn threads_while_serving(
     stdin: &mut (impl tokio::io::AsyncWrite + Unpin),
     stdout: impl tokio::io::AsyncRead + Unpin,
 ) -> Vec<String> {
-    stdin.write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n").await.unwrap();
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n")
+        .await
+        .unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let answer = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
         .await
@@ -249,6 +257,41 @@ async fn stdio_on_pipes_or_sockets_runs_on_the_runtime_with_no_thread_of_its_own
     answers_to_many_calls(tokio_socket(ours_out), &long_name).await;
     writer.await.unwrap();
     assert!(child.wait().await.unwrap().success());
+}
+
+/// Whether an open file of this process is non-blocking (`O_NONBLOCK` in its flags).
+#[cfg(target_os = "linux")]
+fn nonblocking(fd: &impl std::os::fd::AsRawFd) -> bool {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap();
+    let flags = info.lines().find_map(|l| l.strip_prefix("flags:")).unwrap().trim();
+    u32::from_str_radix(flags, 8).unwrap() & 0o4000 != 0
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn stdin_and_stdout_are_blocking_again_once_the_server_is_done() {
+    // This test keeps a copy of the server's own ends of its pipes, which share their flags.
+    let (stdin_end, mut to_server) = std::io::pipe().unwrap();
+    let (from_server, stdout_end) = std::io::pipe().unwrap();
+    let mut child = tokio::process::Command::new(quickstart())
+        .stdin(stdin_end.try_clone().unwrap())
+        .stdout(stdout_end.try_clone().unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut to_server, b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n").unwrap();
+    let mut answer = String::new();
+    let mut lines = std::io::BufReader::new(from_server);
+    std::io::BufRead::read_line(&mut lines, &mut answer).unwrap();
+    assert!(answer.contains("\"result\""), "{answer}");
+    assert!(
+        nonblocking(&stdin_end) && nonblocking(&stdout_end),
+        "served by the reactor"
+    );
+    drop(to_server);
+    assert!(child.wait().await.unwrap().success());
+    assert!(!nonblocking(&stdin_end), "stdin is left non-blocking");
+    assert!(!nonblocking(&stdout_end), "stdout is left non-blocking");
 }
 
 #[cfg(target_os = "linux")]

@@ -4,7 +4,7 @@
 //!
 //! Making a descriptor non-blocking changes it for every process that shares it. An MCP client
 //! spawns its server with pipes (or, from Node, sockets) of its own, so only the server holds
-//! them. stderr is left alone: a write to it (`eprintln!`, a log line) must never fail with
+//! them, and each is made blocking again when serving ends. stderr is left alone: a write to it (`eprintln!`, a log line) must never fail with
 //! `WouldBlock`, so a stream that is the same pipe as stderr stays on its thread.
 
 use std::fs::File;
@@ -17,34 +17,37 @@ use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::UnixStream;
 use tokio::net::unix::pipe;
 
-/// Stdin, read by the reactor.
+/// A pipe or a Unix socket registered with the reactor.
 #[derive(Debug)]
-pub(super) enum In {
-    Pipe(pipe::Receiver),
+enum Fd<P> {
+    Pipe(P),
     Socket(UnixStream),
 }
 
-/// Stdout, written by the reactor.
+/// Stdin, read by the reactor; made blocking again when dropped.
 #[derive(Debug)]
-pub(super) enum Out {
-    Pipe(pipe::Sender),
-    Socket(UnixStream),
-}
+pub(super) struct In(Option<Fd<pipe::Receiver>>);
+
+/// Stdout, written by the reactor; made blocking again when dropped.
+#[derive(Debug)]
+pub(super) struct Out(Option<Fd<pipe::Sender>>);
 
 /// Stdin on the reactor, when it can be.
 pub(super) fn stdin() -> Option<In> {
     match own(io::stdin().as_fd())? {
-        Own::Pipe(file) => pipe::Receiver::from_file(file).ok().map(In::Pipe),
-        Own::Socket(socket) => UnixStream::from_std(socket).ok().map(In::Socket),
+        Own::Pipe(file) => pipe::Receiver::from_file(file).ok().map(Fd::Pipe),
+        Own::Socket(socket) => UnixStream::from_std(socket).ok().map(Fd::Socket),
     }
+    .map(|fd| In(Some(fd)))
 }
 
 /// Stdout on the reactor, when it can be.
 pub(super) fn stdout() -> Option<Out> {
     match own(io::stdout().as_fd())? {
-        Own::Pipe(file) => pipe::Sender::from_file(file).ok().map(Out::Pipe),
-        Own::Socket(socket) => UnixStream::from_std(socket).ok().map(Out::Socket),
+        Own::Pipe(file) => pipe::Sender::from_file(file).ok().map(Fd::Pipe),
+        Own::Socket(socket) => UnixStream::from_std(socket).ok().map(Fd::Socket),
     }
+    .map(|fd| Out(Some(fd)))
 }
 
 /// A standard stream's own copy of its descriptor.
@@ -58,7 +61,11 @@ fn own(fd: BorrowedFd<'_>) -> Option<Own> {
     tokio::runtime::Handle::try_current().ok()?;
     let file = File::from(fd.try_clone_to_owned().ok()?);
     let meta = file.metadata().ok()?;
-    let stderr = io::stderr().as_fd().try_clone_to_owned().map(File::from).and_then(|f| f.metadata());
+    let stderr = io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(File::from)
+        .and_then(|f| f.metadata());
     if stderr.is_ok_and(|e| (e.dev(), e.ino()) == (meta.dev(), meta.ino())) {
         return None;
     }
@@ -78,9 +85,10 @@ fn own(fd: BorrowedFd<'_>) -> Option<Own> {
 
 impl AsyncRead for In {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            In::Pipe(pipe) => Pin::new(pipe).poll_read(cx, buf),
-            In::Socket(socket) => Pin::new(socket).poll_read(cx, buf),
+        match &mut self.get_mut().0 {
+            Some(Fd::Pipe(pipe)) => Pin::new(pipe).poll_read(cx, buf),
+            Some(Fd::Socket(socket)) => Pin::new(socket).poll_read(cx, buf),
+            None => Poll::Ready(Ok(())),
         }
     }
 }
@@ -88,9 +96,42 @@ impl AsyncRead for In {
 impl Out {
     /// Writes all of `bytes`, waiting on the reactor while the reader is behind.
     pub(super) async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match &mut self.0 {
+            Some(Fd::Pipe(pipe)) => pipe.write_all(bytes).await,
+            Some(Fd::Socket(socket)) => socket.write_all(bytes).await,
+            None => Err(io::ErrorKind::BrokenPipe.into()),
+        }
+    }
+}
+
+// The flag is the shared description's, not the copy's: put it back, so that whatever uses the
+// stream after serving (or shares it) finds it as it was.
+impl Drop for In {
+    fn drop(&mut self) {
+        if let Some(fd) = self.0.take() {
+            fd.restore(pipe::Receiver::into_blocking_fd);
+        }
+    }
+}
+
+impl Drop for Out {
+    fn drop(&mut self) {
+        if let Some(fd) = self.0.take() {
+            fd.restore(pipe::Sender::into_blocking_fd);
+        }
+    }
+}
+
+impl<P> Fd<P> {
+    /// Makes the stream blocking again, a pipe by `blocking_pipe`, and closes this copy of it.
+    fn restore(self, blocking_pipe: impl FnOnce(P) -> io::Result<OwnedFd>) {
         match self {
-            Out::Pipe(pipe) => pipe.write_all(bytes).await,
-            Out::Socket(socket) => socket.write_all(bytes).await,
+            Fd::Pipe(pipe) => drop(blocking_pipe(pipe)),
+            Fd::Socket(socket) => {
+                if let Ok(socket) = socket.into_std() {
+                    let _ = socket.set_nonblocking(false);
+                }
+            }
         }
     }
 }
