@@ -103,10 +103,11 @@ const STDOUT_SPARE_AT_MOST: usize = 1024 * 1024;
 
 impl Stdout {
     /// Takes the process's stdout: on the current runtime's reactor when it can, else on a
-    /// thread of its own.
+    /// thread of its own (outside a Tokio runtime, always on a thread).
     ///
     /// # Panics
-    /// If the thread is needed and cannot be started.
+    /// If the thread is needed and cannot be started, or, when stdout is a pipe or a socket,
+    /// inside a Tokio runtime built without I/O (`enable_io`; `#[tokio::main]` has it).
     pub fn new() -> Self {
         #[cfg(unix)]
         if let Some(out) = reactor::stdout() {
@@ -119,11 +120,6 @@ impl Stdout {
             sink: Sink::Thread(ThreadStdout::new()),
             spare: Vec::new(),
         }
-    }
-
-    /// Whether the runtime's reactor writes it (not a thread of its own).
-    pub fn is_nonblocking(&self) -> bool {
-        !matches!(self.sink, Sink::Thread(_))
     }
 }
 
@@ -242,10 +238,11 @@ enum Source {
 
 impl Stdin {
     /// Takes the process's stdin: on the current runtime's reactor when it can, else on a
-    /// thread of its own.
+    /// thread of its own (outside a Tokio runtime, always on a thread).
     ///
     /// # Panics
-    /// If the thread is needed and cannot be started.
+    /// If the thread is needed and cannot be started, or, when stdin is a pipe or a socket,
+    /// inside a Tokio runtime built without I/O (`enable_io`; `#[tokio::main]` has it).
     pub fn new() -> Self {
         #[cfg(unix)]
         if let Some(source) = reactor::stdin() {
@@ -256,11 +253,6 @@ impl Stdin {
         Self {
             source: Source::Thread(ThreadStdin::new()),
         }
-    }
-
-    /// Whether the runtime's reactor reads it (not a thread of its own).
-    pub fn is_nonblocking(&self) -> bool {
-        !matches!(self.source, Source::Thread(_))
     }
 }
 
