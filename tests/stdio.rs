@@ -208,6 +208,25 @@ async fn threads_while_serving(
     names
 }
 
+/// The quickstart as a child whose stdin and stdout are Unix socket pairs to this test, as
+/// Node spawns a child.
+#[cfg(target_os = "linux")]
+fn quickstart_on_sockets() -> (tokio::process::Child, tokio::net::UnixStream, tokio::net::UnixStream) {
+    let (ours_in, theirs_in) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (ours_out, theirs_out) = std::os::unix::net::UnixStream::pair().unwrap();
+    let child = tokio::process::Command::new(quickstart())
+        .stdin(std::os::fd::OwnedFd::from(theirs_in))
+        .stdout(std::os::fd::OwnedFd::from(theirs_out))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let tokio_socket = |s: std::os::unix::net::UnixStream| {
+        s.set_nonblocking(true).unwrap();
+        tokio::net::UnixStream::from_std(s).unwrap()
+    };
+    (child, tokio_socket(ours_in), tokio_socket(ours_out))
+}
+
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn stdio_on_pipes_or_sockets_runs_on_the_runtime_with_no_thread_of_its_own() {
@@ -220,41 +239,22 @@ async fn stdio_on_pipes_or_sockets_runs_on_the_runtime_with_no_thread_of_its_own
     drop(stdin);
     assert!(child.wait().await.unwrap().success());
 
-    // Unix sockets (Node's clients), with 2,000 calls through them.
-    let (ours_in, theirs_in) = std::os::unix::net::UnixStream::pair().unwrap();
-    let (ours_out, theirs_out) = std::os::unix::net::UnixStream::pair().unwrap();
-    let mut child = tokio::process::Command::new(quickstart())
-        .stdin(std::os::fd::OwnedFd::from(theirs_in))
-        .stdout(std::os::fd::OwnedFd::from(theirs_out))
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let tokio_socket = |s: std::os::unix::net::UnixStream| {
-        s.set_nonblocking(true).unwrap();
-        tokio::net::UnixStream::from_std(s).unwrap()
-    };
-    let (mut stdin, stdout) = (tokio_socket(ours_in), tokio_socket(ours_out));
+    // Unix sockets (Node's clients).
+    let (mut child, mut stdin, stdout) = quickstart_on_sockets();
     let names = threads_while_serving(&child, &mut stdin, stdout).await;
     assert!(!names.iter().any(|n| n.starts_with("mcp-std")), "{names:?}");
     drop(stdin);
     assert!(child.wait().await.unwrap().success());
 
-    let (ours_in, theirs_in) = std::os::unix::net::UnixStream::pair().unwrap();
-    let (ours_out, theirs_out) = std::os::unix::net::UnixStream::pair().unwrap();
-    let mut child = tokio::process::Command::new(quickstart())
-        .stdin(std::os::fd::OwnedFd::from(theirs_in))
-        .stdout(std::os::fd::OwnedFd::from(theirs_out))
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    // And 2,000 calls through them.
+    let (mut child, mut stdin, stdout) = quickstart_on_sockets();
     let long_name = "n".repeat(100 * 1024);
     let input = many_calls(&long_name);
-    let mut stdin = tokio_socket(ours_in);
     let writer = tokio::spawn(async move {
         stdin.write_all(&input).await.unwrap();
         drop(stdin);
     });
-    answers_to_many_calls(tokio_socket(ours_out), &long_name).await;
+    answers_to_many_calls(stdout, &long_name).await;
     writer.await.unwrap();
     assert!(child.wait().await.unwrap().success());
 }
