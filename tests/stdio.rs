@@ -164,22 +164,19 @@ async fn many_calls_read_from_a_file_on_the_stdin_thread_each_get_their_own_answ
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    std::fs::remove_file(&path).unwrap();
     answers_to_many_calls(child.stdout.take().unwrap(), &long_name).await;
     assert!(child.wait().await.unwrap().success());
-    std::fs::remove_file(&path).unwrap();
 }
 
 /// The names of a process's threads.
 #[cfg(target_os = "linux")]
 fn thread_names(pid: u32) -> Vec<String> {
+    // A thread that ends while it is listed is skipped.
     std::fs::read_dir(format!("/proc/{pid}/task"))
         .unwrap()
-        .map(|task| {
-            std::fs::read_to_string(task.unwrap().path().join("comm"))
-                .unwrap()
-                .trim()
-                .to_owned()
-        })
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_owned())
         .collect()
 }
 
@@ -212,19 +209,12 @@ async fn threads_while_serving(
 /// Node spawns a child.
 #[cfg(target_os = "linux")]
 fn quickstart_on_sockets() -> (tokio::process::Child, tokio::net::UnixStream, tokio::net::UnixStream) {
-    let (ours_in, theirs_in) = std::os::unix::net::UnixStream::pair().unwrap();
-    let (ours_out, theirs_out) = std::os::unix::net::UnixStream::pair().unwrap();
-    let child = tokio::process::Command::new(quickstart())
-        .stdin(std::os::fd::OwnedFd::from(theirs_in))
-        .stdout(std::os::fd::OwnedFd::from(theirs_out))
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let tokio_socket = |s: std::os::unix::net::UnixStream| {
-        s.set_nonblocking(true).unwrap();
-        tokio::net::UnixStream::from_std(s).unwrap()
-    };
-    (child, tokio_socket(ours_in), tokio_socket(ours_out))
+    let ((to_server, stdin_end), (from_server, stdout_end)) = (socket_pair(), socket_pair());
+    (
+        quickstart_with(stdin_end.into(), stdout_end.into()),
+        to_server,
+        from_server,
+    )
 }
 
 #[cfg(target_os = "linux")]
@@ -267,51 +257,101 @@ fn nonblocking(fd: &impl std::os::fd::AsRawFd) -> bool {
     u32::from_str_radix(flags, 8).unwrap() & 0o4000 != 0
 }
 
+/// The quickstart with these ends of its stdin and stdout.
 #[cfg(target_os = "linux")]
-#[tokio::test]
-async fn stdin_and_stdout_are_blocking_again_once_the_server_is_done() {
-    // This test keeps a copy of the server's own ends of its pipes, which share their flags.
-    let (stdin_end, mut to_server) = std::io::pipe().unwrap();
-    let (from_server, stdout_end) = std::io::pipe().unwrap();
-    let mut child = tokio::process::Command::new(quickstart())
-        .stdin(stdin_end.try_clone().unwrap())
-        .stdout(stdout_end.try_clone().unwrap())
+fn quickstart_with(stdin: std::os::fd::OwnedFd, stdout: std::os::fd::OwnedFd) -> tokio::process::Child {
+    tokio::process::Command::new(quickstart())
+        .stdin(stdin)
+        .stdout(stdout)
         .stderr(std::process::Stdio::null())
         .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut to_server, b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n").unwrap();
-    let mut answer = String::new();
-    let mut lines = std::io::BufReader::new(from_server);
-    std::io::BufRead::read_line(&mut lines, &mut answer).unwrap();
-    assert!(answer.contains("\"result\""), "{answer}");
-    assert!(
-        nonblocking(&stdin_end) && nonblocking(&stdout_end),
-        "served by the reactor"
-    );
-    drop(to_server);
+        .unwrap()
+}
+
+/// A Unix socket pair: this side's end on the runtime, and the server's end.
+#[cfg(target_os = "linux")]
+fn socket_pair() -> (tokio::net::UnixStream, std::os::unix::net::UnixStream) {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    ours.set_nonblocking(true).unwrap();
+    (tokio::net::UnixStream::from_std(ours).unwrap(), theirs)
+}
+
+/// Pings the quickstart over `stdin` and `stdout`, then closes its stdin and waits for it to
+/// exit; returns whether `ends` (copies of the server's own ends, which share their flags) were
+/// non-blocking while it served, and are after it exited.
+#[cfg(target_os = "linux")]
+async fn flags_while_serving_and_after(
+    mut child: tokio::process::Child,
+    mut stdin: impl tokio::io::AsyncWrite + Unpin,
+    stdout: impl tokio::io::AsyncRead + Unpin,
+    ends: &[std::os::fd::OwnedFd],
+) -> (Vec<bool>, Vec<bool>) {
+    threads_while_serving(&child, &mut stdin, stdout).await;
+    let serving = ends.iter().map(nonblocking).collect();
+    drop(stdin);
     assert!(child.wait().await.unwrap().success());
-    assert!(!nonblocking(&stdin_end), "stdin is left non-blocking");
-    assert!(!nonblocking(&stdout_end), "stdout is left non-blocking");
+    (serving, ends.iter().map(nonblocking).collect())
 }
 
 #[cfg(target_os = "linux")]
 #[tokio::test]
-async fn stdout_that_is_also_stderr_stays_blocking_on_a_thread_of_its_own() {
+async fn stdin_and_stdout_are_blocking_again_once_the_server_is_done() {
+    // Pipes.
+    let (stdin_end, to_server) = std::io::pipe().unwrap();
+    let (from_server, stdout_end) = std::io::pipe().unwrap();
+    let ends: [std::os::fd::OwnedFd; 2] = [stdin_end.into(), stdout_end.into()];
+    let child = quickstart_with(ends[0].try_clone().unwrap(), ends[1].try_clone().unwrap());
+    let to_server = tokio::net::unix::pipe::Sender::from_owned_fd(to_server.into()).unwrap();
+    let from_server = tokio::net::unix::pipe::Receiver::from_owned_fd(from_server.into()).unwrap();
+    let flags = flags_while_serving_and_after(child, to_server, from_server, &ends).await;
+    assert_eq!(flags, (vec![true, true], vec![false, false]), "(serving, after)");
+
+    // Unix sockets.
+    let ((to_server, stdin_end), (from_server, stdout_end)) = (socket_pair(), socket_pair());
+    let ends: [std::os::fd::OwnedFd; 2] = [stdin_end.into(), stdout_end.into()];
+    let child = quickstart_with(ends[0].try_clone().unwrap(), ends[1].try_clone().unwrap());
+    let flags = flags_while_serving_and_after(child, to_server, from_server, &ends).await;
+    assert_eq!(flags, (vec![true, true], vec![false, false]), "(serving, after)");
+
+    // A socket found non-blocking is left so.
+    let ((to_server, stdin_end), (from_server, stdout_end)) = (socket_pair(), socket_pair());
+    stdin_end.set_nonblocking(true).unwrap();
+    let ends: [std::os::fd::OwnedFd; 2] = [stdin_end.into(), stdout_end.into()];
+    let child = quickstart_with(ends[0].try_clone().unwrap(), ends[1].try_clone().unwrap());
+    let flags = flags_while_serving_and_after(child, to_server, from_server, &ends).await;
+    assert_eq!(flags, (vec![true, true], vec![true, false]), "(serving, after)");
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_stream_that_is_another_standard_stream_stays_blocking_on_its_thread() {
     // `2>&1`: a write to stderr must never fail with `WouldBlock`, so the pipe is not made
     // non-blocking; stdout is written on its thread, and stdin (a pipe of its own) is not.
     let (reader, writer) = std::io::pipe().unwrap();
     let mut child = tokio::process::Command::new(quickstart())
         .stdin(std::process::Stdio::piped())
         .stdout(writer.try_clone().unwrap())
-        .stderr(writer)
+        .stderr(writer.try_clone().unwrap())
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let stdout = tokio::net::unix::pipe::Receiver::from_owned_fd(reader.into()).unwrap();
     let names = threads_while_serving(&child, &mut stdin, stdout).await;
+    assert!(!nonblocking(&writer), "stdout, also stderr, was made non-blocking");
     assert!(names.iter().any(|n| n == "mcp-stdout"), "{names:?}");
     assert!(!names.iter().any(|n| n == "mcp-stdin"), "{names:?}");
     drop(stdin);
+    assert!(child.wait().await.unwrap().success());
+
+    // One socket for stdin and stdout (`socat`, inetd): not registered twice, both on threads.
+    let (ours, theirs) = socket_pair();
+    let mut child = quickstart_with(theirs.try_clone().unwrap().into(), theirs.try_clone().unwrap().into());
+    let (from_server, mut to_server) = ours.into_split();
+    let names = threads_while_serving(&child, &mut to_server, from_server).await;
+    assert!(!nonblocking(&theirs), "one socket for both was made non-blocking");
+    assert!(names.iter().any(|n| n == "mcp-stdin"), "{names:?}");
+    assert!(names.iter().any(|n| n == "mcp-stdout"), "{names:?}");
+    drop(to_server);
     assert!(child.wait().await.unwrap().success());
 }
 

@@ -51,7 +51,8 @@ pub fn stdio() -> Stdio {
     }
 }
 
-/// The process's stdin and stdout, each served by a thread of its own: see [`stdio()`].
+/// The process's stdin and stdout, each on the runtime's reactor or on a thread of its own (see
+/// [`Stdin`] and [`Stdout`]): see [`stdio()`].
 #[derive(Debug)]
 pub struct Stdio {
     max_message_bytes: usize,
@@ -77,13 +78,16 @@ impl Transport for Stdio {
 
 /// The process's stdout.
 ///
-/// When stdout is a pipe or a socket of its own (as an MCP client spawns a server), it is made
-/// non-blocking and written by the runtime's reactor: a batch of frames is one `write` on the
-/// task that wrote it, with no thread woken. Otherwise (a file, a terminal, or the same pipe as
-/// stderr, whose writes must not fail with `WouldBlock`), it is written on a thread of its own.
-/// Either way a batch is written before the next is taken: a failed write (the client closed
-/// its end) ends serving, and a client that reads slowly slows the server down instead of
-/// growing its memory.
+/// On Unix, inside a Tokio runtime, when stdout is a pipe or a Unix socket that is not also
+/// stdin or stderr (as an MCP client spawns a server), it is made non-blocking and written by
+/// the runtime's reactor: a batch of frames is written by the task that wrote it, with no
+/// thread woken, and the stream is made blocking again when this is dropped. Otherwise (a file,
+/// a terminal, a TCP socket, the same file as stderr, whose writes must not fail with
+/// `WouldBlock`, or another platform), it is written on a thread of its own. Either way a batch
+/// is written before the next is taken: a failed write (the client closed its end) ends
+/// serving, and a client that reads slowly slows the server down instead of growing its
+/// memory. While it is on the reactor, a stray `println!` that finds the pipe full panics
+/// instead of waiting: only protocol messages go to stdout.
 #[derive(Debug)]
 pub struct Stdout {
     sink: Sink,
@@ -106,7 +110,7 @@ impl Stdout {
     /// thread of its own (outside a Tokio runtime, always on a thread).
     ///
     /// # Panics
-    /// If the thread is needed and cannot be started, or, when stdout is a pipe or a socket,
+    /// If the thread is needed and cannot be started, or, when stdout is a pipe or a Unix socket,
     /// inside a Tokio runtime built without I/O (`enable_io`; `#[tokio::main]` has it).
     pub fn new() -> Self {
         #[cfg(unix)]
@@ -153,14 +157,17 @@ impl FrameWriter for Stdout {
     async fn close(&mut self) -> io::Result<()> {
         // Every batch was written before `write_frames` returned; a thread ends with its
         // channel, and the reactor's descriptor is a copy of stdout's, closed when dropped.
-        if let Sink::Thread(thread) = &mut self.sink {
-            thread.batches = None;
+        match &mut self.sink {
+            #[cfg(unix)]
+            Sink::Reactor(_) => {}
+            Sink::Thread(thread) => thread.batches = None,
         }
         Ok(())
     }
 }
 
-/// The process's stdout, written on a thread of its own: where it is not a pipe or a socket.
+/// The process's stdout, written on a thread of its own: where the reactor cannot take it
+/// ([`Stdout`]).
 ///
 /// Each batch of frames is handed to the thread whole and written with one `write` and one
 /// flush, and the writer waits for it: a failed write (the client closed its end) ends serving,
@@ -219,9 +226,12 @@ impl ThreadStdout {
 
 /// The process's stdin.
 ///
-/// When stdin is a pipe or a socket of its own (as an MCP client spawns a server), it is made
-/// non-blocking and read by the runtime's reactor, with no thread in between. Otherwise (a
-/// file, a terminal) it is read on a thread of its own, never on the runtime's blocking pool:
+/// On Unix, inside a Tokio runtime, when stdin is a pipe or a Unix socket that is not also
+/// stdout or stderr (as an MCP client spawns a server), it is made non-blocking and read by the
+/// runtime's reactor, with no thread in between, and made blocking again when this is dropped;
+/// it reads the descriptor itself, not through `std::io::stdin()`'s buffer. Otherwise (a file,
+/// a terminal, a TCP socket, another platform) it is read on a thread of its own, never on the
+/// runtime's blocking pool:
 /// `tokio::io::stdin` reads there, and a runtime does not shut down while a blocking read is
 /// pending, so a server whose client stopped reading, but kept stdin open, would never exit.
 #[derive(Debug)]
@@ -241,7 +251,7 @@ impl Stdin {
     /// thread of its own (outside a Tokio runtime, always on a thread).
     ///
     /// # Panics
-    /// If the thread is needed and cannot be started, or, when stdin is a pipe or a socket,
+    /// If the thread is needed and cannot be started, or, when stdin is a pipe or a Unix socket,
     /// inside a Tokio runtime built without I/O (`enable_io`; `#[tokio::main]` has it).
     pub fn new() -> Self {
         #[cfg(unix)]
@@ -272,8 +282,8 @@ impl AsyncRead for Stdin {
     }
 }
 
-/// The process's stdin, read on a thread of its own: where it is not a pipe or a socket. A
-/// plain thread does not hold the process open.
+/// The process's stdin, read on a thread of its own: where the reactor cannot take it
+/// ([`Stdin`]). A plain thread does not hold the process open.
 ///
 /// The thread reads into buffers the reader hands back once it has taken their bytes: no copy
 /// is made between the two, and no buffer is allocated on one thread and freed on the other

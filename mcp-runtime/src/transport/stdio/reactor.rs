@@ -1,12 +1,21 @@
 //! Stdin and stdout on the runtime's reactor: each one that is a pipe or a Unix socket, and not
-//! the same one as stderr, is made non-blocking and read or written by the task itself, with no
-//! thread in between.
+//! the same one as another standard stream, is made non-blocking and read or written by the
+//! task itself, with no thread in between.
 //!
-//! Making a descriptor non-blocking changes it for every process that shares it. An MCP client
-//! spawns its server with pipes (or, from Node, sockets) of its own, so only the server holds
-//! them, and each is made blocking again when serving ends. stderr is left alone: a write to it (`eprintln!`, a log line) must never fail with
-//! `WouldBlock`, so a stream that is the same pipe as stderr stays on its thread.
+//! Non-blocking is a property of the open file, shared by every descriptor and process that
+//! holds it. An MCP client spawns its server with pipes (or, from Node, sockets) made for it;
+//! a wrapper that waits for the server (`npx`, `uvx`, a shell script) holds them too but does
+//! not use them. A tool that spawns a child should not let it inherit stdin or stdout (the child
+//! would read or write the protocol's stream): `Stdio::null()`. So that nothing else sees the
+//! change:
+//! - a stream that is the same file as another standard stream stays on its thread: a write to
+//!   stderr (`eprintln!`, a log line) must never fail with `WouldBlock`, and one file for stdin
+//!   and stdout (`socat`, inetd) would be registered twice;
+//! - a stream found blocking is made blocking again when serving ends, and left alone when it
+//!   was found non-blocking;
+//! - a stream whose registration fails is put back as it was, for its thread.
 
+use socket2::SockRef;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -24,68 +33,95 @@ enum Fd<P> {
     Socket(UnixStream),
 }
 
-/// Stdin, read by the reactor; made blocking again when dropped.
+/// A stream on the reactor, and whether it was found blocking (and is made so again when
+/// dropped).
 #[derive(Debug)]
-pub(super) struct In(Option<Fd<pipe::Receiver>>);
+struct Registered<P: AsFd> {
+    fd: Option<Fd<P>>,
+    was_blocking: bool,
+}
 
-/// Stdout, written by the reactor; made blocking again when dropped.
+/// Stdin, read by the reactor.
 #[derive(Debug)]
-pub(super) struct Out(Option<Fd<pipe::Sender>>);
+pub(super) struct In(Registered<pipe::Receiver>);
+
+/// Stdout, written by the reactor.
+#[derive(Debug)]
+pub(super) struct Out(Registered<pipe::Sender>);
 
 /// Stdin on the reactor, when it can be.
 pub(super) fn stdin() -> Option<In> {
-    match own(io::stdin().as_fd())? {
-        Own::Pipe(file) => pipe::Receiver::from_file(file).ok().map(Fd::Pipe),
-        Own::Socket(socket) => UnixStream::from_std(socket).ok().map(Fd::Socket),
-    }
-    .map(|fd| In(Some(fd)))
+    let (stdin, stdout, stderr) = (io::stdin(), io::stdout(), io::stderr());
+    let registered = register(
+        stdin.as_fd(),
+        [stdout.as_fd(), stderr.as_fd()],
+        pipe::Receiver::from_file,
+    )?;
+    Some(In(registered))
 }
 
 /// Stdout on the reactor, when it can be.
 pub(super) fn stdout() -> Option<Out> {
-    match own(io::stdout().as_fd())? {
-        Own::Pipe(file) => pipe::Sender::from_file(file).ok().map(Fd::Pipe),
-        Own::Socket(socket) => UnixStream::from_std(socket).ok().map(Fd::Socket),
-    }
-    .map(|fd| Out(Some(fd)))
+    let (stdin, stdout, stderr) = (io::stdin(), io::stdout(), io::stderr());
+    let registered = register(stdout.as_fd(), [stdin.as_fd(), stderr.as_fd()], pipe::Sender::from_file)?;
+    Some(Out(registered))
 }
 
-/// A standard stream's own copy of its descriptor.
-enum Own {
-    Pipe(File),
-    Socket(std::os::unix::net::UnixStream),
-}
-
-/// A copy of `fd` when it is a pipe or a Unix socket other than stderr, inside a runtime.
-fn own(fd: BorrowedFd<'_>) -> Option<Own> {
+/// `stream` registered with the reactor, a pipe by `pipe`, when it is a pipe or a Unix socket
+/// that none of `others` is, inside a runtime.
+fn register<P: AsFd>(
+    stream: BorrowedFd<'_>,
+    others: [BorrowedFd<'_>; 2],
+    pipe: impl FnOnce(File) -> io::Result<P>,
+) -> Option<Registered<P>> {
     tokio::runtime::Handle::try_current().ok()?;
-    let file = File::from(fd.try_clone_to_owned().ok()?);
+    let file = File::from(stream.try_clone_to_owned().ok()?);
     let meta = file.metadata().ok()?;
-    let stderr = io::stderr()
-        .as_fd()
-        .try_clone_to_owned()
-        .map(File::from)
-        .and_then(|f| f.metadata());
-    if stderr.is_ok_and(|e| (e.dev(), e.ino()) == (meta.dev(), meta.ino())) {
+    let identity = (meta.dev(), meta.ino());
+    if others.iter().any(|other| self::identity(*other) == Some(identity)) {
         return None;
     }
+    // socket2's `fcntl` wrappers work on any descriptor; the standard library has none.
+    let was_blocking = !SockRef::from(&file).nonblocking().ok()?;
     let kind = meta.file_type();
-    if kind.is_fifo() {
-        return Some(Own::Pipe(file));
-    }
-    if !kind.is_socket() {
+    let fd = if kind.is_fifo() {
+        // Sets the flag, then registers.
+        pipe(file).map(Fd::Pipe)
+    } else if kind.is_socket() {
+        let socket = std::os::unix::net::UnixStream::from(OwnedFd::from(file));
+        // A TCP socket (inetd) has no Unix address: it stays on a thread.
+        socket.local_addr().ok()?;
+        socket
+            .set_nonblocking(true)
+            .and_then(|()| UnixStream::from_std(socket))
+            .map(Fd::Socket)
+    } else {
         return None;
+    };
+    match fd {
+        Ok(fd) => Some(Registered {
+            fd: Some(fd),
+            was_blocking,
+        }),
+        Err(_) => {
+            // The flag may have been set before registering failed.
+            if was_blocking {
+                let _ = SockRef::from(&stream).set_nonblocking(false);
+            }
+            None
+        }
     }
-    let socket = std::os::unix::net::UnixStream::from(OwnedFd::from(file));
-    // A TCP socket (inetd) has no Unix address: it stays on a thread.
-    socket.local_addr().ok()?;
-    socket.set_nonblocking(true).ok()?;
-    Some(Own::Socket(socket))
+}
+
+/// The device and inode of an open file.
+fn identity(fd: BorrowedFd<'_>) -> Option<(u64, u64)> {
+    let meta = File::from(fd.try_clone_to_owned().ok()?).metadata().ok()?;
+    Some((meta.dev(), meta.ino()))
 }
 
 impl AsyncRead for In {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().0 {
+        match &mut self.get_mut().0.fd {
             Some(Fd::Pipe(pipe)) => Pin::new(pipe).poll_read(cx, buf),
             Some(Fd::Socket(socket)) => Pin::new(socket).poll_read(cx, buf),
             None => Poll::Ready(Ok(())),
@@ -96,7 +132,7 @@ impl AsyncRead for In {
 impl Out {
     /// Writes all of `bytes`, waiting on the reactor while the reader is behind.
     pub(super) async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        match &mut self.0 {
+        match &mut self.0.fd {
             Some(Fd::Pipe(pipe)) => pipe.write_all(bytes).await,
             Some(Fd::Socket(socket)) => socket.write_all(bytes).await,
             None => Err(io::ErrorKind::BrokenPipe.into()),
@@ -104,34 +140,16 @@ impl Out {
     }
 }
 
-// The flag is the shared description's, not the copy's: put it back, so that whatever uses the
-// stream after serving (or shares it) finds it as it was.
-impl Drop for In {
+impl<P: AsFd> Drop for Registered<P> {
     fn drop(&mut self) {
-        if let Some(fd) = self.0.take() {
-            fd.restore(pipe::Receiver::into_blocking_fd);
+        let Some(fd) = self.fd.take() else { return };
+        if !self.was_blocking {
+            return;
         }
-    }
-}
-
-impl Drop for Out {
-    fn drop(&mut self) {
-        if let Some(fd) = self.0.take() {
-            fd.restore(pipe::Sender::into_blocking_fd);
-        }
-    }
-}
-
-impl<P> Fd<P> {
-    /// Makes the stream blocking again, a pipe by `blocking_pipe`, and closes this copy of it.
-    fn restore(self, blocking_pipe: impl FnOnce(P) -> io::Result<OwnedFd>) {
-        match self {
-            Fd::Pipe(pipe) => drop(blocking_pipe(pipe)),
-            Fd::Socket(socket) => {
-                if let Ok(socket) = socket.into_std() {
-                    let _ = socket.set_nonblocking(false);
-                }
-            }
-        }
+        // The flag is the open file's, not this copy's, which closes as it goes.
+        let _ = match fd {
+            Fd::Pipe(pipe) => SockRef::from(&pipe).set_nonblocking(false),
+            Fd::Socket(socket) => socket.into_std().and_then(|s| s.set_nonblocking(false)),
+        };
     }
 }
