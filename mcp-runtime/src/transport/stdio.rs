@@ -81,7 +81,7 @@ impl Transport for Stdio {
 /// On Unix, inside a Tokio runtime, when stdout is a pipe or a Unix socket that is not also
 /// stdin or stderr (as an MCP client spawns a server), it is made non-blocking and written by
 /// the runtime's reactor: a batch of frames is written by the task that wrote it, with no
-/// thread woken, and the stream is made blocking again when this is dropped. Otherwise (a file,
+/// thread woken, and the stream is left as it was found when this is dropped. Otherwise (a file,
 /// a terminal, a TCP socket, the same file as stderr, whose writes must not fail with
 /// `WouldBlock`, or another platform), it is written on a thread of its own. Either way a batch
 /// is written before the next is taken: a failed write (the client closed its end) ends
@@ -208,9 +208,7 @@ impl ThreadStdout {
             written,
         }
     }
-}
 
-impl ThreadStdout {
     /// Writes one batch; its buffer comes back for the next, unless the thread is gone.
     async fn write(&mut self, batch: Vec<u8>) -> (io::Result<()>, Option<Vec<u8>>) {
         let sent = match &self.batches {
@@ -228,12 +226,12 @@ impl ThreadStdout {
 ///
 /// On Unix, inside a Tokio runtime, when stdin is a pipe or a Unix socket that is not also
 /// stdout or stderr (as an MCP client spawns a server), it is made non-blocking and read by the
-/// runtime's reactor, with no thread in between, and made blocking again when this is dropped;
+/// runtime's reactor, with no thread in between, and left as it was found when this is dropped;
 /// it reads the descriptor itself, not through `std::io::stdin()`'s buffer. Otherwise (a file,
 /// a terminal, a TCP socket, another platform) it is read on a thread of its own, never on the
-/// runtime's blocking pool:
-/// `tokio::io::stdin` reads there, and a runtime does not shut down while a blocking read is
-/// pending, so a server whose client stopped reading, but kept stdin open, would never exit.
+/// runtime's blocking pool: `tokio::io::stdin` reads there, and a runtime does not shut down
+/// while a blocking read is pending, so a server whose client stopped reading, but kept stdin
+/// open, would never exit.
 #[derive(Debug)]
 pub struct Stdin {
     source: Source,

@@ -77,8 +77,8 @@ fn register<P: AsFd>(
     tokio::runtime::Handle::try_current().ok()?;
     let file = File::from(stream.try_clone_to_owned().ok()?);
     let meta = file.metadata().ok()?;
-    let identity = (meta.dev(), meta.ino());
-    if others.iter().any(|other| self::identity(*other) == Some(identity)) {
+    let this = (meta.dev(), meta.ino());
+    if others.iter().any(|other| identity(*other) == Some(this)) {
         return None;
     }
     // socket2's `fcntl` wrappers work on any descriptor; the standard library has none.
